@@ -1,0 +1,81 @@
+/* http.h - the HTTP server every service embeds, on the service's libuv loop.
+ *
+ * Built on libmicrohttpd in its external-epoll mode: MHD owns sockets and
+ * parsing; we watch its epoll fd with a uv_poll and drive MHD_run() from the
+ * loop, with a uv_timer for MHD's own timeouts. No threads: handlers run on the
+ * loop, like every other callback in a service.
+ *
+ * Handlers may answer at once or later (after a Kafka delivery report or a
+ * Redis reply): a request that returns from its handler unanswered has its
+ * connection suspended until sp_http_respond*() is called. Every request is
+ * answered exactly once; a request whose client went away before the answer
+ * is still valid until answered, and the answer is then dropped.
+ *
+ * Routes are a table: method plus a pattern whose ":name" segments capture
+ * (e.g. "/v1/cases/:id"). An unknown path is 404, a known path with another
+ * method is 405, both as application/problem+json. */
+#ifndef SP_HTTP_H
+#define SP_HTTP_H
+
+#include <stddef.h>
+#include <uv.h>
+#include <cJSON.h>
+
+typedef struct sp_http sp_http;
+typedef struct sp_http_req sp_http_req;
+
+typedef void (*sp_http_handler)(sp_http_req *req, void *opaque);
+
+typedef struct sp_http_options {
+    const char *bind_addr; /* "127.0.0.1", "0.0.0.0"; NULL = "0.0.0.0" */
+    int port;              /* 0 = any free port; see sp_http_port() */
+    size_t max_body;       /* bytes; larger bodies get 413. 0 = 1 MiB */
+} sp_http_options;
+
+/* Starts listening. Returns a new server, or NULL with errstr filled. */
+sp_http *sp_http_new(uv_loop_t *loop, const sp_http_options *opt,
+                     char *errstr, size_t errstr_size);
+/* method: "GET", "POST", ... pattern: see above. Both are borrowed and must
+ * outlive the server (string literals). Returns 0 or -1 (table full). */
+int sp_http_route(sp_http *h, const char *method, const char *pattern,
+                  sp_http_handler fn, void *opaque);
+/* The port actually bound. */
+int sp_http_port(const sp_http *h);
+/* Number of requests received and not yet answered. */
+size_t sp_http_pending(const sp_http *h);
+/* Stops accepting new connections; requests in flight may still be answered. */
+void sp_http_quiesce(sp_http *h);
+/* Closes everything; cb is called once when all handles have closed and the
+ * server has been freed. Unanswered requests are dropped. */
+void sp_http_close(sp_http *h, void (*cb)(void *opaque), void *opaque);
+
+/* Request accessors: borrowed, valid until the request is answered. */
+const char *sp_http_req_method(const sp_http_req *r);
+const char *sp_http_req_path(const sp_http_req *r);
+/* A ":name" capture of the matched route, or NULL. */
+const char *sp_http_req_param(const sp_http_req *r, const char *name);
+/* A query-string argument (decoded), or NULL. */
+const char *sp_http_req_query(const sp_http_req *r, const char *name);
+/* A request header (case-insensitive), or NULL. */
+const char *sp_http_req_header(const sp_http_req *r, const char *name);
+/* The body, NUL-terminated (len excludes the NUL); "" when none. */
+const char *sp_http_req_body(const sp_http_req *r, size_t *len);
+/* The peer's address as text ("127.0.0.1"). */
+const char *sp_http_req_client(const sp_http_req *r);
+
+/* Adds a response header; call before answering. name and value are copied.
+ * Values with CR or LF are refused (returns -1). */
+int sp_http_req_add_header(sp_http_req *r, const char *name, const char *value);
+
+/* Answers the request (exactly once). body is copied. */
+void sp_http_respond(sp_http_req *r, int status, const char *content_type,
+                     const char *body, size_t len);
+/* Answers with application/json; takes ownership of json and frees it. */
+void sp_http_respond_json(sp_http_req *r, int status, cJSON *json);
+/* Answers with RFC 9457 application/problem+json: {type, title, status,
+ * detail, errors}. errors (may be NULL) is an array of {field, reason}; this
+ * takes ownership of it. */
+void sp_http_respond_problem(sp_http_req *r, int status, const char *title,
+                             const char *detail, cJSON *errors);
+
+#endif

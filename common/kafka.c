@@ -1,0 +1,442 @@
+/* kafka.c - librdkafka producer and batch consumer on a libuv loop.
+ * See kafka.h for the delivery guarantees; this file is the plumbing.
+ *
+ * Wake-ups: librdkafka writes one byte to our pipe when a queue goes from
+ * empty to non-empty and not again until it has been emptied, so every wake-up
+ * drains the queue completely (rd_kafka_poll until it serves nothing, or
+ * rd_kafka_consumer_poll until NULL). The consumer is the exception: it stops
+ * at batch_max and at a batch in flight, so it re-kicks itself with a zero
+ * timer when a batch is done rather than waiting for a wake-up that will not
+ * come. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "kafka.h"
+#include "log.h"
+
+#define SP_KAFKA_BACKSTOP_MS 100
+
+/* ---- shared plumbing ---------------------------------------------------- */
+
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                         const char *buf) {
+    sp_log_level l = level <= 3 ? SP_LOG_ERROR : level <= 5 ? SP_LOG_WARN
+                   : level == 6 ? SP_LOG_INFO : SP_LOG_DEBUG;
+    sp_log(l, NULL, "kafka %s %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
+                           void *opaque) {
+    /* librdkafka retries transient errors itself; only fatal ones need us. */
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[512];
+        rd_kafka_fatal_error(rk, buf, sizeof(buf));
+        sp_error("kafka fatal error: %s", buf);
+    } else {
+        sp_warn("kafka %s: %s", rd_kafka_err2name(err), reason);
+    }
+}
+
+/* Builds a librdkafka conf: our defaults first, then the caller's settings. */
+static rd_kafka_conf_t *kafka_conf_build(const char *const *defaults,
+                                         const sp_conf_kvs *settings,
+                                         char *errstr, size_t size) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    for (size_t i = 0; defaults[i]; i += 2) {
+        if (rd_kafka_conf_set(conf, defaults[i], defaults[i + 1], errstr, size) !=
+            RD_KAFKA_CONF_OK)
+            goto fail;
+    }
+    for (size_t i = 0; settings && i < settings->count; i++) {
+        if (rd_kafka_conf_set(conf, settings->items[i].key, settings->items[i].value,
+                              errstr, size) != RD_KAFKA_CONF_OK)
+            goto fail;
+    }
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+    rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+static int pipe_open(int fds[2], char *errstr, size_t size) {
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+        snprintf(errstr, size, "pipe2: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void pipe_drain(int fd) {
+    char buf[256];
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+}
+
+/* ---- producer ------------------------------------------------------------ */
+
+struct sp_producer {
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *mainq;
+    int fds[2];
+    uv_poll_t poll;
+    uv_timer_t backstop;
+    size_t inflight;
+    int open_handles;
+};
+
+typedef struct produce_req {
+    sp_produce_cb cb;
+    void *opaque;
+} produce_req;
+
+static void producer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                           void *opaque) {
+    sp_producer *p = opaque;
+    produce_req *req = m->_private;
+    p->inflight--;
+    if (req) {
+        req->cb(m->err, req->opaque);
+        free(req);
+    }
+}
+
+static void producer_serve(sp_producer *p) {
+    pipe_drain(p->fds[0]);
+    while (rd_kafka_poll(p->rk, 0) > 0) {
+    }
+}
+
+static void producer_poll_cb(uv_poll_t *h, int status, int events) {
+    producer_serve(h->data);
+}
+
+static void producer_backstop_cb(uv_timer_t *t) { producer_serve(t->data); }
+
+sp_producer *sp_producer_new(uv_loop_t *loop, const sp_conf_kvs *settings,
+                             char *errstr, size_t size) {
+    static const char *const defaults[] = {
+        "enable.idempotence", "true", "acks", "all", "linger.ms", "5",
+        "log.queue", "true", "client.id", "sendpath", NULL};
+    sp_producer *p = calloc(1, sizeof(*p));
+    rd_kafka_conf_t *conf;
+    if (!p) return NULL;
+    p->fds[0] = p->fds[1] = -1;
+    if (!(conf = kafka_conf_build(defaults, settings, errstr, size))) goto fail;
+    rd_kafka_conf_set_dr_msg_cb(conf, producer_dr_cb);
+    rd_kafka_conf_set_opaque(conf, p);
+    if (!(p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, size))) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    rd_kafka_set_log_queue(p->rk, NULL); /* logs served on our loop */
+    if (pipe_open(p->fds, errstr, size)) goto fail;
+    p->mainq = rd_kafka_queue_get_main(p->rk);
+    rd_kafka_queue_io_event_enable(p->mainq, p->fds[1], "1", 1);
+    uv_poll_init(loop, &p->poll, p->fds[0]);
+    uv_timer_init(loop, &p->backstop);
+    p->poll.data = p->backstop.data = p;
+    p->open_handles = 2;
+    uv_poll_start(&p->poll, UV_READABLE, producer_poll_cb);
+    uv_timer_start(&p->backstop, producer_backstop_cb, SP_KAFKA_BACKSTOP_MS,
+                   SP_KAFKA_BACKSTOP_MS);
+    return p;
+fail:
+    if (p->rk) rd_kafka_destroy(p->rk);
+    if (p->fds[0] >= 0) close(p->fds[0]), close(p->fds[1]);
+    free(p);
+    return NULL;
+}
+
+static rd_kafka_headers_t *headers_build(const sp_header *h, size_t n) {
+    rd_kafka_headers_t *hdrs;
+    if (n == 0) return NULL;
+    hdrs = rd_kafka_headers_new(n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_header_add(hdrs, h[i].name, -1, h[i].value, -1);
+    return hdrs;
+}
+
+int sp_producer_send(sp_producer *p, const char *topic, const char *key,
+                     const void *value, size_t len, const sp_header *headers,
+                     size_t nheaders, sp_produce_cb cb, void *opaque,
+                     char *errstr, size_t size) {
+    produce_req *req = NULL;
+    rd_kafka_headers_t *hdrs = headers_build(headers, nheaders);
+    rd_kafka_resp_err_t err;
+    if (cb) {
+        if (!(req = malloc(sizeof(*req)))) {
+            snprintf(errstr, size, "out of memory");
+            if (hdrs) rd_kafka_headers_destroy(hdrs);
+            return -1;
+        }
+        req->cb = cb;
+        req->opaque = opaque;
+    }
+    err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
+                            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                            RD_KAFKA_V_VALUE((void *)value, len),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(req),
+                            RD_KAFKA_V_END);
+    if (err) {
+        snprintf(errstr, size, "produce to %s: %s", topic, rd_kafka_err2str(err));
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        free(req);
+        return -1;
+    }
+    p->inflight++;
+    return 0;
+}
+
+size_t sp_producer_inflight(const sp_producer *p) { return p->inflight; }
+
+rd_kafka_t *sp_producer_handle(sp_producer *p) { return p->rk; }
+
+static void producer_handle_closed(uv_handle_t *h) {
+    sp_producer *p = h->data;
+    if (--p->open_handles == 0) free(p);
+}
+
+void sp_producer_close(sp_producer *p, int timeout_ms) {
+    rd_kafka_resp_err_t err = rd_kafka_flush(p->rk, timeout_ms);
+    if (err) sp_error("kafka producer: %zu message(s) not delivered before close: %s",
+                      p->inflight, rd_kafka_err2str(err));
+    rd_kafka_queue_io_event_enable(p->mainq, -1, NULL, 0);
+    rd_kafka_queue_destroy(p->mainq);
+    rd_kafka_destroy(p->rk);
+    close(p->fds[0]);
+    close(p->fds[1]);
+    uv_close((uv_handle_t *)&p->poll, producer_handle_closed);
+    uv_close((uv_handle_t *)&p->backstop, producer_handle_closed);
+}
+
+/* ---- consumer ------------------------------------------------------------ */
+
+struct sp_consumer {
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    int fds[2];
+    uv_poll_t poll;
+    uv_timer_t backstop, kick;
+    sp_consumer_options opt;
+    rd_kafka_message_t **batch;
+    size_t n;
+    int busy, stopping, assigned, open_handles;
+    void (*stop_cb)(void *);
+    void *stop_opaque;
+};
+
+static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t *parts,
+                                  void *opaque) {
+    sp_consumer *c = opaque;
+    int assign = (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS);
+    if (!assign && c->opt.on_rebalance) c->opt.on_rebalance(c, 0, parts, c->opt.opaque);
+    rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, assign ? parts : NULL);
+    if (aerr) sp_error("kafka assign: %s", rd_kafka_err2str(aerr));
+    c->assigned = assign ? parts->cnt : 0;
+    sp_info("kafka consumer %s: %s %d partition(s)", c->opt.group_id,
+            assign ? "assigned" : "revoked", parts->cnt);
+    if (assign && c->opt.on_rebalance) c->opt.on_rebalance(c, 1, parts, c->opt.opaque);
+}
+
+/* Collects up to batch_max messages and hands them over. */
+static void consumer_drain(sp_consumer *c) {
+    rd_kafka_message_t *m;
+    if (c->busy || c->stopping) return;
+    pipe_drain(c->fds[0]);
+    c->n = 0;
+    while (c->n < c->opt.batch_max && (m = rd_kafka_consumer_poll(c->rk, 0))) {
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                sp_warn("kafka consume: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        c->batch[c->n++] = m;
+    }
+    if (c->n == 0) return;
+    c->busy = 1;
+    c->opt.on_batch(c, c->batch, c->n, c->opt.opaque);
+}
+
+static void consumer_poll_cb(uv_poll_t *h, int status, int events) {
+    consumer_drain(h->data);
+}
+
+static void consumer_timer_cb(uv_timer_t *t) {
+    sp_consumer *c = t->data;
+    if (c->stopping && !c->busy && c->stop_cb) {
+        void (*cb)(void *) = c->stop_cb;
+        c->stop_cb = NULL;
+        cb(c->stop_opaque);
+        return;
+    }
+    consumer_drain(c);
+}
+
+sp_consumer *sp_consumer_new(uv_loop_t *loop, const sp_conf_kvs *settings,
+                             const sp_consumer_options *opt, char *errstr,
+                             size_t size) {
+    static const char *const defaults[] = {
+        "enable.auto.offset.store", "false", "enable.auto.commit", "true",
+        "auto.offset.reset", "earliest", "log.queue", "true",
+        "enable.partition.eof", "false", NULL};
+    sp_consumer *c = calloc(1, sizeof(*c));
+    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_topic_partition_list_t *subs = NULL;
+    if (!c) return NULL;
+    c->fds[0] = c->fds[1] = -1;
+    c->opt = *opt;
+    if (!c->opt.batch_max) c->opt.batch_max = 500;
+    if (!(c->batch = calloc(c->opt.batch_max, sizeof(*c->batch)))) goto fail;
+    if (!(conf = kafka_conf_build(defaults, settings, errstr, size))) goto fail;
+    if (rd_kafka_conf_set(conf, "group.id", opt->group_id, errstr, size)) goto fail;
+    rd_kafka_conf_set_rebalance_cb(conf, consumer_rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, c);
+    if (!(c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, size))) goto fail;
+    conf = NULL; /* owned by rk now */
+    rd_kafka_set_log_queue(c->rk, NULL);
+    rd_kafka_poll_set_consumer(c->rk);
+    subs = rd_kafka_topic_partition_list_new(4);
+    for (size_t i = 0; opt->topics[i]; i++)
+        rd_kafka_topic_partition_list_add(subs, opt->topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, subs);
+    rd_kafka_topic_partition_list_destroy(subs);
+    if (err) {
+        snprintf(errstr, size, "subscribe: %s", rd_kafka_err2str(err));
+        goto fail;
+    }
+    if (pipe_open(c->fds, errstr, size)) goto fail;
+    c->q = rd_kafka_queue_get_consumer(c->rk);
+    rd_kafka_queue_io_event_enable(c->q, c->fds[1], "1", 1);
+    uv_poll_init(loop, &c->poll, c->fds[0]);
+    uv_timer_init(loop, &c->backstop);
+    uv_timer_init(loop, &c->kick);
+    c->poll.data = c->backstop.data = c->kick.data = c;
+    c->open_handles = 3;
+    uv_poll_start(&c->poll, UV_READABLE, consumer_poll_cb);
+    uv_timer_start(&c->backstop, consumer_timer_cb, SP_KAFKA_BACKSTOP_MS,
+                   SP_KAFKA_BACKSTOP_MS);
+    return c;
+fail:
+    if (conf) rd_kafka_conf_destroy(conf);
+    if (c->rk) rd_kafka_destroy(c->rk);
+    if (c->fds[0] >= 0) close(c->fds[0]), close(c->fds[1]);
+    free(c->batch);
+    free(c);
+    return NULL;
+}
+
+static void consumer_store_offsets(sp_consumer *c) {
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)c->n);
+    for (size_t i = 0; i < c->n; i++) {
+        rd_kafka_message_t *m = c->batch[i];
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_find(offs, topic, m->partition);
+        if (!tp) tp = rd_kafka_topic_partition_list_add(offs, topic, m->partition);
+        if (m->offset + 1 > tp->offset) tp->offset = m->offset + 1;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, offs);
+    /* A partition revoked while its batch was out cannot be stored: its new
+     * owner replays those messages, which ids make harmless. */
+    if (err) sp_warn("kafka offsets store: %s", rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(offs);
+}
+
+static void consumer_release(sp_consumer *c) {
+    for (size_t i = 0; i < c->n; i++) rd_kafka_message_destroy(c->batch[i]);
+    c->n = 0;
+    c->busy = 0;
+}
+
+void sp_consumer_batch_done(sp_consumer *c) {
+    consumer_store_offsets(c);
+    consumer_release(c);
+    uv_timer_start(&c->kick, consumer_timer_cb, 0, 0);
+}
+
+static void consumer_retry_cb(uv_timer_t *t) {
+    sp_consumer *c = t->data;
+    c->opt.on_batch(c, c->batch, c->n, c->opt.opaque);
+}
+
+void sp_consumer_batch_retry(sp_consumer *c, unsigned delay_ms) {
+    if (c->stopping) { /* give up the batch: it will be replayed on restart */
+        consumer_release(c);
+        uv_timer_start(&c->kick, consumer_timer_cb, 0, 0);
+        return;
+    }
+    uv_timer_start(&c->kick, consumer_retry_cb, delay_ms, 0);
+}
+
+int sp_consumer_assigned(const sp_consumer *c) { return c->assigned; }
+int sp_consumer_busy(const sp_consumer *c) { return c->busy; }
+rd_kafka_t *sp_consumer_handle(sp_consumer *c) { return c->rk; }
+
+int64_t sp_consumer_lag(const sp_consumer *c) {
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    int64_t lag = 0;
+    if (rd_kafka_assignment(c->rk, &parts) || !parts) return -1;
+    if (rd_kafka_position(c->rk, parts)) {
+        rd_kafka_topic_partition_list_destroy(parts);
+        return -1;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t lo, hi;
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        if (rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi))
+            continue;
+        int64_t pos = tp->offset >= 0 ? tp->offset : lo;
+        if (hi > pos) lag += hi - pos;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return lag;
+}
+
+void sp_consumer_stop(sp_consumer *c, void (*cb)(void *), void *opaque) {
+    c->stopping = 1;
+    c->stop_cb = cb;
+    c->stop_opaque = opaque;
+    uv_timer_start(&c->kick, consumer_timer_cb, 0, 0);
+}
+
+static void consumer_handle_closed(uv_handle_t *h) {
+    sp_consumer *c = h->data;
+    if (--c->open_handles == 0) {
+        free(c->batch);
+        free(c);
+    }
+}
+
+void sp_consumer_close(sp_consumer *c) {
+    consumer_release(c);
+    rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
+    rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
+    if (err) sp_error("kafka consumer close: %s", rd_kafka_err2str(err));
+    rd_kafka_queue_destroy(c->q);
+    rd_kafka_destroy(c->rk);
+    close(c->fds[0]);
+    close(c->fds[1]);
+    uv_close((uv_handle_t *)&c->poll, consumer_handle_closed);
+    uv_close((uv_handle_t *)&c->backstop, consumer_handle_closed);
+    uv_close((uv_handle_t *)&c->kick, consumer_handle_closed);
+}
+
+int sp_kafka_header(const rd_kafka_message_t *m, const char *name, char *buf,
+                    size_t size) {
+    rd_kafka_headers_t *hdrs;
+    const void *val;
+    size_t len;
+    if (rd_kafka_message_headers(m, &hdrs)) return -1;
+    if (rd_kafka_header_get_last(hdrs, name, &val, &len)) return -1;
+    if (!val || len >= size) return -1;
+    memcpy(buf, val, len);
+    buf[len] = '\0';
+    return 0;
+}

@@ -1,0 +1,102 @@
+/* kafka.h - a Kafka producer and a batch consumer on a libuv loop.
+ *
+ * librdkafka runs its own threads; we never block the loop on it. Each handle's
+ * queue has io events enabled (rd_kafka_queue_io_event_enable): librdkafka
+ * writes a byte to a pipe when the queue goes from empty to non-empty, a
+ * uv_poll wakes us, and we drain the queue fully. A slow uv_timer is the
+ * backstop the librdkafka docs advise, in case a wake-up is missed.
+ *
+ * Producer: idempotent, acks=all. Every send takes a callback that is called
+ * exactly once, on the loop, with the broker's verdict (delivery report), or
+ * not at all if sp_producer_send() itself returns -1.
+ *
+ * Consumer: at-least-once. Messages are handed to the service in batches; the
+ * service calls sp_consumer_batch_done() when every message of the batch has
+ * been fully processed (its Redis writes acknowledged, its own events
+ * delivered). Only then are the batch's offsets stored, and librdkafka commits
+ * stored offsets in the background and on close. A crash replays at most the
+ * unfinished batch; event ids make the replay harmless downstream. While a
+ * batch is out, no new messages are polled. */
+#ifndef SP_KAFKA_H
+#define SP_KAFKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <librdkafka/rdkafka.h>
+#include <uv.h>
+#include "config.h"
+
+typedef struct sp_producer sp_producer;
+typedef struct sp_consumer sp_consumer;
+
+/* err is RD_KAFKA_RESP_ERR_NO_ERROR on success. */
+typedef void (*sp_produce_cb)(rd_kafka_resp_err_t err, void *opaque);
+
+typedef struct sp_header {
+    const char *name;
+    const char *value;
+} sp_header;
+
+/* settings: librdkafka properties (bootstrap.servers at least). Ours are
+ * applied first (enable.idempotence=true, acks=all, linger.ms=5) so the
+ * caller's settings win. Returns a new producer, or NULL with errstr. */
+sp_producer *sp_producer_new(uv_loop_t *loop, const sp_conf_kvs *settings,
+                             char *errstr, size_t errstr_size);
+/* Queues one message. key, value and headers are copied. On 0, cb will be
+ * called once with the delivery report; on -1 (errstr filled: queue full,
+ * unknown topic...) it will not. */
+int sp_producer_send(sp_producer *p, const char *topic, const char *key,
+                     const void *value, size_t len, const sp_header *headers,
+                     size_t nheaders, sp_produce_cb cb, void *opaque,
+                     char *errstr, size_t errstr_size);
+/* Messages queued and not yet reported. */
+size_t sp_producer_inflight(const sp_producer *p);
+rd_kafka_t *sp_producer_handle(sp_producer *p);
+/* Waits (blocking, up to timeout_ms) for outstanding deliveries, serving their
+ * callbacks, then frees the producer and its handles. Call once the loop has
+ * nothing left to send; the uv handles are closed, so run the loop after. */
+void sp_producer_close(sp_producer *p, int timeout_ms);
+
+/* A batch of messages: valid until sp_consumer_batch_done/_retry. */
+typedef void (*sp_consume_cb)(sp_consumer *c, rd_kafka_message_t **msgs,
+                              size_t n, void *opaque);
+/* Partitions assigned to or revoked from this instance (rebalance). */
+typedef void (*sp_rebalance_cb)(sp_consumer *c, int assigned,
+                                const rd_kafka_topic_partition_list_t *parts,
+                                void *opaque);
+
+typedef struct sp_consumer_options {
+    const char *group_id;
+    const char *const *topics; /* NULL-terminated */
+    size_t batch_max;          /* messages per batch; 0 = 500 */
+    sp_consume_cb on_batch;
+    sp_rebalance_cb on_rebalance; /* may be NULL */
+    void *opaque;
+} sp_consumer_options;
+
+sp_consumer *sp_consumer_new(uv_loop_t *loop, const sp_conf_kvs *settings,
+                             const sp_consumer_options *opt, char *errstr,
+                             size_t errstr_size);
+/* The current batch is fully processed: store its offsets, poll for more. */
+void sp_consumer_batch_done(sp_consumer *c);
+/* The current batch failed for a reason that may pass (Redis down): hand the
+ * same messages to on_batch again after delay_ms. Nothing is stored. */
+void sp_consumer_batch_retry(sp_consumer *c, unsigned delay_ms);
+/* Number of partitions currently assigned, and whether a batch is out. */
+int sp_consumer_assigned(const sp_consumer *c);
+int sp_consumer_busy(const sp_consumer *c);
+/* Sum of (high watermark - position) over assigned partitions, from the last
+ * statistics; -1 when unknown. */
+int64_t sp_consumer_lag(const sp_consumer *c);
+rd_kafka_t *sp_consumer_handle(sp_consumer *c);
+/* Stops handing out new batches. cb is called once the batch in flight (if
+ * any) is done; then call sp_consumer_close(). */
+void sp_consumer_stop(sp_consumer *c, void (*cb)(void *opaque), void *opaque);
+/* Commits stored offsets, leaves the group, frees everything (blocking). */
+void sp_consumer_close(sp_consumer *c);
+
+/* Copies a message's header value into buf (NUL-terminated). Returns 0 or -1. */
+int sp_kafka_header(const rd_kafka_message_t *m, const char *name, char *buf,
+                    size_t size);
+
+#endif

@@ -1,0 +1,56 @@
+/* redis.h - an async Redis connection on the service's libuv loop.
+ *
+ * A thin layer over hiredis's async API and its libuv adapter that adds what
+ * hiredis 0.14 lacks: reconnection with backoff, AUTH on every (re)connect,
+ * and a command timeout. Replies come back in order, so the oldest command in
+ * flight is the one to watch: if it has waited longer than timeout_ms the
+ * connection is dropped, every pending callback gets NULL, and we reconnect.
+ * A hung Redis thus surfaces as errors the caller retries, never as a silent
+ * stall.
+ *
+ * Callbacks follow hiredis's contract: called exactly once per accepted
+ * command, with the reply (borrowed, valid only during the callback) or NULL
+ * on error. A command refused up front (not connected) returns -1 and its
+ * callback is never called. */
+#ifndef SP_REDIS_H
+#define SP_REDIS_H
+
+#include <stddef.h>
+#include <hiredis/hiredis.h>
+#include <uv.h>
+
+typedef struct sp_redis sp_redis;
+typedef void (*sp_redis_cb)(sp_redis *r, redisReply *reply, void *priv);
+
+typedef struct sp_redis_options {
+    const char *host;
+    int port;
+    const char *password; /* NULL or "" for none */
+    int timeout_ms;       /* 0 = 2000 */
+} sp_redis_options;
+
+/* Starts connecting; returns at once. Returns NULL only on allocation failure. */
+sp_redis *sp_redis_new(uv_loop_t *loop, const sp_redis_options *opt);
+/* 1 when connected (and authenticated). */
+int sp_redis_ready(const sp_redis *r);
+/* Commands sent and not yet answered. */
+size_t sp_redis_pending(const sp_redis *r);
+
+int sp_redis_command(sp_redis *r, sp_redis_cb cb, void *priv, const char *fmt, ...);
+int sp_redis_command_argv(sp_redis *r, sp_redis_cb cb, void *priv, int argc,
+                          const char **argv, const size_t *argvlen);
+/* Sends an already formatted command (redisFormatCommand output). */
+int sp_redis_command_raw(sp_redis *r, sp_redis_cb cb, void *priv,
+                         const char *cmd, size_t len);
+
+/* Called on every connect (1) and disconnect (0). */
+void sp_redis_on_state(sp_redis *r, void (*cb)(sp_redis *r, int up, void *opaque),
+                       void *opaque);
+/* Latency of the last replies, for metrics: sum in ms and count since start. */
+void sp_redis_latency(const sp_redis *r, double *sum_ms, unsigned long long *count);
+
+/* Lets pending replies arrive, disconnects, closes the handles; cb is called
+ * once everything is freed. */
+void sp_redis_close(sp_redis *r, void (*cb)(void *opaque), void *opaque);
+
+#endif

@@ -1,0 +1,424 @@
+/* service.c - start-up, readiness, metrics and shutdown for every service.
+ * See service.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dates.h"
+#include "log.h"
+#include "service.h"
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const clock_modes[] = {"real", "manual", NULL};
+
+#define C(f) offsetof(sp_common_conf, f)
+const sp_conf_def sp_common_conf_table[] = {
+    {"log.level", SP_CONF_ENUM, C(log_level), "info", 0, 0, log_levels,
+     "Lowest level logged to stderr"},
+    {"http.bind", SP_CONF_STRING, C(http_bind), "127.0.0.1", 0, 0, NULL,
+     "Address the HTTP API listens on"},
+    {"http.port", SP_CONF_INT, C(http_port), "0", 0, 65535, NULL,
+     "HTTP port (each service has its own default)"},
+    {"redis.host", SP_CONF_STRING, C(redis_host), "127.0.0.1", 0, 0, NULL,
+     "Redis server host"},
+    {"redis.port", SP_CONF_INT, C(redis_port), "6390", 1, 65535, NULL,
+     "Redis server port"},
+    {"redis.password", SP_CONF_STRING, C(redis_password), NULL, 0, 0, NULL,
+     "Redis AUTH password (empty: none)"},
+    {"redis.timeout_ms", SP_CONF_INT, C(redis_timeout_ms), "2000", 10, 600000, NULL,
+     "A Redis command unanswered this long drops and re-opens the connection"},
+    {"broker.bootstrap_file", SP_CONF_STRING, C(bootstrap_file), NULL, 0, 0, NULL,
+     "File holding the Kafka bootstrap list (written by sendpath-broker); "
+     "used when kafka.bootstrap.servers is not set"},
+    {"clock.mode", SP_CONF_ENUM, C(clock_mode), "real", 0, 0, clock_modes,
+     "real, or manual: time stands still until set by POST /admin/clock"},
+    {"clock.start", SP_CONF_STRING, C(clock_start), NULL, 0, 0, NULL,
+     "Manual clock's first time (RFC 3339); default: real time at start"},
+    {"consumer.batch_max", SP_CONF_INT, C(batch_max), "500", 1, 100000, NULL,
+     "Most messages handed to the service in one batch"},
+    {"shutdown.timeout_ms", SP_CONF_INT, C(shutdown_timeout_ms), "10000", 0, 600000,
+     NULL, "Longest wait for work in flight at shutdown"},
+    {"var.dir", SP_CONF_STRING, C(var_dir), "var", 0, 0, NULL,
+     "Directory for local state (outbox, logs)"},
+    {"consumer.group", SP_CONF_STRING, C(group_id), NULL, 0, 0, NULL,
+     "Kafka consumer group (default sendpath-<service>)"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
+};
+#undef C
+
+/* ---- helpers for services ------------------------------------------------ */
+
+int64_t sp_service_now(const sp_service *s) { return sp_clock_now_ms(&s->clock); }
+
+const char *sp_service_topic(const sp_service *s, sp_topic_id t) {
+    return sp_topic_table[t].name;
+}
+
+int sp_service_publish(sp_service *s, sp_topic_id t, const char *key,
+                       const char *text, size_t len, sp_produce_cb cb,
+                       void *opaque, char *errstr, size_t errstr_size) {
+    if (sp_producer_send(s->producer, sp_service_topic(s, t), key, text, len, NULL, 0,
+                         cb, opaque, errstr, errstr_size))
+        return -1;
+    sp_metric_inc(s->m_events_out);
+    return 0;
+}
+
+int sp_service_deadletter(sp_service *s, const rd_kafka_message_t *m,
+                          const char *reason, sp_produce_cb cb, void *opaque) {
+    char part[16], off[24], errstr[256], key[256];
+    snprintf(part, sizeof(part), "%d", m->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)m->offset);
+    snprintf(key, sizeof(key), "%.*s", (int)(m->key_len < 255 ? m->key_len : 255),
+             m->key ? (const char *)m->key : "");
+    sp_header h[] = {{"x-reason", reason},
+                     {"x-source-topic", rd_kafka_topic_name(m->rkt)},
+                     {"x-source-partition", part},
+                     {"x-source-offset", off},
+                     {"x-service", s->def->name}};
+    sp_metric_inc(s->m_deadletters);
+    if (sp_producer_send(s->producer, sp_service_topic(s, SP_TOPIC_DEADLETTER),
+                         m->key ? key : NULL, m->payload, m->len, h, 5, cb, opaque,
+                         errstr, sizeof(errstr))) {
+        sp_error("dead-letter: %s", errstr);
+        return -1;
+    }
+    return 0;
+}
+
+void sp_service_count_in(sp_service *s) { sp_metric_inc(s->m_events_in); }
+void sp_service_count_error(sp_service *s) { sp_metric_inc(s->m_errors); }
+
+/* ---- HTTP endpoints every service has -------------------------------------- */
+
+static int service_ready(sp_service *s) {
+    if (s->stopping || !s->redis || !sp_redis_ready(s->redis)) return 0;
+    if (s->consumer && sp_consumer_assigned(s->consumer) == 0) return 0;
+    return s->def->ready ? s->def->ready(s) : 1;
+}
+
+static void handle_healthz(sp_http_req *r, void *opaque) {
+    sp_http_respond(r, 200, "text/plain", "ok\n", 3);
+}
+
+static void handle_readyz(sp_http_req *r, void *opaque) {
+    sp_service *s = opaque;
+    cJSON *o = cJSON_CreateObject();
+    int ready = service_ready(s);
+    cJSON_AddBoolToObject(o, "ready", ready);
+    cJSON_AddBoolToObject(o, "redis", s->redis && sp_redis_ready(s->redis));
+    if (s->consumer)
+        cJSON_AddNumberToObject(o, "partitions", sp_consumer_assigned(s->consumer));
+    cJSON_AddBoolToObject(o, "stopping", s->stopping);
+    sp_http_respond_json(r, ready ? 200 : 503, o);
+}
+
+static void metrics_collect(sp_metrics *m, void *opaque) {
+    sp_service *s = opaque;
+    double sum;
+    unsigned long long count;
+    if (s->consumer) sp_metric_set(s->m_lag, (double)sp_consumer_lag(s->consumer));
+    sp_redis_latency(s->redis, &sum, &count);
+    sp_metric_set(s->m_redis_lat_sum, sum / 1000.0);
+    sp_metric_set(s->m_redis_lat_count, (double)count);
+    sp_metric_set(s->m_http_pending, (double)sp_http_pending(s->http));
+    sp_metric_set(s->m_ready, service_ready(s));
+}
+
+static void handle_metrics(sp_http_req *r, void *opaque) {
+    sp_service *s = opaque;
+    size_t len;
+    char *text = sp_metrics_render(s->metrics, &len);
+    sp_http_respond(r, 200, "text/plain; version=0.0.4", text ? text : "", text ? len : 0);
+    free(text);
+}
+
+static void handle_clock(sp_http_req *r, void *opaque) {
+    sp_service *s = opaque;
+    char ts[32];
+    if (strcmp(sp_http_req_method(r), "POST") == 0) {
+        size_t len;
+        const char *body = sp_http_req_body(r, &len);
+        cJSON *o = cJSON_ParseWithLength(body, len);
+        cJSON *now = cJSON_GetObjectItemCaseSensitive(o, "now");
+        int64_t ms;
+        if (!s->clock.manual) {
+            cJSON_Delete(o);
+            sp_http_respond_problem(r, 409, "Clock is real",
+                                    "Start the service with clock.mode = manual", NULL);
+            return;
+        }
+        if (!cJSON_IsString(now) || sp_time_parse_rfc3339(now->valuestring, &ms)) {
+            cJSON *errs = cJSON_CreateArray(), *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "field", "now");
+            cJSON_AddStringToObject(e, "reason", "must be an RFC 3339 timestamp");
+            cJSON_AddItemToArray(errs, e);
+            cJSON_Delete(o);
+            sp_http_respond_problem(r, 400, "Invalid clock setting", NULL, errs);
+            return;
+        }
+        cJSON_Delete(o);
+        sp_clock_set(&s->clock, ms);
+        sp_info("manual clock set to %s", sp_time_rfc3339(ms, ts, sizeof(ts)));
+        if (s->def->on_clock) s->def->on_clock(s);
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddStringToObject(res, "now", sp_time_rfc3339(sp_service_now(s), ts, sizeof(ts)));
+    cJSON_AddStringToObject(res, "mode", s->clock.manual ? "manual" : "real");
+    sp_http_respond_json(r, 200, res);
+}
+
+/* ---- shutdown ------------------------------------------------------------ */
+
+static void service_closed_cb(void *opaque) { (void)opaque; }
+
+static void service_finish(sp_service *s) {
+    uv_close((uv_handle_t *)&s->drain_timer, NULL);
+    uv_close((uv_handle_t *)&s->sig_term, NULL);
+    uv_close((uv_handle_t *)&s->sig_int, NULL);
+    if (s->consumer) sp_consumer_close(s->consumer); /* commits stored offsets */
+    s->consumer = NULL;
+    sp_producer_close(s->producer, (int)s->common->shutdown_timeout_ms);
+    s->producer = NULL;
+    sp_redis_close(s->redis, service_closed_cb, NULL);
+    s->redis = NULL;
+    sp_http_close(s->http, service_closed_cb, NULL);
+    s->http = NULL;
+    sp_info("stopped");
+}
+
+/* Waits until nothing is in flight (or the deadline passes). */
+static void service_drain_cb(uv_timer_t *t) {
+    sp_service *s = t->data;
+    int busy = sp_http_pending(s->http) || sp_producer_inflight(s->producer) ||
+               sp_redis_pending(s->redis);
+    if (busy && uv_now(s->loop) < s->drain_deadline) return;
+    if (busy)
+        sp_warn("shutdown: gave up waiting (http %zu, kafka %zu, redis %zu in flight)",
+                sp_http_pending(s->http), sp_producer_inflight(s->producer),
+                sp_redis_pending(s->redis));
+    uv_timer_stop(t);
+    service_finish(s);
+}
+
+static void service_consumer_stopped(void *opaque) {
+    sp_service *s = opaque;
+    s->drain_deadline = uv_now(s->loop) + (uint64_t)s->common->shutdown_timeout_ms;
+    uv_timer_start(&s->drain_timer, service_drain_cb, 0, 20);
+}
+
+static void service_signal_cb(uv_signal_t *h, int signum) {
+    sp_service *s = h->data;
+    if (s->stopping) return;
+    sp_info("signal %d: stopping", signum);
+    s->stopping = 1;
+    sp_http_quiesce(s->http);
+    if (s->def->stop) s->def->stop(s);
+    if (s->consumer)
+        sp_consumer_stop(s->consumer, service_consumer_stopped, s);
+    else
+        service_consumer_stopped(s);
+}
+
+/* ---- start-up ------------------------------------------------------------ */
+
+static void consumer_batch_cb(sp_consumer *c, rd_kafka_message_t **msgs, size_t n,
+                              void *opaque) {
+    sp_service *s = opaque;
+    s->def->on_batch(s, msgs, n);
+}
+
+static void consumer_rebalance_cb(sp_consumer *c, int assigned,
+                                  const rd_kafka_topic_partition_list_t *parts,
+                                  void *opaque) {
+    sp_service *s = opaque;
+    if (s->def->on_rebalance) s->def->on_rebalance(s, assigned, parts);
+}
+
+static int service_bootstrap(sp_service *s, char *errstr, size_t size) {
+    char buf[4096];
+    FILE *f;
+    size_t n;
+    if (sp_conf_kvs_get(&s->kafka, "bootstrap.servers")) return 0;
+    if (!s->common->bootstrap_file) {
+        snprintf(errstr, size, "no Kafka brokers: set kafka.bootstrap.servers or "
+                               "broker.bootstrap_file");
+        return -1;
+    }
+    if (!(f = fopen(s->common->bootstrap_file, "r"))) {
+        snprintf(errstr, size, "broker.bootstrap_file %s: cannot open (is "
+                 "sendpath-broker running?)", s->common->bootstrap_file);
+        return -1;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) n--;
+    buf[n] = '\0';
+    if (n == 0) {
+        snprintf(errstr, size, "broker.bootstrap_file %s is empty",
+                 s->common->bootstrap_file);
+        return -1;
+    }
+    return sp_conf_kvs_set(&s->kafka, "bootstrap.servers", buf);
+}
+
+static int service_clock(sp_service *s, char *errstr, size_t size) {
+    s->clock.manual = s->common->clock_mode == 1;
+    s->clock.manual_ms = sp_clock_now_ms(NULL);
+    if (s->clock.manual && s->common->clock_start &&
+        sp_time_parse_rfc3339(s->common->clock_start, &s->clock.manual_ms)) {
+        snprintf(errstr, size, "config key 'clock.start': '%s' is not RFC 3339",
+                 s->common->clock_start);
+        return -1;
+    }
+    return 0;
+}
+
+static void service_metrics(sp_service *s) {
+    sp_metrics *m = s->metrics = sp_metrics_new();
+    s->m_events_in = sp_metrics_counter(m, "sendpath_events_in_total",
+                                        "Messages consumed", NULL);
+    s->m_events_out = sp_metrics_counter(m, "sendpath_events_out_total",
+                                         "Messages published", NULL);
+    s->m_errors = sp_metrics_counter(m, "sendpath_errors_total",
+                                     "Messages or requests that failed", NULL);
+    s->m_deadletters = sp_metrics_counter(m, "sendpath_deadletters_total",
+                                          "Messages sent to the dead-letter topic", NULL);
+    s->m_lag = sp_metrics_gauge(m, "sendpath_consumer_lag",
+                                "Messages behind the end of the assigned partitions", NULL);
+    s->m_redis_lat_sum = sp_metrics_gauge(m, "sendpath_redis_latency_seconds_sum",
+                                          "Total time Redis took to answer", NULL);
+    s->m_redis_lat_count = sp_metrics_gauge(m, "sendpath_redis_latency_seconds_count",
+                                            "Redis replies received", NULL);
+    s->m_http_pending = sp_metrics_gauge(m, "sendpath_http_pending",
+                                         "HTTP requests waiting for an answer", NULL);
+    s->m_up = sp_metrics_gauge(m, "sendpath_up", "1 while the service runs", NULL);
+    s->m_ready = sp_metrics_gauge(m, "sendpath_ready", "1 when ready", NULL);
+    sp_metric_set(s->m_up, 1);
+    sp_metrics_on_collect(m, metrics_collect, s);
+}
+
+static int service_http(sp_service *s, char *errstr, size_t size) {
+    sp_http_options o = {s->common->http_bind, (int)s->common->http_port, 0};
+    if (!(s->http = sp_http_new(s->loop, &o, errstr, size))) return -1;
+    sp_http_route(s->http, "GET", "/healthz", handle_healthz, s);
+    sp_http_route(s->http, "GET", "/readyz", handle_readyz, s);
+    sp_http_route(s->http, "GET", "/metrics", handle_metrics, s);
+    sp_http_route(s->http, "GET", "/admin/clock", handle_clock, s);
+    sp_http_route(s->http, "POST", "/admin/clock", handle_clock, s);
+    return 0;
+}
+
+static int service_kafka(sp_service *s, char *errstr, size_t size) {
+    const char *topics[SP_TOPIC__COUNT + 1];
+    char group[128];
+    size_t n = 0;
+    if (!(s->producer = sp_producer_new(s->loop, &s->kafka, errstr, size))) return -1;
+    if (!s->def->consume) return 0;
+    for (; s->def->consume[n] >= 0 && n < SP_TOPIC__COUNT; n++)
+        topics[n] = sp_service_topic(s, s->def->consume[n]);
+    topics[n] = NULL;
+    snprintf(group, sizeof(group), "%s", s->common->group_id ? s->common->group_id : "");
+    if (!s->common->group_id) snprintf(group, sizeof(group), "sendpath-%s", s->def->name);
+    sp_consumer_options co = {group, topics, (size_t)s->common->batch_max,
+                              consumer_batch_cb, consumer_rebalance_cb, s};
+    if (!(s->consumer = sp_consumer_new(s->loop, &s->kafka, &co, errstr, size)))
+        return -1;
+    return 0;
+}
+
+static int service_start(sp_service *s, char *errstr, size_t size) {
+    sp_redis_options ro = {s->common->redis_host, (int)s->common->redis_port,
+                           s->common->redis_password, (int)s->common->redis_timeout_ms};
+    snprintf(s->source, sizeof(s->source), "/sendpath/%s", s->def->name);
+    if (service_bootstrap(s, errstr, size) || service_clock(s, errstr, size)) return -1;
+    service_metrics(s);
+    if (service_http(s, errstr, size)) return -1;
+    if (!(s->redis = sp_redis_new(s->loop, &ro))) {
+        snprintf(errstr, size, "out of memory");
+        return -1;
+    }
+    if (service_kafka(s, errstr, size)) return -1;
+    if (s->def->init && s->def->init(s, errstr, size)) return -1;
+    uv_timer_init(s->loop, &s->drain_timer);
+    uv_signal_init(s->loop, &s->sig_term);
+    uv_signal_init(s->loop, &s->sig_int);
+    s->drain_timer.data = s->sig_term.data = s->sig_int.data = s;
+    uv_signal_start(&s->sig_term, service_signal_cb, SIGTERM);
+    uv_signal_start(&s->sig_int, service_signal_cb, SIGINT);
+    return 0;
+}
+
+static void usage(const sp_service_def *def) {
+    fprintf(stderr,
+            "usage: sendpath-%s [--config FILE] [--clock real|manual] [--config-help]\n"
+            "  --config FILE   settings file (default: $SENDPATH_CONFIG)\n"
+            "  --clock MODE    overrides clock.mode\n"
+            "  --config-help   print every setting as a Markdown table\n",
+            def->name);
+}
+
+/* Parses argv; returns 0 to run, 1 to exit 0 (help), -1 to exit 2. */
+static int service_args(sp_service *s, int argc, char **argv, const char **path,
+                        const sp_conf_def *const *tables) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            *path = argv[++i];
+        } else if (!strcmp(argv[i], "--clock") && i + 1 < argc) {
+            setenv("SENDPATH_CLOCK_MODE", argv[++i], 1);
+        } else if (!strcmp(argv[i], "--config-help")) {
+            sp_config_print_help(tables, s->def->name);
+            return 1;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(s->def);
+            return 1;
+        } else if (!s->def->parse_arg || !s->def->parse_arg(s, argv[i])) {
+            fprintf(stderr, "sendpath-%s: unknown argument '%s'\n", s->def->name, argv[i]);
+            usage(s->def);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int sp_service_main(const sp_service_def *def, int argc, char **argv) {
+    sp_service svc = {0}, *s = &svc;
+    const sp_conf_def *tables[] = {sp_common_conf_table, def->conf_table, NULL};
+    const char *path = getenv("SENDPATH_CONFIG");
+    char errstr[512];
+    int rc;
+
+    s->def = def;
+    s->conf = calloc(1, def->conf_size);
+    s->common = s->conf;
+    sp_log_init(def->name, SP_LOG_INFO);
+    if ((rc = service_args(s, argc, argv, &path, tables)) != 0) {
+        free(s->conf);
+        return rc > 0 ? 0 : 2;
+    }
+    if (sp_config_load(s->conf, tables, def->name, path, &s->kafka, errstr,
+                       sizeof(errstr))) {
+        fprintf(stderr, "sendpath-%s: %s\n", def->name, errstr);
+        rc = 2;
+        goto out;
+    }
+    sp_log_set_level((sp_log_level)s->common->log_level);
+    s->loop = uv_default_loop();
+    if (service_start(s, errstr, sizeof(errstr))) {
+        sp_error("cannot start: %s", errstr);
+        fprintf(stderr, "sendpath-%s: %s\n", def->name, errstr);
+        rc = 1;
+        goto out; /* exiting: the OS reclaims what start-up opened */
+    }
+    sp_info("started: http on %s:%d", s->common->http_bind, sp_http_port(s->http));
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    if (def->fini) def->fini(s);
+    uv_run(s->loop, UV_RUN_DEFAULT); /* close callbacks of fini */
+    sp_metrics_free(s->metrics);
+    if (uv_loop_close(s->loop)) sp_warn("loop closed with handles still open");
+    rc = 0;
+out:
+    sp_config_free(s->conf, tables);
+    sp_conf_kvs_free(&s->kafka);
+    free(s->conf);
+    return rc;
+}

@@ -1,0 +1,120 @@
+/* service.h - the runtime every sendpath service is built on.
+ *
+ * A service is one process with one libuv loop that owns: the config, the
+ * HTTP server (with /healthz, /readyz, /metrics and /admin/clock), a Redis
+ * connection, a Kafka producer and, if the service consumes, a batch consumer.
+ * A service's main.c fills an sp_service_def (its name, config rows, topics,
+ * and hooks) and calls sp_service_main(); everything generic (start-up,
+ * readiness, metrics, graceful shutdown) lives here, written once.
+ *
+ * Shutdown on SIGTERM or SIGINT: stop accepting HTTP connections, stop taking
+ * new batches, let the batch in flight finish, wait (bounded) for HTTP answers
+ * and Kafka deliveries still out, commit offsets, close, exit 0. */
+#ifndef SP_SERVICE_H
+#define SP_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+#include "clock.h"
+#include "config.h"
+#include "http.h"
+#include "kafka.h"
+#include "metrics.h"
+#include "redis.h"
+#include "topics.h"
+
+/* Settings every service has. A service's own config struct must start with
+ * this struct (so the common rows' offsets apply to it). */
+typedef struct sp_common_conf {
+    int log_level;
+    char *http_bind;
+    long long http_port;
+    char *redis_host;
+    long long redis_port;
+    char *redis_password;
+    long long redis_timeout_ms;
+    char *bootstrap_file;
+    int clock_mode;
+    char *clock_start;
+    long long batch_max;
+    long long shutdown_timeout_ms;
+    char *var_dir;
+    char *group_id;
+} sp_common_conf;
+
+extern const sp_conf_def sp_common_conf_table[];
+
+typedef struct sp_service sp_service;
+
+typedef struct sp_service_def {
+    const char *name; /* "timers": binary sendpath-timers, config prefix */
+    size_t conf_size; /* sizeof the service's config struct */
+    const sp_conf_def *conf_table; /* its own rows (may re-declare common ones) */
+    const int *consume; /* topic ids, -1 terminated; NULL: no consumer */
+    /* Called once the runtime is up, before the loop runs. */
+    int (*init)(sp_service *s, char *errstr, size_t errstr_size);
+    /* A batch from the consumer: call sp_consumer_batch_done() or _retry(). */
+    void (*on_batch)(sp_service *s, rd_kafka_message_t **msgs, size_t n);
+    void (*on_rebalance)(sp_service *s, int assigned,
+                         const rd_kafka_topic_partition_list_t *parts);
+    /* Extra readiness condition; NULL means always. */
+    int (*ready)(sp_service *s);
+    /* Manual time was set. */
+    void (*on_clock)(sp_service *s);
+    /* Stop the service's own timers; called once at shutdown start. */
+    void (*stop)(sp_service *s);
+    /* Free the service's state; called last, after everything closed. */
+    void (*fini)(sp_service *s);
+    /* A command-line flag of the service's own ("--rebuild"); returns 1 if
+     * taken, 0 if unknown. */
+    int (*parse_arg)(sp_service *s, const char *arg);
+} sp_service_def;
+
+struct sp_service {
+    const sp_service_def *def;
+    void *conf;            /* the service's config struct */
+    sp_common_conf *common; /* == conf */
+    sp_conf_kvs kafka;     /* librdkafka settings */
+    uv_loop_t *loop;
+    sp_http *http;
+    sp_metrics *metrics;
+    sp_redis *redis;
+    sp_producer *producer;
+    sp_consumer *consumer;
+    sp_clock clock;
+    char source[64]; /* CloudEvents source: "/sendpath/<name>" */
+    int stopping;
+    void *priv; /* the service's own state */
+
+    /* runtime internals */
+    uv_signal_t sig_term, sig_int;
+    uv_timer_t drain_timer;
+    uint64_t drain_deadline;
+    sp_metric *m_events_in, *m_events_out, *m_errors, *m_deadletters;
+    sp_metric *m_lag, *m_redis_lat_sum, *m_redis_lat_count, *m_http_pending;
+    sp_metric *m_up, *m_ready;
+};
+
+/* Runs the service; returns the process exit code. */
+int sp_service_main(const sp_service_def *def, int argc, char **argv);
+
+int64_t sp_service_now(const sp_service *s);
+/* The name of topic id, as configured. */
+const char *sp_service_topic(const sp_service *s, sp_topic_id t);
+
+/* Publishes an event (text) keyed by key on topic t; cb as sp_producer_send.
+ * Counts it in events_out on success. Returns 0 or -1 with errstr. */
+int sp_service_publish(sp_service *s, sp_topic_id t, const char *key,
+                       const char *text, size_t len, sp_produce_cb cb,
+                       void *opaque, char *errstr, size_t errstr_size);
+/* Sends a message this service refuses to the dead-letter topic, with the
+ * reason and its origin (topic, partition, offset, service) in headers, so
+ * nothing is lost and consumption goes on. cb as sp_producer_send. */
+int sp_service_deadletter(sp_service *s, const rd_kafka_message_t *m,
+                          const char *reason, sp_produce_cb cb, void *opaque);
+/* Counts one message consumed from topic. */
+void sp_service_count_in(sp_service *s);
+void sp_service_count_error(sp_service *s);
+
+#endif
