@@ -1,0 +1,29 @@
+# Front door for people: every target is a thin wrapper over scripts/ and
+# CMake, so CI and a laptop run exactly the same steps.
+BUILD ?= build
+
+.PHONY: all deps build up test unit integration clean
+
+all: build
+
+deps:
+	scripts/install-deps
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j$$(nproc)
+
+up:
+	scripts/up
+
+test:
+	scripts/test
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -L unit
+
+integration: build
+	cd $(BUILD) && ctest --output-on-failure -L integration
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,154 @@
+/* validate.c - field checks that collect errors. See validate.h. */
+#include <stdio.h>
+#include <string.h>
+#include "validate.h"
+
+void sp_valid_init(sp_valid *v) { v->errors = cJSON_CreateArray(); }
+
+cJSON *sp_valid_take(sp_valid *v) {
+    cJSON *e = v->errors;
+    v->errors = NULL;
+    if (e && cJSON_GetArraySize(e) == 0) {
+        cJSON_Delete(e);
+        return NULL;
+    }
+    return e;
+}
+
+void sp_valid_free(sp_valid *v) {
+    cJSON_Delete(v->errors);
+    v->errors = NULL;
+}
+
+int sp_valid_ok(const sp_valid *v) { return cJSON_GetArraySize(v->errors) == 0; }
+
+void sp_valid_error(sp_valid *v, const char *field, const char *reason) {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "field", field);
+    cJSON_AddStringToObject(e, "reason", reason);
+    cJSON_AddItemToArray(v->errors, e);
+}
+
+cJSON *sp_json_path(const cJSON *obj, const char *path) {
+    char step[128];
+    const char *p = path;
+    cJSON *cur = (cJSON *)obj;
+    while (cur && *p) {
+        size_t n = strcspn(p, ".");
+        if (n >= sizeof(step) || !cJSON_IsObject(cur)) return NULL;
+        memcpy(step, p, n);
+        step[n] = '\0';
+        cur = cJSON_GetObjectItemCaseSensitive(cur, step);
+        p += n + (p[n] == '.');
+    }
+    return cur;
+}
+
+/* Common head of every check: absent is an error only when required. */
+static cJSON *field(sp_valid *v, const cJSON *obj, const char *path, int required) {
+    cJSON *f = sp_json_path(obj, path);
+    if ((!f || cJSON_IsNull(f)) && required) sp_valid_error(v, path, "is required");
+    return cJSON_IsNull(f) ? NULL : f;
+}
+
+const char *sp_valid_string(sp_valid *v, const cJSON *obj, const char *path,
+                            int required, size_t max_len) {
+    char reason[64];
+    cJSON *f = field(v, obj, path, required);
+    if (!f) return NULL;
+    if (!cJSON_IsString(f)) {
+        sp_valid_error(v, path, "must be a string");
+        return NULL;
+    }
+    size_t n = strlen(f->valuestring);
+    if (n == 0 && required) {
+        sp_valid_error(v, path, "must not be empty");
+        return NULL;
+    }
+    if (n > max_len) {
+        snprintf(reason, sizeof(reason), "must be at most %zu characters", max_len);
+        sp_valid_error(v, path, reason);
+        return NULL;
+    }
+    for (const char *c = f->valuestring; *c; c++) {
+        if ((unsigned char)*c < 0x20 && *c != '\n') {
+            sp_valid_error(v, path, "must not contain control characters");
+            return NULL;
+        }
+    }
+    return f->valuestring;
+}
+
+int sp_email_valid(const char *s) {
+    const char *at = strchr(s, '@');
+    size_t n = strlen(s);
+    if (n < 3 || n > 254 || !at || at == s || strchr(at + 1, '@')) return 0;
+    if (strpbrk(s, " \t\r\n<>,;\"()[]\\")) return 0;
+    const char *dot = strrchr(at + 1, '.');
+    return dot && dot > at + 1 && dot[1] != '\0';
+}
+
+const char *sp_valid_email(sp_valid *v, const cJSON *obj, const char *path,
+                           int required) {
+    const char *s = sp_valid_string(v, obj, path, required, 254);
+    if (s && !sp_email_valid(s)) {
+        sp_valid_error(v, path, "must be an email address");
+        return NULL;
+    }
+    return s;
+}
+
+const char *sp_valid_enum(sp_valid *v, const cJSON *obj, const char *path,
+                          int required, const char *const *choices) {
+    char reason[256];
+    size_t o;
+    const char *s = sp_valid_string(v, obj, path, required, 64);
+    if (!s) return NULL;
+    for (size_t i = 0; choices[i]; i++)
+        if (strcmp(s, choices[i]) == 0) return choices[i];
+    o = (size_t)snprintf(reason, sizeof(reason), "must be one of:");
+    for (size_t i = 0; choices[i] && o < sizeof(reason); i++)
+        o += (size_t)snprintf(reason + o, sizeof(reason) - o, "%s %s", i ? "," : "",
+                              choices[i]);
+    sp_valid_error(v, path, reason);
+    return NULL;
+}
+
+sp_date sp_valid_date(sp_valid *v, const cJSON *obj, const char *path,
+                      int required, sp_date min, sp_date max) {
+    char a[16], b[16], reason[80];
+    sp_date d;
+    cJSON *f = field(v, obj, path, required);
+    if (!f) return SP_DATE_INVALID;
+    if (!cJSON_IsString(f) || sp_date_parse(f->valuestring, &d)) {
+        sp_valid_error(v, path, "must be a date written YYYY-MM-DD");
+        return SP_DATE_INVALID;
+    }
+    if (d < min || d > max) {
+        snprintf(reason, sizeof(reason), "must be between %s and %s",
+                 sp_date_iso(min, a, sizeof(a)), sp_date_iso(max, b, sizeof(b)));
+        sp_valid_error(v, path, reason);
+        return SP_DATE_INVALID;
+    }
+    return d;
+}
+
+int sp_valid_bool(sp_valid *v, const cJSON *obj, const char *path, int required) {
+    cJSON *f = field(v, obj, path, required);
+    if (!f) return -1;
+    if (!cJSON_IsBool(f)) {
+        sp_valid_error(v, path, "must be true or false");
+        return -1;
+    }
+    return cJSON_IsTrue(f);
+}
+
+const cJSON *sp_valid_object(sp_valid *v, const cJSON *obj, const char *path,
+                             int required) {
+    cJSON *f = field(v, obj, path, required);
+    if (f && !cJSON_IsObject(f)) {
+        sp_valid_error(v, path, "must be an object");
+        return NULL;
+    }
+    return f;
+}

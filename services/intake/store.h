@@ -1,0 +1,49 @@
+/* store.h - intake's Redis keys: idempotency records, open cases per child,
+ * and each case's state. Nothing else reads these keys; other services learn
+ * about cases from the case-events topic.
+ *
+ *   intake:idem:<sha256(idempotency key)>  hash {case_id, state, event, fp}
+ *       state "pending" holds the event text until the broker acknowledged it,
+ *       so a retry after a crash republishes the same event (same id) instead
+ *       of losing it; "done" answers repeats. Expires after idem_ttl_s.
+ *   intake:child:<child key>               string: the child's open case id
+ *   intake:case:<case id>                  hash {state, child, received_date}
+ *
+ * The reservation is one Lua script, so two concurrent requests for the same
+ * child or key cannot both win. */
+#ifndef INTAKE_STORE_H
+#define INTAKE_STORE_H
+
+#include "redis.h"
+
+typedef enum {
+    INTAKE_RESERVE_NEW,        /* reserved: publish the event */
+    INTAKE_RESERVE_PENDING,    /* an earlier attempt did not finish: republish */
+    INTAKE_RESERVE_DONE,       /* a repeat: answer as the first time */
+    INTAKE_RESERVE_CHILD_OPEN, /* the child already has an open case */
+    INTAKE_RESERVE_KEY_REUSED, /* same idempotency key, different request */
+    INTAKE_RESERVE_ERROR       /* Redis failed */
+} intake_reserve_result;
+
+/* case_id: the (existing or new) case; event: the text to (re)publish, for
+ * NEW and PENDING. Both borrowed for the callback only. */
+typedef void (*intake_reserve_cb)(intake_reserve_result res, const char *case_id,
+                                  const char *event, void *opaque);
+
+typedef struct intake_reservation {
+    const char *idem_key;  /* as the client sent it */
+    const char *child_key; /* intake_request_child_key() */
+    const char *fingerprint;
+    const char *case_id;   /* a fresh id, used if NEW */
+    const char *event;     /* the event text to hold while pending */
+    const char *received_date;
+    long long idem_ttl_s;
+} intake_reservation;
+
+/* Returns 0 (cb will be called once) or -1 (Redis not connected). */
+int intake_store_reserve(sp_redis *r, const intake_reservation *res,
+                         intake_reserve_cb cb, void *opaque);
+/* Marks the idempotency record done (the event is on the topic). */
+int intake_store_done(sp_redis *r, const char *idem_key, sp_redis_cb cb, void *opaque);
+
+#endif

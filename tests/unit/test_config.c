@@ -1,0 +1,156 @@
+/* Unit tests for common/config.c: lookup order, types, bounds, unknown keys. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config.h"
+
+typedef struct conf {
+    char *host;
+    long long port;
+    int debug;
+    int mode;
+    char *name;
+} conf;
+
+static const char *const modes[] = {"real", "manual", NULL};
+static const sp_conf_def common_rows[] = {
+    {"redis.host", SP_CONF_STRING, offsetof(conf, host), "127.0.0.1", 0, 0, NULL, "h"},
+    {"redis.port", SP_CONF_INT, offsetof(conf, port), "6379", 1, 65535, NULL, "p"},
+    {"debug", SP_CONF_BOOL, offsetof(conf, debug), "no", 0, 0, NULL, "d"},
+    {"clock.mode", SP_CONF_ENUM, offsetof(conf, mode), "real", 0, 0, modes, "m"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
+};
+static const sp_conf_def service_rows[] = {
+    {"redis.port", SP_CONF_INT, offsetof(conf, port), "7000", 1, 65535, NULL, "p"},
+    {"name", SP_CONF_STRING, offsetof(conf, name), NULL, 0, 0, NULL, "n"},
+    {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
+};
+static const sp_conf_def *const tables[] = {common_rows, service_rows, NULL};
+
+static char *write_file(const char *text) {
+    static char path[] = "/tmp/sp-test-config-XXXXXX";
+    strcpy(path, "/tmp/sp-test-config-XXXXXX");
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static int load(conf *c, const char *text, sp_conf_kvs *kafka, char *err, size_t size) {
+    char *path = text ? write_file(text) : NULL;
+    memset(c, 0, sizeof(*c));
+    int rc = sp_config_load(c, tables, "timers", path, kafka, err, size);
+    if (path) unlink(path);
+    return rc;
+}
+
+static void clear_env(void) {
+    unsetenv("SENDPATH_REDIS_PORT");
+    unsetenv("SENDPATH_TIMERS_REDIS_PORT");
+    unsetenv("SENDPATH_DEBUG");
+}
+
+static void test_defaults_and_service_override(void **state) {
+    conf c;
+    sp_conf_kvs k = {0};
+    char err[256];
+    clear_env();
+    assert_int_equal(load(&c, NULL, &k, err, sizeof(err)), 0);
+    assert_string_equal(c.host, "127.0.0.1");
+    assert_int_equal(c.port, 7000); /* the service's row replaces the common one */
+    assert_int_equal(c.debug, 0);
+    assert_int_equal(c.mode, 0);
+    assert_null(c.name);
+    sp_config_free(&c, tables);
+    sp_conf_kvs_free(&k);
+}
+
+static void test_lookup_order(void **state) {
+    conf c;
+    sp_conf_kvs k = {0};
+    char err[256];
+    const char *file = "redis.port = 1000\ntimers.redis.port = 2000\nnotify.x = 1\n"
+                       "clock.mode = manual\n# comment\n\nname = \"quoted name\"\n";
+    clear_env();
+    assert_int_equal(load(&c, file, &k, err, sizeof(err)), 0);
+    assert_int_equal(c.port, 2000); /* <svc>.key beats key */
+    assert_int_equal(c.mode, 1);
+    assert_string_equal(c.name, "quoted name");
+    sp_config_free(&c, tables);
+    setenv("SENDPATH_REDIS_PORT", "3000", 1);
+    assert_int_equal(load(&c, file, &k, err, sizeof(err)), 0);
+    assert_int_equal(c.port, 3000); /* environment beats the file */
+    sp_config_free(&c, tables);
+    setenv("SENDPATH_TIMERS_REDIS_PORT", "4000", 1);
+    assert_int_equal(load(&c, file, &k, err, sizeof(err)), 0);
+    assert_int_equal(c.port, 4000);
+    sp_config_free(&c, tables);
+    clear_env();
+    sp_conf_kvs_free(&k);
+}
+
+static void test_kafka_passthrough(void **state) {
+    conf c;
+    sp_conf_kvs k = {0};
+    char err[256];
+    clear_env();
+    assert_int_equal(load(&c, "kafka.linger.ms = 5\ntimers.kafka.linger.ms = 1\n"
+                              "notify.kafka.linger.ms = 9\nkafka.acks = all\n",
+                          &k, err, sizeof(err)), 0);
+    assert_string_equal(sp_conf_kvs_get(&k, "linger.ms"), "1");
+    assert_string_equal(sp_conf_kvs_get(&k, "acks"), "all");
+    assert_int_equal(k.count, 2);
+    sp_config_free(&c, tables);
+    sp_conf_kvs_free(&k);
+}
+
+static void test_errors_name_key_and_place(void **state) {
+    static const struct {
+        const char *file, *expect;
+    } rows[] = {
+        {"redis.prot = 1\n", "unknown config key 'redis.prot'"},
+        {"redis.port = 0\n", "'redis.port'"},
+        {"redis.port = 70000\n", "out of range 1..65535"},
+        {"redis.port = 12ab\n", "not a whole number"},
+        {"debug = maybe\n", "not yes or no"},
+        {"clock.mode = fast\n", "not one of the allowed values"},
+        {"just words\n", ":1: expected 'key = value'"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        conf c;
+        sp_conf_kvs k = {0};
+        char err[256] = "";
+        clear_env();
+        assert_int_equal(load(&c, rows[i].file, &k, err, sizeof(err)), -1);
+        if (!strstr(err, rows[i].expect)) fail_msg("row %zu: '%s' lacks '%s'", i, err, rows[i].expect);
+        sp_config_free(&c, tables);
+        sp_conf_kvs_free(&k);
+    }
+}
+
+static void test_missing_file(void **state) {
+    conf c = {0};
+    sp_conf_kvs k = {0};
+    char err[256];
+    assert_int_equal(sp_config_load(&c, tables, "timers", "/nonexistent/x.conf", &k, err,
+                                    sizeof(err)), -1);
+    assert_non_null(strstr(err, "/nonexistent/x.conf"));
+    sp_config_free(&c, tables);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_and_service_override),
+        cmocka_unit_test(test_lookup_order),
+        cmocka_unit_test(test_kafka_passthrough),
+        cmocka_unit_test(test_errors_name_key_and_place),
+        cmocka_unit_test(test_missing_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
