@@ -46,7 +46,11 @@ size_t sp_http_pending(const sp_http *h);
 /* Stops accepting new connections; requests in flight may still be answered. */
 void sp_http_quiesce(sp_http *h);
 /* Closes everything; cb is called once when all handles have closed and the
- * server has been freed. Unanswered requests are dropped. */
+ * server has been freed. Unanswered requests are dropped: their clients get
+ * a 503 (sent if the socket takes it at once), and each sp_http_req stays
+ * valid and must still be answered exactly once; that answer only frees it.
+ * Safe to call from a handler (the work happens on the next loop turn). Call
+ * it once. */
 void sp_http_close(sp_http *h, void (*cb)(void *opaque), void *opaque);
 
 /* Request accessors: borrowed, valid until the request is answered. */
@@ -64,17 +68,23 @@ const char *sp_http_req_body(const sp_http_req *r, size_t *len);
 const char *sp_http_req_client(const sp_http_req *r);
 
 /* Adds a response header; call before answering. name and value are copied.
- * Values with CR or LF are refused (returns -1). */
+ * Values with CR or LF are refused (returns -1), as are names that are not
+ * HTTP tokens and calls after the answer. Returns 0 or -1. */
 int sp_http_req_add_header(sp_http_req *r, const char *name, const char *value);
 
-/* Answers the request (exactly once). body is copied. */
+/* Answers the request (exactly once). body is copied; content_type may be
+ * NULL. JSON answers (application/json, any +json type) also get
+ * "Cache-Control: no-store" unless a Cache-Control header was added. May be
+ * called from the handler or later from any callback on the loop; after the
+ * call r is no longer valid. */
 void sp_http_respond(sp_http_req *r, int status, const char *content_type,
                      const char *body, size_t len);
 /* Answers with application/json; takes ownership of json and frees it. */
 void sp_http_respond_json(sp_http_req *r, int status, cJSON *json);
 /* Answers with RFC 9457 application/problem+json: {type, title, status,
  * detail, errors}. errors (may be NULL) is an array of {field, reason}; this
- * takes ownership of it. */
+ * takes ownership of it. type is "about:blank"; detail and errors are left
+ * out when NULL. */
 void sp_http_respond_problem(sp_http_req *r, int status, const char *title,
                              const char *detail, cJSON *errors);
 
