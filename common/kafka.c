@@ -39,9 +39,19 @@ static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
     }
 }
 
+/* The settings meant for role ("producer." or "consumer."): a key with the
+ * role's prefix applies to that client alone (prefix stripped), a key with
+ * the other role's prefix is skipped, and any other key applies to both. */
+static const char *kafka_key_for(const char *key, const char *role) {
+    const char *other = strcmp(role, "producer.") ? "producer." : "consumer.";
+    if (strncmp(key, role, strlen(role)) == 0) return key + strlen(role);
+    if (strncmp(key, other, strlen(other)) == 0) return NULL;
+    return key;
+}
+
 /* Builds a librdkafka conf: our defaults first, then the caller's settings. */
 static rd_kafka_conf_t *kafka_conf_build(const char *const *defaults,
-                                         const sp_conf_kvs *settings,
+                                         const sp_conf_kvs *settings, const char *role,
                                          char *errstr, size_t size) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     for (size_t i = 0; defaults[i]; i += 2) {
@@ -50,8 +60,9 @@ static rd_kafka_conf_t *kafka_conf_build(const char *const *defaults,
             goto fail;
     }
     for (size_t i = 0; settings && i < settings->count; i++) {
-        if (rd_kafka_conf_set(conf, settings->items[i].key, settings->items[i].value,
-                              errstr, size) != RD_KAFKA_CONF_OK)
+        const char *key = kafka_key_for(settings->items[i].key, role);
+        if (key && rd_kafka_conf_set(conf, key, settings->items[i].value, errstr, size) !=
+                       RD_KAFKA_CONF_OK)
             goto fail;
     }
     rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
@@ -125,7 +136,7 @@ sp_producer *sp_producer_new(uv_loop_t *loop, const sp_conf_kvs *settings,
     rd_kafka_conf_t *conf;
     if (!p) return NULL;
     p->fds[0] = p->fds[1] = -1;
-    if (!(conf = kafka_conf_build(defaults, settings, errstr, size))) goto fail;
+    if (!(conf = kafka_conf_build(defaults, settings, "producer.", errstr, size))) goto fail;
     rd_kafka_conf_set_dr_msg_cb(conf, producer_dr_cb);
     rd_kafka_conf_set_opaque(conf, p);
     if (!(p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, size))) {
@@ -294,7 +305,7 @@ sp_consumer *sp_consumer_new(uv_loop_t *loop, const sp_conf_kvs *settings,
     c->opt = *opt;
     if (!c->opt.batch_max) c->opt.batch_max = 500;
     if (!(c->batch = calloc(c->opt.batch_max, sizeof(*c->batch)))) goto fail;
-    if (!(conf = kafka_conf_build(defaults, settings, errstr, size))) goto fail;
+    if (!(conf = kafka_conf_build(defaults, settings, "consumer.", errstr, size))) goto fail;
     if (rd_kafka_conf_set(conf, "group.id", opt->group_id, errstr, size)) goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, consumer_rebalance_cb);
     rd_kafka_conf_set_opaque(conf, c);

@@ -37,7 +37,8 @@ typedef struct sp_header {
     const char *value;
 } sp_header;
 
-/* settings: librdkafka properties (bootstrap.servers at least). Ours are
+/* settings: librdkafka properties (bootstrap.servers at least); a key
+ * prefixed "producer." or "consumer." applies to that kind of client only. Ours are
  * applied first (enable.idempotence=true, acks=all, linger.ms=5) so the
  * caller's settings win. Returns a new producer, or NULL with errstr. */
 sp_producer *sp_producer_new(uv_loop_t *loop, const sp_conf_kvs *settings,

@@ -127,6 +127,10 @@ static void submit_reserved(intake_reserve_result res, const char *case_id,
 static char *request_event(sp_service *s, const char *case_id, cJSON *data) {
     char id[96];
     cJSON_AddStringToObject(data, "case_id", case_id);
+    /* Every case event carries "date", the business date it happened on:
+     * clocks count from it, whatever time the event itself arrives. */
+    cJSON_AddStringToObject(data, "date", cJSON_GetStringValue(
+        cJSON_GetObjectItemCaseSensitive(data, "received_date")));
     snprintf(id, sizeof(id), "%s/request.received", case_id);
     return sp_event_build_text(id, s->source, "request.received", sp_service_now(s),
                                case_id, data);

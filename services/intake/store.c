@@ -21,7 +21,7 @@ static const char reserve_lua[] =
     "redis.call('SET', KEYS[2], ARGV[1])\n"
     "redis.call('HSET', KEYS[3], 'state', 'received', 'child', ARGV[5],\n"
     "           'received_date', ARGV[6])\n"
-    "return {'new', ARGV[1]}\n";
+    "return {'new', ARGV[1], ARGV[2]}\n";
 
 typedef struct reserve_call {
     intake_reserve_cb cb;
