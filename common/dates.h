@@ -45,7 +45,7 @@ char *sp_date_iso(sp_date d, char *buf, size_t size);
  * Returns buf. */
 char *sp_date_long(sp_date d, char *buf, size_t size);
 
-/* Both return SP_DATE_INVALID if d is invalid or the result is out of range. */
+/* Both return SP_DATE_INVALID if d is invalid or the result out of range. */
 sp_date sp_date_add_days(sp_date d, int n);
 /* Same day of month n months later (n may be negative), clamped to month end. */
 sp_date sp_date_add_months(sp_date d, int n);
@@ -63,8 +63,9 @@ int64_t sp_date_start_ms(sp_date d);
  * buf needs 25 bytes. Returns buf. Outside years 0000-9999 writes "invalid". */
 char *sp_time_rfc3339(int64_t ms, char *buf, size_t size);
 /* Parses an RFC 3339 timestamp (Z or +hh:mm offset, optional fraction) to Unix
- * ms. Returns 0 or -1. 'T' and 'Z' may be lower case; digits past milliseconds
- * are truncated; a leap second (:60) is refused, as Unix time cannot hold it. */
+ * ms. Returns 0 or -1. 'T' and 'Z' may be lower case; digits past
+ * milliseconds are truncated; a leap second (:60) is refused, as Unix time
+ * cannot hold it. */
 int sp_time_parse_rfc3339(const char *s, int64_t *ms);
 
 #endif

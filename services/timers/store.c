@@ -1,24 +1,170 @@
-/* store.c - the timers service's Redis keys. See store.h. */
+/* store.c - the timers service's Redis keys and scripts. See store.h.
+ *
+ * Scripts are sent with EVAL; Redis caches them by SHA after the first use,
+ * and a shard's commands are pipelined on the one connection. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "store.h"
+
+#define DONE_TTL_S "1814400" /* 3 weeks */
 
 static const char arm_lua[] =
     "if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then\n"
     "  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])\n"
+    "  if ARGV[4] ~= '' then redis.call('SADD', KEYS[3], ARGV[1]) end\n"
     "  return 1\n"
     "end\n"
     "return 0\n";
 
-static void shard_keys(int shard, char *c, char *q, size_t size) {
-    snprintf(c, size, "tm:{s%d}:c", shard);
-    snprintf(q, size, "tm:{s%d}:q", shard);
+static const char due_lua[] =
+    "local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES',\n"
+    "                       'LIMIT', 0, ARGV[2])\n"
+    "local out = {}\n"
+    "for i = 1, #ids, 2 do\n"
+    "  local rec = redis.call('HGET', KEYS[1], ids[i])\n"
+    "  if not rec then redis.call('ZREM', KEYS[2], ids[i]) end\n"
+    "  out[#out + 1] = ids[i]; out[#out + 1] = ids[i + 1]; out[#out + 1] = rec\n"
+    "end\n"
+    "return out\n";
+
+static const char advance_lua[] =
+    "local n = 0\n"
+    "for i = 1, #ARGV, 4 do\n"
+    "  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then\n"
+    "    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])\n"
+    "    redis.call('ZADD', KEYS[2], ARGV[i + 3], ARGV[i])\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+/* KEYS: c q d0 d1 d2 x. ARGV: stop_date strict outcome with_index slots... */
+static const char stop_lua[] =
+    "local slots = {}\n"
+    "for i = 5, #ARGV do slots[#slots + 1] = ARGV[i] end\n"
+    "if ARGV[4] == '1' then\n"
+    "  for _, s in ipairs(redis.call('SMEMBERS', KEYS[6])) do slots[#slots + 1] = s end\n"
+    "end\n"
+    "local out = {}\n"
+    "for _, slot in ipairs(slots) do\n"
+    "  local rec = redis.call('HGET', KEYS[1], slot)\n"
+    "  local start = rec and string.sub(rec, 1, 8)\n"
+    "  if rec and (start < ARGV[1] or (start == ARGV[1] and ARGV[2] == '0')) then\n"
+    "    redis.call('HDEL', KEYS[1], slot)\n"
+    "    redis.call('ZREM', KEYS[2], slot)\n"
+    "    redis.call('SREM', KEYS[6], slot)\n"
+    "    redis.call('HSET', KEYS[3], slot, rec .. '#' .. ARGV[3])\n"
+    "    redis.call('EXPIRE', KEYS[3], " DONE_TTL_S ")\n"
+    "    out[#out + 1] = slot; out[#out + 1] = 'stopped'; out[#out + 1] = rec\n"
+    "  else\n"
+    "    for i = 3, 5 do\n"
+    "      local d = redis.call('HGET', KEYS[i], slot)\n"
+    "      if d and string.sub(d, -string.len(ARGV[3])) == ARGV[3] then\n"
+    "        out[#out + 1] = slot; out[#out + 1] = 'done'\n"
+    "        out[#out + 1] = string.sub(d, 1, string.len(d) - string.len(ARGV[3]) - 1)\n"
+    "        break\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* Sets flag 1 (excepted) and the reason on an open record. */
+static const char except_lua[] =
+    "local rec = redis.call('HGET', KEYS[1], ARGV[1])\n"
+    "if not rec then return nil end\n"
+    "local f = {}\n"
+    "for part in string.gmatch(rec, '[^|]+') do f[#f + 1] = part end\n"
+    "local flags = bit.bor(tonumber(f[4]), 1)\n"
+    "local out = f[1] .. '|' .. f[2] .. '|' .. f[3] .. '|' .. flags .. '|' .. ARGV[2]\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], out)\n"
+    "return out\n";
+
+static void key(char *buf, size_t size, int shard, const char *what) {
+    snprintf(buf, size, "tm:{s%d}:%s", shard, what);
 }
 
-int timers_store_arm(sp_redis *r, int shard, const char *clock_id,
-                     const char *record, int64_t fire_ms, sp_redis_cb cb, void *priv) {
-    char c[32], q[32], score[24];
-    shard_keys(shard, c, q, sizeof(c));
+int timers_store_arm(sp_redis *r, int shard, const char *slot, const char *record,
+                     int64_t fire_ms, const char *index_case, sp_redis_cb cb, void *priv) {
+    char c[32], q[32], x[128], score[24], what[100];
+    key(c, sizeof(c), shard, "c");
+    key(q, sizeof(q), shard, "q");
+    snprintf(what, sizeof(what), "x:%s", index_case ? index_case : "");
+    key(x, sizeof(x), shard, what);
     snprintf(score, sizeof(score), "%lld", (long long)fire_ms);
-    const char *argv[] = {"EVAL", arm_lua, "2", c, q, clock_id, record, score};
-    return sp_redis_command_argv(r, cb, priv, 8, argv, NULL);
+    const char *argv[] = {"EVAL", arm_lua, "3", c, q, x, slot, record, score,
+                          index_case ? "1" : ""};
+    return sp_redis_command_argv(r, cb, priv, 10, argv, NULL);
+}
+
+int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis_cb cb,
+                     void *priv) {
+    char c[32], q[32], now[24], lim[16];
+    key(c, sizeof(c), shard, "c");
+    key(q, sizeof(q), shard, "q");
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    snprintf(lim, sizeof(lim), "%d", limit);
+    const char *argv[] = {"EVAL", due_lua, "2", c, q, now, lim};
+    return sp_redis_command_argv(r, cb, priv, 7, argv, NULL);
+}
+
+int timers_store_advance(sp_redis *r, int shard, size_t n, const char *const *slots,
+                         const char *const *old_records, const char *const *new_records,
+                         const int64_t *scores, sp_redis_cb cb, void *priv) {
+    size_t argc = 5 + 4 * n;
+    const char **argv = malloc(argc * sizeof(*argv));
+    char c[32], q[32], (*sc)[24] = malloc(n * sizeof(*sc));
+    int rc = -1;
+    if (!argv || !sc) goto out;
+    key(c, sizeof(c), shard, "c");
+    key(q, sizeof(q), shard, "q");
+    argv[0] = "EVAL", argv[1] = advance_lua, argv[2] = "2", argv[3] = c, argv[4] = q;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(sc[i], sizeof(sc[i]), "%lld", (long long)scores[i]);
+        argv[5 + 4 * i] = slots[i];
+        argv[6 + 4 * i] = old_records[i];
+        argv[7 + 4 * i] = new_records[i];
+        argv[8 + 4 * i] = sc[i];
+    }
+    rc = sp_redis_command_argv(r, cb, priv, (int)argc, argv, NULL);
+out:
+    free(argv);
+    free(sc);
+    return rc;
+}
+
+int timers_store_stop(sp_redis *r, int shard, const char *case_id, const char *stop_date,
+                      int strict, const char *outcome, int with_index,
+                      const char *const *slots, size_t nslots, int64_t now_ms,
+                      sp_redis_cb cb, void *priv) {
+    char c[32], q[32], d[3][48], x[128], what[100];
+    int64_t week = now_ms / (7LL * 86400000);
+    size_t argc = 13 + nslots;
+    const char **argv = malloc(argc * sizeof(*argv));
+    int rc;
+    if (!argv) return -1;
+    key(c, sizeof(c), shard, "c");
+    key(q, sizeof(q), shard, "q");
+    for (int i = 0; i < 3; i++) {
+        snprintf(what, sizeof(what), "d:%lld", (long long)(week - i));
+        key(d[i], sizeof(d[i]), shard, what);
+    }
+    snprintf(what, sizeof(what), "x:%s", case_id);
+    key(x, sizeof(x), shard, what);
+    const char *head[] = {"EVAL", stop_lua, "6", c, q, d[0], d[1], d[2], x, stop_date,
+                          strict ? "1" : "0", outcome, with_index ? "1" : "0"};
+    memcpy(argv, head, sizeof(head));
+    for (size_t i = 0; i < nslots; i++) argv[13 + i] = slots[i];
+    rc = sp_redis_command_argv(r, cb, priv, (int)argc, argv, NULL);
+    free(argv);
+    return rc;
+}
+
+int timers_store_except(sp_redis *r, int shard, const char *slot, const char *reason,
+                        sp_redis_cb cb, void *priv) {
+    char c[32];
+    key(c, sizeof(c), shard, "c");
+    const char *argv[] = {"EVAL", except_lua, "1", c, slot, reason};
+    return sp_redis_command_argv(r, cb, priv, 6, argv, NULL);
 }

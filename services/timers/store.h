@@ -2,23 +2,60 @@
  *
  * Clocks are sharded by the Kafka partition of their case, and every key of a
  * shard carries the hash tag {s<partition>} so a shard sits in one Redis
- * Cluster slot and its Lua scripts touch one node:
+ * Cluster slot and each Lua script touches one node:
  *
- *   tm:{s<p>}:c   hash    clock id -> clock record (record.h)
- *   tm:{s<p>}:q   zset    clock id scored by its next fire time (Unix ms)
+ *   tm:{s<p>}:c              hash  slot -> clock record (record.h)
+ *   tm:{s<p>}:q              zset  slot scored by its next fire time (Unix ms)
+ *   tm:{s<p>}:d:<week>       hash  slot -> "<record>#<outcome>" of clocks
+ *                                  stopped in that ISO week; kept 3 weeks so a
+ *                                  replayed stop re-announces the same outcome
+ *   tm:{s<p>}:x:<case>       set   slots of the case whose qualifier is free
+ *                                  text (schools consulted), for cancelling
  *
- * A shard is fired only by the instance that owns partition p, so moving a
- * partition on rebalance moves its clocks with it, with no locks. */
+ * A shard is fired only by the instance that owns partition p, so a partition
+ * moving on rebalance moves its clocks with it, with no locks. Every write
+ * that depends on a read is one script (HSETNX, compare-and-set), so a replay
+ * or a race with a stop cannot resurrect or double a clock. */
 #ifndef TIMERS_STORE_H
 #define TIMERS_STORE_H
 
 #include <stdint.h>
 #include "redis.h"
 
-/* Arms clock_id with record text and first fire time, unless it is already
- * armed (a replayed start event must not reset a running clock). The reply
- * passed to cb is an integer: 1 armed now, 0 already armed. */
-int timers_store_arm(sp_redis *r, int shard, const char *clock_id,
-                     const char *record, int64_t fire_ms, sp_redis_cb cb, void *priv);
+/* Arms slot with record text and first fire time, unless it is already armed
+ * (a replayed start must not reset a running clock). Reply: integer 1 armed,
+ * 0 already armed. index_case, when not NULL, adds the slot to the case's
+ * cancel index. */
+int timers_store_arm(sp_redis *r, int shard, const char *slot, const char *record,
+                     int64_t fire_ms, const char *index_case, sp_redis_cb cb, void *priv);
+
+/* Up to limit clocks of the shard due at or before now_ms. Reply: array of
+ * triples (slot, score, record or nil). */
+int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis_cb cb,
+                     void *priv);
+
+/* Compare-and-set advance of n clocks after their fire was acknowledged:
+ * each slot whose record is still old_records[i] gets new_records[i] and next
+ * fire time scores[i]. Reply: integer count advanced. */
+int timers_store_advance(sp_redis *r, int shard, size_t n, const char *const *slots,
+                         const char *const *old_records, const char *const *new_records,
+                         const int64_t *scores, sp_redis_cb cb, void *priv);
+
+/* Stops open slots started no later than stop_date (yyyymmdd; strictly
+ * earlier when the same event also restarts the slot), recording outcome
+ * ("m|<yyyymmdd>" met, "c|<yyyymmdd>" cancelled). with_index adds the slots
+ * in the case's cancel index (case_id) to the list. Reply: array of triples
+ * (slot, "stopped" | "done", record); "done" means an earlier run of this
+ * same stop already did it (a replay), so the caller re-announces the same
+ * outcome. Slots neither open nor done are left out. */
+int timers_store_stop(sp_redis *r, int shard, const char *case_id, const char *stop_date,
+                      int strict, const char *outcome, int with_index,
+                      const char *const *slots, size_t nslots, int64_t now_ms,
+                      sp_redis_cb cb, void *priv);
+
+/* Marks the open clock in slot excepted with reason. Reply: the new record,
+ * or nil if the slot is not open. */
+int timers_store_except(sp_redis *r, int shard, const char *slot, const char *reason,
+                        sp_redis_cb cb, void *priv);
 
 #endif

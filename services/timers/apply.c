@@ -1,0 +1,373 @@
+/* apply.c - case events become clock changes.
+ *
+ * For each event, in order: stops (a rule met or cancelled by this event type,
+ * or a case-wide cancel), then an exception, then starts, so an event that
+ * both ends and restarts a clock (a review held) does both in the right order.
+ * Every change is one Redis script; replies arrive in the order the commands
+ * were sent, so the deadline events they produce are collected in event
+ * order, published once every reply is in, and the batch is acknowledged once
+ * every event is delivered. A crash anywhere replays the batch: arming is
+ * HSETNX, stops find their earlier outcome, and ids make the repeats
+ * harmless downstream. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "envelope.h"
+#include "events.h"
+#include "log.h"
+#include "store.h"
+#include "timers.h"
+
+typedef struct out_event {
+    char *text;
+    char key[64];
+} out_event;
+
+typedef struct apply_batch {
+    sp_service *s;
+    out_event *out;
+    size_t n, cap;
+    size_t outstanding;
+    int failed;
+    int publishing;
+} apply_batch;
+
+/* What one Redis reply must do when it comes back. */
+typedef struct apply_op {
+    apply_batch *b;
+    char slot[TIMERS_SLOT_MAX];
+    char by[48]; /* the event type that stopped a clock */
+    sp_date on;  /* its business date */
+    int met;
+    timers_record rec; /* for starts: the record armed */
+} apply_op;
+
+static void batch_step(apply_batch *b);
+
+static void out_add(apply_batch *b, char *text, const char *key) {
+    if (!text) {
+        b->failed = 1;
+        return;
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 16;
+        out_event *o = realloc(b->out, cap * sizeof(*o));
+        if (!o) {
+            cJSON_free(text);
+            b->failed = 1;
+            return;
+        }
+        b->out = o;
+        b->cap = cap;
+    }
+    b->out[b->n].text = text;
+    snprintf(b->out[b->n].key, sizeof(b->out[b->n].key), "%s", key);
+    b->n++;
+}
+
+static void batch_free(apply_batch *b) {
+    for (size_t i = 0; i < b->n; i++) cJSON_free(b->out[i].text);
+    free(b->out);
+    free(b);
+}
+
+static void delivered_cb(rd_kafka_resp_err_t err, void *opaque) {
+    apply_batch *b = opaque;
+    if (err) {
+        sp_error("timers: deadline event not delivered: %s", rd_kafka_err2str(err));
+        b->failed = 1;
+    }
+    batch_step(b);
+}
+
+/* Stage 2: every Redis change is in; publish the events in order. */
+static void batch_publish(apply_batch *b) {
+    char errstr[256];
+    b->publishing = 1;
+    b->outstanding = 1;
+    for (size_t i = 0; i < b->n && !b->failed; i++) {
+        b->outstanding++;
+        if (sp_service_publish(b->s, SP_TOPIC_DEADLINES, b->out[i].key, b->out[i].text,
+                               strlen(b->out[i].text), delivered_cb, b, errstr,
+                               sizeof(errstr))) {
+            sp_error("timers: %s", errstr);
+            b->outstanding--;
+            b->failed = 1;
+        }
+    }
+    batch_step(b);
+}
+
+static void batch_step(apply_batch *b) {
+    if (--b->outstanding > 0) return;
+    if (!b->publishing && !b->failed) {
+        batch_publish(b);
+        return;
+    }
+    sp_consumer *c = b->s->consumer;
+    int failed = b->failed;
+    batch_free(b);
+    if (failed) sp_consumer_batch_retry(c, 500);
+    else sp_consumer_batch_done(c);
+}
+
+static apply_op *op_new(apply_batch *b) {
+    apply_op *op = calloc(1, sizeof(*op));
+    if (!op) b->failed = 1;
+    else op->b = b, b->outstanding++;
+    return op;
+}
+
+/* A command that could not be sent: count it done, and fail the batch. */
+static void op_unsent(apply_op *op) {
+    apply_batch *b = op->b;
+    free(op);
+    b->failed = 1;
+    b->outstanding--;
+}
+
+static int reply_failed(apply_op *op, redisReply *rep) {
+    if (rep && rep->type != REDIS_REPLY_ERROR) return 0;
+    sp_error("timers: redis: %s", rep ? rep->str : "no connection");
+    op->b->failed = 1;
+    return 1;
+}
+
+/* ---- starts ---------------------------------------------------------------- */
+
+static void armed_cb(sp_redis *r, redisReply *rep, void *priv) {
+    apply_op *op = priv;
+    apply_batch *b = op->b;
+    if (!reply_failed(op, rep)) {
+        timers_state *t = b->s->priv;
+        char case_id[64], clock[64], qual[96];
+        timers_slot_split(op->slot, case_id, sizeof(case_id), clock, sizeof(clock), qual,
+                          sizeof(qual));
+        if (rep->integer == 1) sp_metric_inc(t->m_armed);
+        /* Announced again on a replay (0): same id, dropped downstream. */
+        out_add(b, timers_event_started(b->s, op->slot, &op->rec), case_id);
+    }
+    free(op);
+    batch_step(b);
+}
+
+static sp_date data_date(const sp_event *ev, const char *field) {
+    sp_date d;
+    const char *s = sp_event_str(ev, field ? field : "date");
+    return s && sp_date_parse(s, &d) == 0 ? d : SP_DATE_INVALID;
+}
+
+static void start_input(const sp_event *ev, const timers_rule *rule, timers_start_input *in) {
+    cJSON *ty = cJSON_GetObjectItemCaseSensitive(ev->data, "transfer_year");
+    const char *phase = sp_event_str(ev, "transfer_phase");
+    in->base = data_date(ev, rule->base_field);
+    in->due_field = rule->due_field ? data_date(ev, rule->due_field) : SP_DATE_INVALID;
+    in->child_dob = data_date(ev, "child_date_of_birth");
+    in->transfer_year = cJSON_IsNumber(ty) ? ty->valueint : 0;
+    in->post16 = phase && strcmp(phase, "post16") == 0;
+}
+
+/* Arms one rule's clock from ev. Returns -1 with why if ev lacks a date the
+ * rule needs; a rule that does not apply (no transfer year) is skipped. */
+static int apply_start(apply_batch *b, const sp_event *ev, const timers_rule *rule,
+                       int shard, char *why, size_t size) {
+    timers_state *t = b->s->priv;
+    timers_start_input in;
+    char text[128];
+    const char *qual = rule->qualifier_field ? sp_event_str(ev, rule->qualifier_field) : NULL;
+    start_input(ev, rule, &in);
+    if (rule->unit == TIMERS_UNIT_PHASE_TRANSFER && !in.transfer_year) return 0;
+    if (rule->unit == TIMERS_UNIT_DATE_FIELD && in.due_field == SP_DATE_INVALID) return 0;
+    sp_date due = timers_rule_due(rule, &in, &t->counting);
+    if (due == SP_DATE_INVALID || (rule->qualifier_field && (!qual || strchr(qual, '|')))) {
+        snprintf(why, size, "%s: data.%s%s%s needed for clock %s is missing or invalid",
+                 ev->type, rule->base_field ? rule->base_field : "date",
+                 rule->qualifier_field ? " or data." : "",
+                 rule->qualifier_field ? rule->qualifier_field : "", rule->clock);
+        return -1;
+    }
+    apply_op *op = op_new(b);
+    if (!op) return 0;
+    timers_slot_make(op->slot, sizeof(op->slot), ev->subject, rule->clock, qual);
+    op->rec.start = in.base != SP_DATE_INVALID ? in.base : data_date(ev, NULL);
+    op->rec.due = due;
+    op->rec.flags = (rule->flags & TIMERS_RULE_INFORMATIONAL) ? TIMERS_FLAG_INFORMATIONAL : 0;
+    op->rec.seq = timers_schedule_first(&t->schedule, &op->rec,
+                                        sp_date_from_ms(sp_service_now(b->s)));
+    timers_fire_point p;
+    timers_schedule_point(&t->schedule, &op->rec, op->rec.seq, &p);
+    timers_record_encode(&op->rec, text, sizeof(text));
+    if (timers_store_arm(b->s->redis, shard, op->slot, text, p.at_ms,
+                         qual ? ev->subject : NULL, armed_cb, op))
+        op_unsent(op);
+    return 0;
+}
+
+/* ---- stops and exceptions ------------------------------------------------------ */
+
+static void stopped_cb(sp_redis *r, redisReply *rep, void *priv) {
+    apply_op *op = priv;
+    apply_batch *b = op->b;
+    if (!reply_failed(op, rep) && rep->type == REDIS_REPLY_ARRAY) {
+        timers_state *t = b->s->priv;
+        for (size_t i = 0; i + 2 < rep->elements; i += 3) {
+            timers_record rec;
+            redisReply *rr = rep->element[i + 2];
+            if (timers_record_decode(rr->str, rr->len, &rec)) continue;
+            if (!strcmp(rep->element[i + 1]->str, "stopped")) sp_metric_inc(t->m_stopped);
+            char case_id[64], clock[64], qual[96];
+            timers_slot_split(rep->element[i]->str, case_id, sizeof(case_id), clock,
+                              sizeof(clock), qual, sizeof(qual));
+            out_add(b, timers_event_stopped(b->s, rep->element[i]->str, &rec, op->met, op->on,
+                                            op->by), case_id);
+        }
+    }
+    free(op);
+    batch_step(b);
+}
+
+static void stop_slots(apply_batch *b, const sp_event *ev, int shard, int met, int strict,
+                       int with_index, const char *const *slots, size_t n, sp_date on) {
+    char day[16], outcome[24];
+    int y, m, d;
+    apply_op *op = op_new(b);
+    if (!op) return;
+    sp_date_split(on, &y, &m, &d);
+    snprintf(day, sizeof(day), "%04d%02d%02d", y, m, d);
+    snprintf(outcome, sizeof(outcome), "%c|%s", met ? 'm' : 'c', day);
+    snprintf(op->by, sizeof(op->by), "%s", ev->type);
+    op->on = on;
+    op->met = met;
+    if (timers_store_stop(b->s->redis, shard, ev->subject, day, strict, outcome, with_index,
+                          slots, n, sp_service_now(b->s), stopped_cb, op))
+        op_unsent(op);
+}
+
+/* Rules this event meets or cancels, one slot each. */
+static void apply_rule_stops(apply_batch *b, const sp_event *ev, int shard, sp_date on) {
+    timers_state *t = b->s->priv;
+    for (int i = 0; i < t->rules.count; i++) {
+        const timers_rule *rule = &t->rules.rules[i];
+        int met = timers_rule_met_on(rule, ev->type);
+        if (!met && !timers_rule_cancel_on(rule, ev->type)) continue;
+        const char *qual = rule->qualifier_field ? sp_event_str(ev, rule->qualifier_field) : NULL;
+        if (rule->qualifier_field && !qual) continue;
+        char slot[TIMERS_SLOT_MAX];
+        const char *slots[] = {slot};
+        timers_slot_make(slot, sizeof(slot), ev->subject, rule->clock, qual);
+        stop_slots(b, ev, shard, met, timers_rule_starts_on(rule, ev->type), 0, slots, 1, on);
+    }
+}
+
+/* Withdrawn or closed: every clock of the case ends. */
+static void apply_case_cancel(apply_batch *b, const sp_event *ev, int shard, sp_date on) {
+    timers_state *t = b->s->priv;
+    char slots[TIMERS_MAX_RULES][TIMERS_SLOT_MAX];
+    const char *ptrs[TIMERS_MAX_RULES];
+    size_t n = 0;
+    for (int i = 0; i < t->rules.count; i++) {
+        if (t->rules.rules[i].qualifier_field) continue; /* in the case's index */
+        timers_slot_make(slots[n], sizeof(slots[n]), ev->subject, t->rules.rules[i].clock, NULL);
+        ptrs[n] = slots[n];
+        n++;
+    }
+    stop_slots(b, ev, shard, 0, 0, 1, ptrs, n, on);
+}
+
+static void excepted_cb(sp_redis *r, redisReply *rep, void *priv) {
+    apply_op *op = priv;
+    apply_batch *b = op->b;
+    timers_record rec;
+    if (!reply_failed(op, rep) && rep->type == REDIS_REPLY_STRING &&
+        timers_record_decode(rep->str, rep->len, &rec) == 0) {
+        char case_id[64], clock[64], qual[96];
+        timers_slot_split(op->slot, case_id, sizeof(case_id), clock, sizeof(clock), qual,
+                          sizeof(qual));
+        out_add(b, timers_event_excepted(b->s, op->slot, &rec), case_id);
+    }
+    free(op);
+    batch_step(b);
+}
+
+static int apply_exception(apply_batch *b, const sp_event *ev, int shard, char *why,
+                           size_t size) {
+    const char *clock = sp_event_str(ev, "clock"), *reason = sp_event_str(ev, "reason");
+    if (!clock || !reason || !*reason || strlen(reason) >= TIMERS_REASON_MAX ||
+        strpbrk(reason, "|#")) {
+        snprintf(why, size, "exception.recorded: data.clock and data.reason (a code of at "
+                 "most %d characters) are required", TIMERS_REASON_MAX - 1);
+        return -1;
+    }
+    apply_op *op = op_new(b);
+    if (!op) return 0;
+    timers_slot_make(op->slot, sizeof(op->slot), ev->subject, clock,
+                     sp_event_str(ev, "qualifier"));
+    if (timers_store_except(b->s->redis, shard, op->slot, reason, excepted_cb, op))
+        op_unsent(op);
+    return 0;
+}
+
+/* ---- one event ------------------------------------------------------------------- */
+
+static int event_matters(const timers_state *t, const char *type) {
+    if (timers_is_case_cancel(type) || !strcmp(type, "exception.recorded")) return 1;
+    for (int i = 0; i < t->rules.count; i++) {
+        const timers_rule *r = &t->rules.rules[i];
+        if (timers_rule_starts_on(r, type) || timers_rule_met_on(r, type) ||
+            timers_rule_cancel_on(r, type))
+            return 1;
+    }
+    return 0;
+}
+
+static int apply_event(apply_batch *b, const sp_event *ev, int shard, char *why, size_t size) {
+    timers_state *t = b->s->priv;
+    sp_date on = data_date(ev, NULL);
+    if (!event_matters(t, ev->type)) return 0;
+    if (on == SP_DATE_INVALID) {
+        snprintf(why, size, "%s: data.date (YYYY-MM-DD) is required", ev->type);
+        return -1;
+    }
+    if (timers_is_case_cancel(ev->type)) apply_case_cancel(b, ev, shard, on);
+    apply_rule_stops(b, ev, shard, on);
+    if (!strcmp(ev->type, "exception.recorded") && apply_exception(b, ev, shard, why, size))
+        return -1;
+    for (int i = 0; i < t->rules.count; i++) {
+        const timers_rule *rule = &t->rules.rules[i];
+        if (timers_rule_starts_on(rule, ev->type) &&
+            apply_start(b, ev, rule, shard, why, size))
+            return -1;
+    }
+    return 0;
+}
+
+static void deadlettered_cb(rd_kafka_resp_err_t err, void *opaque) {
+    apply_batch *b = opaque;
+    if (err) b->failed = 1; /* not parked: keep the offset and retry */
+    batch_step(b);
+}
+
+void timers_apply_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
+    apply_batch *b = calloc(1, sizeof(*b));
+    char why[256];
+    b->s = s;
+    b->outstanding = 1; /* released after the loop */
+    for (size_t i = 0; i < n && !b->failed; i++) {
+        sp_event ev;
+        sp_service_count_in(s);
+        if (sp_event_parse(msgs[i]->payload, msgs[i]->len, &ev, why, sizeof(why)) == 0 &&
+            apply_event(b, &ev, msgs[i]->partition, why, sizeof(why)) == 0) {
+            sp_event_free(&ev);
+            continue;
+        }
+        sp_event_free(&ev);
+        sp_warn("timers: refused %s/%d/%lld: %s", rd_kafka_topic_name(msgs[i]->rkt),
+                msgs[i]->partition, (long long)msgs[i]->offset, why);
+        b->outstanding++;
+        if (sp_service_deadletter(s, msgs[i], why, deadlettered_cb, b)) {
+            b->outstanding--;
+            b->failed = 1;
+        }
+    }
+    batch_step(b);
+}

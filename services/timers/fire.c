@@ -1,0 +1,189 @@
+/* fire.c - due clocks become deadline events.
+ *
+ * A tick (every tick_ms, and at once when the manual clock moves) starts a
+ * round on each owned shard that has none out: fetch up to fire_batch clocks
+ * due now, publish one event per clock for the fire point it has reached,
+ * and when every event is acknowledged by the broker, advance the clocks
+ * with one compare-and-set script. A crash between publish and advance
+ * re-fires the same points with the same ids (at-least-once); a clock stopped
+ * while its round was out is not resurrected, because its record no longer
+ * matches. A shard with more due than one round takes goes again at once. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "events.h"
+#include "log.h"
+#include "store.h"
+#include "timers.h"
+
+typedef struct fire_item {
+    char slot[TIMERS_SLOT_MAX];
+    char old_rec[96], new_rec[96];
+    int64_t next_ms;
+} fire_item;
+
+typedef struct fire_round {
+    sp_service *s;
+    int shard;
+    fire_item *items;
+    size_t n;
+    size_t outstanding;
+    int failed;
+} fire_round;
+
+static void round_end(fire_round *fr) {
+    timers_state *t = fr->s->priv;
+    t->inflight[fr->shard] = 0;
+    if (fr->failed) t->more[fr->shard] = 0; /* back off to the next tick */
+    free(fr->items);
+    free(fr);
+}
+
+static void advanced_cb(sp_redis *r, redisReply *rep, void *priv) {
+    fire_round *fr = priv;
+    timers_state *t = fr->s->priv;
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        sp_error("timers: advance failed: %s", rep ? rep->str : "no connection");
+        fr->failed = 1;
+    }
+    int again = !fr->failed && t->more[fr->shard];
+    sp_service *s = fr->s;
+    round_end(fr);
+    if (again) timers_fire_kick(s);
+}
+
+static void round_advance(fire_round *fr) {
+    const char **slots = malloc(fr->n * sizeof(char *) * 3);
+    int64_t *scores = malloc(fr->n * sizeof(int64_t));
+    if (!slots || !scores) goto fail;
+    for (size_t i = 0; i < fr->n; i++) {
+        slots[i] = fr->items[i].slot;
+        slots[fr->n + i] = fr->items[i].old_rec;
+        slots[2 * fr->n + i] = fr->items[i].new_rec;
+        scores[i] = fr->items[i].next_ms;
+    }
+    if (timers_store_advance(fr->s->redis, fr->shard, fr->n, slots, slots + fr->n,
+                             slots + 2 * fr->n, scores, advanced_cb, fr))
+        goto fail;
+    free(slots);
+    free(scores);
+    return;
+fail:
+    free(slots);
+    free(scores);
+    fr->failed = 1;
+    round_end(fr);
+}
+
+static void delivered_cb(rd_kafka_resp_err_t err, void *opaque) {
+    fire_round *fr = opaque;
+    if (err) {
+        sp_error("timers: deadline event not delivered: %s", rd_kafka_err2str(err));
+        fr->failed = 1;
+    }
+    if (--fr->outstanding > 0) return;
+    if (fr->failed || fr->n == 0) round_end(fr);
+    else round_advance(fr);
+}
+
+/* Builds and publishes the event of one due clock; fills its advance. */
+static int fire_one(fire_round *fr, fire_item *it, const timers_record *rec, int64_t now) {
+    timers_state *t = fr->s->priv;
+    timers_fire_point p, next;
+    timers_record after = *rec;
+    char errstr[256], case_id[64], clock[64], qual[96];
+    timers_schedule_point(&t->schedule, rec, rec->seq, &p);
+    after.seq = rec->seq + 1;
+    timers_schedule_point(&t->schedule, &after, after.seq, &next);
+    timers_record_encode(&after, it->new_rec, sizeof(it->new_rec));
+    it->next_ms = next.at_ms;
+    /* An informational clock ends at its date: park it far in the future
+     * until a stop or case cancel removes it. */
+    if ((rec->flags & TIMERS_FLAG_INFORMATIONAL) && p.kind == TIMERS_FIRE_DUE)
+        it->next_ms = INT64_C(253402300799000);
+    char *text = timers_event_fire(fr->s, it->slot, rec, rec->seq, &p);
+    if (!text) return -1;
+    timers_slot_split(it->slot, case_id, sizeof(case_id), clock, sizeof(clock), qual,
+                      sizeof(qual));
+    int rc = sp_service_publish(fr->s, SP_TOPIC_DEADLINES, case_id, text, strlen(text),
+                                delivered_cb, fr, errstr, sizeof(errstr));
+    cJSON_free(text);
+    if (rc) {
+        sp_error("timers: %s", errstr);
+        return -1;
+    }
+    sp_metric_inc(t->m_fired);
+    if (!fr->s->clock.manual) sp_metric_observe(t->m_lateness, (double)(now - p.at_ms) / 1000.0);
+    return 0;
+}
+
+static void due_cb(sp_redis *r, redisReply *rep, void *priv) {
+    fire_round *fr = priv;
+    timers_state *t = fr->s->priv;
+    timers_conf *conf = fr->s->conf;
+    int64_t now = sp_service_now(fr->s);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+        if (rep) sp_error("timers: due clocks: %s", rep->str);
+        fr->failed = 1;
+        round_end(fr);
+        return;
+    }
+    size_t count = rep->elements / 3;
+    t->more[fr->shard] = count >= (size_t)conf->fire_batch;
+    fr->items = calloc(count ? count : 1, sizeof(*fr->items));
+    fr->outstanding = 1;
+    for (size_t i = 0; i < count && fr->items; i++) {
+        redisReply *slot = rep->element[3 * i], *rec_r = rep->element[3 * i + 2];
+        timers_record rec;
+        fire_item *it = &fr->items[fr->n];
+        if (rec_r->type != REDIS_REPLY_STRING ||
+            timers_record_decode(rec_r->str, rec_r->len, &rec) || slot->len >= sizeof(it->slot))
+            continue;
+        snprintf(it->slot, sizeof(it->slot), "%s", slot->str);
+        snprintf(it->old_rec, sizeof(it->old_rec), "%s", rec_r->str);
+        fr->outstanding++;
+        if (fire_one(fr, it, &rec, now)) {
+            fr->outstanding--;
+            fr->failed = 1;
+            break;
+        }
+        fr->n++;
+    }
+    delivered_cb(RD_KAFKA_RESP_ERR_NO_ERROR, fr); /* releases the guard */
+}
+
+static void fire_round_start(sp_service *s, int shard) {
+    timers_state *t = s->priv;
+    timers_conf *conf = s->conf;
+    fire_round *fr = calloc(1, sizeof(*fr));
+    if (!fr) return;
+    fr->s = s;
+    fr->shard = shard;
+    t->inflight[shard] = 1;
+    if (timers_store_due(s->redis, shard, sp_service_now(s), (int)conf->fire_batch, due_cb, fr)) {
+        t->inflight[shard] = 0;
+        free(fr);
+    }
+}
+
+void timers_fire_kick(sp_service *s) {
+    timers_state *t = s->priv;
+    if (s->stopping || !sp_redis_ready(s->redis)) return;
+    for (int shard = 0; shard < TIMERS_MAX_SHARDS; shard++)
+        if (t->owned[shard] && !t->inflight[shard]) fire_round_start(s, shard);
+}
+
+static void tick_cb(uv_timer_t *h) { timers_fire_kick(h->data); }
+
+void timers_fire_start(sp_service *s) {
+    timers_state *t = s->priv;
+    timers_conf *conf = s->conf;
+    uv_timer_init(s->loop, &t->tick);
+    t->tick.data = s;
+    uv_timer_start(&t->tick, tick_cb, (uint64_t)conf->tick_ms, (uint64_t)conf->tick_ms);
+}
+
+void timers_fire_stop(sp_service *s) {
+    timers_state *t = s->priv;
+    uv_timer_stop(&t->tick);
+}

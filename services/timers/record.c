@@ -1,0 +1,84 @@
+/* record.c - clock records and fire schedules. See record.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "record.h"
+
+const char *const timers_fire_names[] = {"approaching", "due", "overdue"};
+
+/* "YYYYMMDD": dates are years 0..9999 (dates.h), so 8 digits always fit. */
+static void date_compact(sp_date d, char *buf) {
+    int y, m, day;
+    sp_date_split(d, &y, &m, &day);
+    unsigned v = (unsigned)y * 10000u + (unsigned)m * 100u + (unsigned)day;
+    for (int i = 7; i >= 0; i--, v /= 10) buf[i] = (char)('0' + v % 10);
+    buf[8] = '\0';
+}
+
+static int date_uncompact(const char *s, sp_date *d) {
+    int y, m, day;
+    if (sscanf(s, "%4d%2d%2d", &y, &m, &day) != 3) return -1;
+    *d = sp_date_make(y, m, day);
+    return *d == SP_DATE_INVALID ? -1 : 0;
+}
+
+int timers_record_encode(const timers_record *r, char *buf, size_t size) {
+    char s[9], d[9];
+    date_compact(r->start, s);
+    date_compact(r->due, d);
+    int n = snprintf(buf, size, "%s|%s|%d|%u%s%s", s, d, r->seq, r->flags,
+                     r->reason[0] ? "|" : "", r->reason);
+    return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+int timers_record_decode(const char *text, size_t len, timers_record *r) {
+    char buf[128], *f[5], *save = NULL;
+    int n = 0;
+    if (len >= sizeof(buf)) return -1;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    for (char *t = strtok_r(buf, "|", &save); t && n < 5; t = strtok_r(NULL, "|", &save))
+        f[n++] = t;
+    if (n < 4 || date_uncompact(f[0], &r->start) || date_uncompact(f[1], &r->due))
+        return -1;
+    r->seq = atoi(f[2]);
+    r->flags = (unsigned)strtoul(f[3], NULL, 10);
+    snprintf(r->reason, sizeof(r->reason), "%s", n == 5 ? f[4] : "");
+    return r->seq < 0 ? -1 : 0;
+}
+
+static int64_t fire_at(const timers_schedule *s, sp_date d) {
+    return sp_date_start_ms(d) + (int64_t)s->fire_hour * 3600000;
+}
+
+void timers_schedule_point(const timers_schedule *s, const timers_record *r, int seq,
+                           timers_fire_point *out) {
+    int n_app = (r->flags & TIMERS_FLAG_INFORMATIONAL) ? 0 : s->n_approaching;
+    memset(out, 0, sizeof(*out));
+    if (seq < n_app) {
+        out->kind = TIMERS_FIRE_APPROACHING;
+        out->days_left = s->approaching[seq];
+        out->date = sp_add_working_days(s->holidays, r->due, -s->approaching[seq]);
+    } else if (seq == n_app) {
+        out->kind = TIMERS_FIRE_DUE;
+        out->date = r->due;
+    } else {
+        out->kind = TIMERS_FIRE_OVERDUE;
+        out->days_left = 1 + (seq - n_app - 1) * s->overdue_repeat_days;
+        out->date = sp_date_add_days(r->due, out->days_left);
+    }
+    /* An approaching point can land before the clock started (a short clock):
+     * it then fires on the start day, still before due. */
+    if (out->kind == TIMERS_FIRE_APPROACHING && out->date < r->start) out->date = r->start;
+    out->at_ms = fire_at(s, out->date);
+}
+
+int timers_schedule_first(const timers_schedule *s, const timers_record *r, sp_date from) {
+    int n_app = (r->flags & TIMERS_FLAG_INFORMATIONAL) ? 0 : s->n_approaching;
+    timers_fire_point p;
+    for (int seq = 0; seq < n_app; seq++) {
+        timers_schedule_point(s, r, seq, &p);
+        if (p.date >= from) return seq;
+    }
+    return n_app;
+}
