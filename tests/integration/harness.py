@@ -200,18 +200,35 @@ class Stack:
             msgs.append({"key": k, "partition": int(p), "offset": int(o), "value": v})
         return msgs
 
+    def kill(self, name):
+        """SIGKILL: no shutdown, no offset commit, nothing flushed."""
+        p = self.procs.pop(name)
+        p.kill()
+        p.wait(timeout=10)
+
+    def produce(self, topic, key, value):
+        subprocess.run(["kcat", "-b", self.bootstrap, "-P", "-t", topic, "-K", "\t"],
+                       input=f"{key}\t{value}\n", text=True, check=True, timeout=10)
+
+    def produce_many(self, topic, pairs):
+        lines = "".join(f"{k}\t{v}\n" for k, v in pairs)
+        subprocess.run(["kcat", "-b", self.bootstrap, "-P", "-t", topic, "-K", "\t"],
+                       input=lines, text=True, check=True, timeout=60)
+
     def events(self, topic):
         return [json.loads(m["value"]) | {"_partition": m["partition"]}
                 for m in self.topic(topic)]
 
     def set_clock(self, iso):
+        # A service restarted later starts its manual clock here too.
+        self.clock_start = iso
         for s in self.services:
             if s in self.procs:
                 r = http("POST", self.url(s, "/admin/clock"), {"now": iso})
                 assert r.status == 200, (s, r.status, r.body)
 
 
-def main(test_fn, clock_start=None):
+def main(test_fn, clock_start=None, services=SERVICES, extra_env=None):
     """Entry point shared by the test scripts: parses --build-dir and
     --source-dir, runs test_fn(stack), prints a closing line ctest and people
     can read, and keeps the stack's logs on failure."""
@@ -220,7 +237,8 @@ def main(test_fn, clock_start=None):
     ap.add_argument("--source-dir", required=True)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
-    stack = Stack(args.build_dir, args.source_dir, clock_start=clock_start)
+    stack = Stack(args.build_dir, args.source_dir, clock_start=clock_start,
+                  services=services, extra_env=extra_env)
     ok = False
     try:
         stack.start()

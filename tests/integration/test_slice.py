@@ -71,15 +71,19 @@ def check_deadline(stack, case_id):
     assert evs[0]["type"] == "deadline.started"
     assert d["clock"] == "decision_to_assess" and d["due_date"] == "2027-01-04", d
     assert d["started_on"] == "2026-11-23" and d["excepted"] is False, d
+    assert d["clock_id"] == f"{case_id}:decision_to_assess:20261123", d
+    assert evs[0]["id"] == f"{case_id}:decision_to_assess:20261123/started", evs[0]
     return evs[0]["_partition"]
 
 
 def check_redis_timer(stack, case_id, partition):
-    clock_id = f"{case_id}:decision_to_assess"
-    record = stack.redis("HGET", f"tm:{{s{partition}}}:c", clock_id)
-    assert "2027-01-04" in record, record
-    score = stack.redis("ZSCORE", f"tm:{{s{partition}}}:q", clock_id)
-    assert int(float(score)) == 1799020800000, score  # 2027-01-04T00:00Z (GMT)
+    slot = f"{case_id}:decision_to_assess"
+    record = stack.redis("HGET", f"tm:{{s{partition}}}:c", slot)
+    assert record == "20261123|20270104|0|0", record  # start|due|next fire|flags
+    score = stack.redis("ZSCORE", f"tm:{{s{partition}}}:q", slot)
+    # The first fire is "approaching", 10 working days before Monday 4 January
+    # 2027 (skipping 1 Jan and the 28 Dec Boxing Day substitute), at 07:00.
+    assert int(float(score)) == 1797404400000, score  # 2026-12-16T07:00Z
 
 
 def check_email(stack, case_id):
