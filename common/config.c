@@ -10,6 +10,8 @@
 #include <string.h>
 #include "config.h"
 
+extern char **environ;
+
 #define SVC_NAMES_COUNT 6
 static const char *svc_names[SVC_NAMES_COUNT] = {
     "intake", "evidence", "timers", "notify", "ops", "broker"};
@@ -159,6 +161,33 @@ static int entries_check(const file_entries *fe, const sp_conf_def *const *table
     return 0;
 }
 
+/* SENDPATH_KAFKA_<P> and SENDPATH_<SVC>_KAFKA_<P> set librdkafka property
+ * <p>: lower-cased, '_' read as '.' ("SENDPATH_KAFKA_BOOTSTRAP_SERVERS" is
+ * bootstrap.servers). Applied after the file, service-specific last. */
+static int env_kafka(const char *svc, sp_conf_kvs *kafka) {
+    char prefix[2][64], key[256];
+    snprintf(prefix[0], sizeof(prefix[0]), "SENDPATH_KAFKA_");
+    snprintf(prefix[1], sizeof(prefix[1]), "SENDPATH_%s_KAFKA_", svc);
+    for (char *p = prefix[1]; *p; p++) *p = (char)toupper((unsigned char)*p);
+    for (int pass = 0; pass < 2; pass++) {
+        size_t plen = strlen(prefix[pass]);
+        for (char **e = environ; *e; e++) {
+            const char *eq = strchr(*e, '=');
+            size_t n;
+            if (!eq || strncmp(*e, prefix[pass], plen) != 0) continue;
+            n = (size_t)(eq - *e) - plen;
+            if (n == 0 || n >= sizeof(key)) continue;
+            for (size_t i = 0; i < n; i++) {
+                char c = (*e)[plen + i];
+                key[i] = c == '_' ? '.' : (char)tolower((unsigned char)c);
+            }
+            key[n] = '\0';
+            if (sp_conf_kvs_set(kafka, key, eq + 1)) return -1;
+        }
+    }
+    return 0;
+}
+
 static void env_name(char *out, size_t size, const char *svc, const char *key) {
     size_t o = 0;
     const char *parts[2] = {svc, key};
@@ -262,6 +291,10 @@ int sp_config_load(void *conf, const sp_conf_def *const *tables, const char *svc
     if (path && entries_read(&fe, path, errstr, errstr_size)) goto done;
     if (entries_check(&fe, tables, svc, path ? path : "", kafka, errstr, errstr_size))
         goto done;
+    if (env_kafka(svc, kafka)) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto done;
+    }
     for (size_t t = 0; tables[t]; t++) {
         for (const sp_conf_def *d = tables[t]; d->name; d++) {
             if (tables_find(tables, d->name) != d) continue; /* overridden */

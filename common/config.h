@@ -10,7 +10,9 @@
  *   file "<key>", the row's default
  * where <KEY> is the key upper-cased with '.' and '-' as '_'. Keys of other
  * services ("notify.x" read by timers) are skipped; "kafka.*" and
- * "<svc>.kafka.*" pass straight to librdkafka; any other unknown key in the
+ * "<svc>.kafka.*" pass straight to librdkafka, as do the environment's
+ * SENDPATH_KAFKA_<P> and SENDPATH_<SVC>_KAFKA_<P> (P upper-cased, '.' as '_');
+ * any other unknown key in the
  * file is an error naming its line, so a typo cannot silently keep a default.
  *
  * Values are validated at load and errors name the key and where it came from.

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "config.h"
 
 typedef struct conf {
@@ -110,6 +111,24 @@ static void test_kafka_passthrough(void **state) {
     sp_conf_kvs_free(&k);
 }
 
+static void test_kafka_from_environment(void **state) {
+    conf c;
+    sp_conf_kvs k = {0};
+    char err[256];
+    clear_env();
+    setenv("SENDPATH_KAFKA_BOOTSTRAP_SERVERS", "kafka:9092", 1);
+    setenv("SENDPATH_TIMERS_KAFKA_LINGER_MS", "2", 1);
+    setenv("SENDPATH_NOTIFY_KAFKA_LINGER_MS", "9", 1);
+    assert_int_equal(load(&c, "kafka.linger.ms = 5\n", &k, err, sizeof(err)), 0);
+    assert_string_equal(sp_conf_kvs_get(&k, "bootstrap.servers"), "kafka:9092");
+    assert_string_equal(sp_conf_kvs_get(&k, "linger.ms"), "2");
+    unsetenv("SENDPATH_KAFKA_BOOTSTRAP_SERVERS");
+    unsetenv("SENDPATH_TIMERS_KAFKA_LINGER_MS");
+    unsetenv("SENDPATH_NOTIFY_KAFKA_LINGER_MS");
+    sp_config_free(&c, tables);
+    sp_conf_kvs_free(&k);
+}
+
 static void test_errors_name_key_and_place(void **state) {
     static const struct {
         const char *file, *expect;
@@ -149,6 +168,7 @@ int main(void) {
         cmocka_unit_test(test_defaults_and_service_override),
         cmocka_unit_test(test_lookup_order),
         cmocka_unit_test(test_kafka_passthrough),
+        cmocka_unit_test(test_kafka_from_environment),
         cmocka_unit_test(test_errors_name_key_and_place),
         cmocka_unit_test(test_missing_file),
     };
