@@ -87,7 +87,7 @@ static void key(char *buf, size_t size, int shard, const char *what) {
 
 int timers_store_arm(sp_redis *r, int shard, const char *slot, const char *record,
                      int64_t fire_ms, const char *index_case, sp_redis_cb cb, void *priv) {
-    char c[32], q[32], x[128], score[24], what[100];
+    char c[160], q[160], x[160], score[24], what[100];
     key(c, sizeof(c), shard, "c");
     key(q, sizeof(q), shard, "q");
     snprintf(what, sizeof(what), "x:%s", index_case ? index_case : "");
@@ -100,7 +100,7 @@ int timers_store_arm(sp_redis *r, int shard, const char *slot, const char *recor
 
 int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis_cb cb,
                      void *priv) {
-    char c[32], q[32], now[24], lim[16];
+    char c[160], q[160], now[24], lim[16];
     key(c, sizeof(c), shard, "c");
     key(q, sizeof(q), shard, "q");
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
@@ -114,7 +114,7 @@ int timers_store_advance(sp_redis *r, int shard, size_t n, const char *const *sl
                          const int64_t *scores, sp_redis_cb cb, void *priv) {
     size_t argc = 5 + 4 * n;
     const char **argv = malloc(argc * sizeof(*argv));
-    char c[32], q[32], (*sc)[24] = malloc(n * sizeof(*sc));
+    char c[160], q[160], (*sc)[24] = malloc(n * sizeof(*sc));
     int rc = -1;
     if (!argv || !sc) goto out;
     key(c, sizeof(c), shard, "c");
@@ -138,7 +138,7 @@ int timers_store_stop(sp_redis *r, int shard, const char *case_id, const char *s
                       int strict, const char *outcome, int with_index,
                       const char *const *slots, size_t nslots, int64_t now_ms,
                       sp_redis_cb cb, void *priv) {
-    char c[32], q[32], d[3][48], x[128], what[100];
+    char c[160], q[160], d[3][160], x[160], what[100];
     int64_t week = now_ms / (7LL * 86400000);
     size_t argc = 13 + nslots;
     const char **argv = malloc(argc * sizeof(*argv));
@@ -163,7 +163,7 @@ int timers_store_stop(sp_redis *r, int shard, const char *case_id, const char *s
 
 int timers_store_except(sp_redis *r, int shard, const char *slot, const char *reason,
                         sp_redis_cb cb, void *priv) {
-    char c[32];
+    char c[160];
     key(c, sizeof(c), shard, "c");
     const char *argv[] = {"EVAL", except_lua, "1", c, slot, reason};
     return sp_redis_command_argv(r, cb, priv, 6, argv, NULL);
