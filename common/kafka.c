@@ -425,13 +425,36 @@ static void consumer_handle_closed(uv_handle_t *h) {
     }
 }
 
-void sp_consumer_close(sp_consumer *c) {
+/* Leaves the group and commits stored offsets, but never waits longer than
+ * timeout_ms: with the broker gone, rd_kafka_consumer_close() would block for
+ * ever, and a service must still stop. Offsets not committed then are
+ * replayed by the next owner, which ids make harmless. */
+static void consumer_close_bounded(sp_consumer *c, int timeout_ms) {
+    rd_kafka_queue_t *cq = rd_kafka_queue_new(c->rk);
+    rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c->rk, cq);
+    int waited = 0;
+    if (error) {
+        sp_error("kafka consumer close: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else {
+        /* Serves the revoke callback and the close itself. */
+        while (!rd_kafka_consumer_closed(c->rk) && waited < timeout_ms) {
+            rd_kafka_queue_poll_callback(cq, 100);
+            waited += 100;
+        }
+        if (!rd_kafka_consumer_closed(c->rk))
+            sp_warn("kafka consumer close: gave up after %d ms (broker unreachable?)",
+                    timeout_ms);
+    }
+    rd_kafka_queue_destroy(cq);
+}
+
+void sp_consumer_close(sp_consumer *c, int timeout_ms) {
     consumer_release(c);
     rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
-    rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
-    if (err) sp_error("kafka consumer close: %s", rd_kafka_err2str(err));
+    consumer_close_bounded(c, timeout_ms);
     rd_kafka_queue_destroy(c->q);
-    rd_kafka_destroy(c->rk);
+    rd_kafka_destroy_flags(c->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     close(c->fds[0]);
     close(c->fds[1]);
     uv_close((uv_handle_t *)&c->poll, consumer_handle_closed);

@@ -93,8 +93,9 @@ rd_kafka_t *sp_consumer_handle(sp_consumer *c);
 /* Stops handing out new batches. cb is called once the batch in flight (if
  * any) is done; then call sp_consumer_close(). */
 void sp_consumer_stop(sp_consumer *c, void (*cb)(void *opaque), void *opaque);
-/* Commits stored offsets, leaves the group, frees everything (blocking). */
-void sp_consumer_close(sp_consumer *c);
+/* Commits stored offsets, leaves the group, frees everything. Blocks for at
+ * most timeout_ms (the broker may be gone); then closes regardless. */
+void sp_consumer_close(sp_consumer *c, int timeout_ms);
 
 /* Copies a message's header value into buf (NUL-terminated). Returns 0 or -1. */
 int sp_kafka_header(const rd_kafka_message_t *m, const char *name, char *buf,

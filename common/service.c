@@ -175,7 +175,8 @@ static void service_finish(sp_service *s) {
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
-    if (s->consumer) sp_consumer_close(s->consumer); /* commits stored offsets */
+    if (s->consumer) /* commits stored offsets */
+        sp_consumer_close(s->consumer, (int)s->common->shutdown_timeout_ms);
     s->consumer = NULL;
     sp_producer_close(s->producer, (int)s->common->shutdown_timeout_ms);
     s->producer = NULL;
