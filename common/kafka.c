@@ -232,8 +232,9 @@ struct sp_consumer {
     rd_kafka_queue_t *q;
     int fds[2];
     uv_poll_t poll;
-    uv_timer_t backstop, kick;
+    uv_timer_t backstop, kick, retry;
     sp_consumer_options opt;
+    char *group; /* owned copy of opt.group_id */
     rd_kafka_message_t **batch;
     size_t n;
     int busy, stopping, assigned, open_handles;
@@ -258,8 +259,10 @@ static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /* Collects up to batch_max messages and hands them over. */
 static void consumer_drain(sp_consumer *c) {
     rd_kafka_message_t *m;
-    if (c->busy || c->stopping) return;
+    /* Empty the wake-up pipe even while a batch is out, or the level-triggered
+     * poll fires without end; batch_done kicks a drain itself. */
     pipe_drain(c->fds[0]);
+    if (c->busy || c->stopping) return;
     c->n = 0;
     while (c->n < c->opt.batch_max && (m = rd_kafka_consumer_poll(c->rk, 0))) {
         if (m->err) {
@@ -303,6 +306,9 @@ sp_consumer *sp_consumer_new(uv_loop_t *loop, const sp_conf_kvs *settings,
     if (!c) return NULL;
     c->fds[0] = c->fds[1] = -1;
     c->opt = *opt;
+    if (!(c->group = strdup(opt->group_id))) goto fail;
+    c->opt.group_id = c->group;
+    c->opt.topics = NULL; /* not kept: borrowed for this call only */
     if (!c->opt.batch_max) c->opt.batch_max = 500;
     if (!(c->batch = calloc(c->opt.batch_max, sizeof(*c->batch)))) goto fail;
     if (!(conf = kafka_conf_build(defaults, settings, "consumer.", errstr, size))) goto fail;
@@ -328,8 +334,9 @@ sp_consumer *sp_consumer_new(uv_loop_t *loop, const sp_conf_kvs *settings,
     uv_poll_init(loop, &c->poll, c->fds[0]);
     uv_timer_init(loop, &c->backstop);
     uv_timer_init(loop, &c->kick);
-    c->poll.data = c->backstop.data = c->kick.data = c;
-    c->open_handles = 3;
+    uv_timer_init(loop, &c->retry);
+    c->poll.data = c->backstop.data = c->kick.data = c->retry.data = c;
+    c->open_handles = 4;
     uv_poll_start(&c->poll, UV_READABLE, consumer_poll_cb);
     uv_timer_start(&c->backstop, consumer_timer_cb, SP_KAFKA_BACKSTOP_MS,
                    SP_KAFKA_BACKSTOP_MS);
@@ -339,6 +346,7 @@ fail:
     if (c->rk) rd_kafka_destroy(c->rk);
     if (c->fds[0] >= 0) close(c->fds[0]), close(c->fds[1]);
     free(c->batch);
+    free(c->group);
     free(c);
     return NULL;
 }
@@ -383,7 +391,7 @@ void sp_consumer_batch_retry(sp_consumer *c, unsigned delay_ms) {
         uv_timer_start(&c->kick, consumer_timer_cb, 0, 0);
         return;
     }
-    uv_timer_start(&c->kick, consumer_retry_cb, delay_ms, 0);
+    uv_timer_start(&c->retry, consumer_retry_cb, delay_ms, 0);
 }
 
 int sp_consumer_assigned(const sp_consumer *c) { return c->assigned; }
@@ -412,6 +420,12 @@ int64_t sp_consumer_lag(const sp_consumer *c) {
 
 void sp_consumer_stop(sp_consumer *c, void (*cb)(void *), void *opaque) {
     c->stopping = 1;
+    if (c->busy && uv_is_active((uv_handle_t *)&c->retry)) {
+        /* A batch waiting to be retried is given up: its offsets were not
+         * stored, so it is replayed on restart. */
+        uv_timer_stop(&c->retry);
+        consumer_release(c);
+    }
     c->stop_cb = cb;
     c->stop_opaque = opaque;
     uv_timer_start(&c->kick, consumer_timer_cb, 0, 0);
@@ -421,6 +435,7 @@ static void consumer_handle_closed(uv_handle_t *h) {
     sp_consumer *c = h->data;
     if (--c->open_handles == 0) {
         free(c->batch);
+        free(c->group);
         free(c);
     }
 }
@@ -460,6 +475,7 @@ void sp_consumer_close(sp_consumer *c, int timeout_ms) {
     uv_close((uv_handle_t *)&c->poll, consumer_handle_closed);
     uv_close((uv_handle_t *)&c->backstop, consumer_handle_closed);
     uv_close((uv_handle_t *)&c->kick, consumer_handle_closed);
+    uv_close((uv_handle_t *)&c->retry, consumer_handle_closed);
 }
 
 int sp_kafka_header(const rd_kafka_message_t *m, const char *name, char *buf,

@@ -29,6 +29,7 @@ struct sp_redis {
     redisAsyncContext *ac;
     int ready, closing, open_handles;
     unsigned backoff_ms;
+    uint64_t connect_deadline; /* a connect not done by then is dropped */
     uv_timer_t reconnect, watchdog;
     redis_req *head, *tail;
     size_t pending;
@@ -116,19 +117,34 @@ static void redis_connect(sp_redis *r) {
     redisAsyncSetConnectCallback(ac, redis_connect_cb);
     redisAsyncSetDisconnectCallback(ac, redis_disconnect_cb);
     r->ac = ac;
+    /* hiredis 0.14's libuv adapter ignores poll errors, so a connect to a
+     * closed port may never report back: the watchdog enforces a deadline. */
+    r->connect_deadline = uv_now(r->loop) + (uint64_t)r->timeout_ms;
     /* Queued before the connection completes: hiredis sends it first. */
     if (r->password && r->password[0])
         redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->password);
 }
 
-/* Drops a connection whose oldest command has waited too long. */
+/* Drops a connect that has not completed in time, and a connection whose
+ * oldest command has waited too long. redisAsyncFree (not Disconnect, which
+ * would wait for the replies that are not coming) fails every pending
+ * callback at once; the disconnect callback then schedules a reconnect. */
 static void redis_watchdog_cb(uv_timer_t *t) {
     sp_redis *r = t->data;
-    if (!r->head || !r->ac) return;
-    if (uv_now(r->loop) - r->head->sent_ms > (uint64_t)r->timeout_ms) {
+    redisAsyncContext *ac = r->ac;
+    if (!ac || r->closing) return;
+    if (!r->ready && uv_now(r->loop) > r->connect_deadline) {
+        sp_warn("redis %s:%d: connect timed out after %d ms", r->host, r->port,
+                r->timeout_ms);
+        r->ac = NULL;
+        redisAsyncFree(ac); /* never connected: no disconnect callback */
+        uv_timer_start(&r->reconnect, redis_reconnect_cb, r->backoff_ms, 0);
+        return;
+    }
+    if (r->head && uv_now(r->loop) - r->head->sent_ms > (uint64_t)r->timeout_ms) {
         sp_error("redis %s:%d: no reply in %d ms, reconnecting", r->host, r->port,
                  r->timeout_ms);
-        redisAsyncDisconnect(r->ac);
+        redisAsyncFree(ac);
     }
 }
 
