@@ -138,14 +138,22 @@ static int reply_failed(apply_op *op, redisReply *rep) {
 static void armed_cb(sp_redis *r, redisReply *rep, void *priv) {
     apply_op *op = priv;
     apply_batch *b = op->b;
-    if (!reply_failed(op, rep)) {
+    timers_record armed;
+    if (!reply_failed(op, rep) && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[1]->type == REDIS_REPLY_STRING &&
+        timers_record_decode(rep->element[1]->str, rep->element[1]->len, &armed) == 0) {
         timers_state *t = b->s->priv;
         char case_id[64], clock[64], qual[96];
         timers_slot_split(op->slot, case_id, sizeof(case_id), clock, sizeof(clock), qual,
                           sizeof(qual));
-        if (rep->integer == 1) sp_metric_inc(t->m_armed);
-        /* Announced again on a replay (0): same id, dropped downstream. */
-        out_add(b, timers_event_started(b->s, op->slot, &op->rec), case_id);
+        if (rep->element[0]->integer == 1) sp_metric_inc(t->m_armed);
+        /* Announced from the record in Redis: on a replay, or a second start
+         * of a clock already running, that is the running instance, so the
+         * event repeats its id and is dropped downstream. */
+        out_add(b, timers_event_started(b->s, op->slot, &armed), case_id);
+    } else if (rep && rep->type != REDIS_REPLY_ERROR) {
+        sp_error("timers: arm: unexpected reply for a clock");
+        b->failed = 1;
     }
     free(op);
     batch_step(b);

@@ -16,10 +16,18 @@ static void date_compact(sp_date d, char *buf) {
 }
 
 static int date_uncompact(const char *s, sp_date *d) {
-    int y, m, day;
-    if (sscanf(s, "%4d%2d%2d", &y, &m, &day) != 3) return -1;
-    *d = sp_date_make(y, m, day);
+    if (strlen(s) != 8 || strspn(s, "0123456789") != 8) return -1;
+    int v = atoi(s);
+    *d = sp_date_make(v / 10000, v / 100 % 100, v % 100);
     return *d == SP_DATE_INVALID ? -1 : 0;
+}
+
+/* A whole non-negative number and nothing else. */
+static int number(const char *s, long *out) {
+    char *end;
+    if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 9) return -1;
+    *out = strtol(s, &end, 10);
+    return 0;
 }
 
 int timers_record_encode(const timers_record *r, char *buf, size_t size) {
@@ -39,16 +47,23 @@ int timers_record_decode(const char *text, size_t len, timers_record *r) {
     buf[len] = '\0';
     for (char *t = strtok_r(buf, "|", &save); t && n < 5; t = strtok_r(NULL, "|", &save))
         f[n++] = t;
-    if (n < 4 || date_uncompact(f[0], &r->start) || date_uncompact(f[1], &r->due))
+    long seq, flags;
+    if (n < 4 || date_uncompact(f[0], &r->start) || date_uncompact(f[1], &r->due) ||
+        number(f[2], &seq) || number(f[3], &flags) ||
+        (n == 5 && strlen(f[4]) >= sizeof(r->reason)))
         return -1;
-    r->seq = atoi(f[2]);
-    r->flags = (unsigned)strtoul(f[3], NULL, 10);
+    r->seq = (int)seq;
+    r->flags = (unsigned)flags;
     snprintf(r->reason, sizeof(r->reason), "%s", n == 5 ? f[4] : "");
-    return r->seq < 0 ? -1 : 0;
+    return 0;
 }
 
+/* fire_hour o'clock London time on d, also on the Sundays the clocks change
+ * (local midnight + N hours would be an hour off on those days). */
 static int64_t fire_at(const timers_schedule *s, sp_date d) {
-    return sp_date_start_ms(d) + (int64_t)s->fire_hour * 3600000;
+    int64_t as_utc = (int64_t)d * 86400000 + (int64_t)s->fire_hour * 3600000;
+    int off = sp_london_offset_s(as_utc - 3600000);
+    return as_utc - (int64_t)off * 1000;
 }
 
 void timers_schedule_point(const timers_schedule *s, const timers_record *r, int seq,

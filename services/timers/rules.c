@@ -30,7 +30,7 @@ static const timers_rule builtin_rules[] = {
      "school_urn", NULL, {"school.responded"}, {"final_plan.issued"}, 0, "CoP 9.83",
      "A school consulted on being named should respond within 15 days"},
     {"annual_review", {"final_plan.issued", "review.held"}, NULL, 12, TIMERS_UNIT_MONTHS,
-     1, 6, NULL, NULL, {"review.held"}, {"plan.ceased"}, 0, "CFA 2014 s.44(1); CoP 9.166, 9.178",
+     1, 6, NULL, NULL, {"review.held"}, {NULL}, 0, "CFA 2014 s.44(1); CoP 9.166, 9.178",
      "Review the plan within 12 months of it being made, then of the last review "
      "(6 months for a child under 5)"},
     {"review_report", {"review.held"}, NULL, 2, TIMERS_UNIT_WEEKS, 0, 0, NULL, NULL,
@@ -113,6 +113,10 @@ int timers_rules_add_milestones(timers_ruleset *set, const char *spec, char *err
                                 size_t size) {
     char buf[2048], *save = NULL;
     if (!spec || !*spec) return 0;
+    if (strlen(spec) >= sizeof(buf)) {
+        snprintf(errstr, size, "timers.milestones: longer than %zu characters", sizeof(buf) - 1);
+        return -1;
+    }
     snprintf(buf, sizeof(buf), "%s", spec);
     for (char *row = strtok_r(buf, ";", &save); row; row = strtok_r(NULL, ";", &save)) {
         char copy[512];
@@ -178,10 +182,18 @@ sp_date timers_rule_due(const timers_rule *r, const timers_start_input *in,
         due = sp_date_add_days(in->base, 7 * amount);
         day_one = day_one || (c && c->receipt_is_day_one);
         break;
-    case TIMERS_UNIT_MONTHS:
+    case TIMERS_UNIT_MONTHS: {
+        int by, bm, bd, dy, dm, dd;
         if (r->under5_amount && under_five(in->child_dob, in->base)) amount = r->under5_amount;
         due = sp_date_add_months(in->base, amount);
+        /* A period of months "starting with" a day ends the day before the
+         * corresponding date, or, when the end month has no such date, on
+         * that month's last day (29 Feb 2028 + 12 months -> 28 Feb 2029). */
+        sp_date_split(in->base, &by, &bm, &bd);
+        sp_date_split(due, &dy, &dm, &dd);
+        if (day_one && dd < bd) day_one = 0;
         break;
+    }
     case TIMERS_UNIT_WORKING_DAYS:
         return sp_add_working_days(c ? c->holidays : NULL, in->base, amount);
     case TIMERS_UNIT_DATE_FIELD:

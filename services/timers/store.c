@@ -13,9 +13,9 @@ static const char arm_lua[] =
     "if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then\n"
     "  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])\n"
     "  if ARGV[4] ~= '' then redis.call('SADD', KEYS[3], ARGV[1]) end\n"
-    "  return 1\n"
+    "  return {1, ARGV[2]}\n"
     "end\n"
-    "return 0\n";
+    "return {0, redis.call('HGET', KEYS[1], ARGV[1])}\n";
 
 static const char due_lua[] =
     "local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES',\n"

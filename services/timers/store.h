@@ -23,8 +23,8 @@
 #include "redis.h"
 
 /* Arms slot with record text and first fire time, unless it is already armed
- * (a replayed start must not reset a running clock). Reply: integer 1 armed,
- * 0 already armed. index_case, when not NULL, adds the slot to the case's
+ * (a replayed start must not reset a running clock). Reply: array {1, record}
+ * armed now, or {0, the record already there}. index_case, when not NULL, adds the slot to the case's
  * cancel index. */
 int timers_store_arm(sp_redis *r, int shard, const char *slot, const char *record,
                      int64_t fire_ms, const char *index_case, sp_redis_cb cb, void *priv);
