@@ -59,9 +59,9 @@ static cJSON *parse_contact(sp_valid *v, const cJSON *body) {
     return c;
 }
 
-static cJSON *parse_school(sp_valid *v, const cJSON *body) {
+static cJSON *parse_school(sp_valid *v, const cJSON *body, int required) {
     const char *urn;
-    if (!sp_valid_object(v, body, "school", 0) || !sp_json_path(body, "school"))
+    if (!sp_valid_object(v, body, "school", required) || !sp_json_path(body, "school"))
         return NULL;
     cJSON *s = cJSON_CreateObject();
     urn = sp_valid_string(v, body, "school.urn", 1, 8);
@@ -121,7 +121,7 @@ cJSON *intake_request_parse(const cJSON *body, sp_date today, cJSON **errors) {
     req = NULL;
     cJSON_AddItemToObject(r, "child", parse_child(&v, body, today));
     cJSON_AddItemToObject(r, "contact", parse_contact(&v, body));
-    cJSON *school = parse_school(&v, body);
+    cJSON *school = parse_school(&v, body, 0);
     if (school) cJSON_AddItemToObject(r, "school", school);
     cJSON_AddItemToObject(r, "areas_of_need", parse_areas(&v, body));
     sp_date rd = sp_valid_date(&v, body, "received_date", 1, sp_date_make(2014, 9, 1), today);
@@ -131,6 +131,35 @@ cJSON *intake_request_parse(const cJSON *body, sp_date today, cJSON **errors) {
     if (consent >= 0) cJSON_AddBoolToObject(r, "consent_to_share", consent);
 out:
     cJSON_Delete(req);
+    if ((*errors = sp_valid_take(&v)) != NULL) {
+        cJSON_Delete(r);
+        return NULL;
+    }
+    return r;
+}
+
+cJSON *intake_sen_support_parse(const cJSON *body, sp_date today, cJSON **errors) {
+    sp_valid v;
+    char buf[16];
+    cJSON *r = cJSON_CreateObject();
+    sp_valid_init(&v);
+    if (!cJSON_IsObject(body)) {
+        sp_valid_error(&v, "(body)", "must be a JSON object");
+        goto out;
+    }
+    cJSON_AddItemToObject(r, "child", parse_child(&v, body, today));
+    cJSON_AddItemToObject(r, "contact", parse_contact(&v, body));
+    cJSON *school = parse_school(&v, body, 1);
+    if (school) cJSON_AddItemToObject(r, "school", school);
+    const char *outcomes = sp_valid_string(&v, body, "outcomes_summary", 1, 4000);
+    if (outcomes) cJSON_AddStringToObject(r, "outcomes_summary", outcomes);
+    sp_date d = sp_valid_date(&v, body, "date", 1, sp_date_add_months(today, -120), today);
+    if (d != SP_DATE_INVALID) cJSON_AddStringToObject(r, "date", sp_date_iso(d, buf, 16));
+    sp_date next = sp_valid_date(&v, body, "next_review_date", 1, today,
+                                 sp_date_add_months(today, 24));
+    if (next != SP_DATE_INVALID)
+        cJSON_AddStringToObject(r, "next_review_date", sp_date_iso(next, buf, 16));
+out:
     if ((*errors = sp_valid_take(&v)) != NULL) {
         cJSON_Delete(r);
         return NULL;

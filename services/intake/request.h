@@ -17,6 +17,11 @@
  * cJSON_Delete) or NULL with *errors set to a new array of {field, reason}. */
 cJSON *intake_request_parse(const cJSON *body, sp_date today, cJSON **errors);
 
+/* A SEN Support plan registered by a school: child, contact, school (all
+ * required), outcomes_summary, date (registered) and next_review_date (the
+ * review date agreed with the parent). Same conventions as above. */
+cJSON *intake_sen_support_parse(const cJSON *body, sp_date today, cJSON **errors);
+
 /* A stable key for "the same child": SHA-256 of the UPN if given, else of the
  * normalised name and date of birth. Hashed so no personal data lands in a
  * Redis key. out gets 64 hex digits and a NUL. */

@@ -7,10 +7,14 @@
 #include "store.h"
 
 static const char reserve_lua[] =
-    "local idem = redis.call('HMGET', KEYS[1], 'case_id', 'state', 'event', 'fp')\n"
+    "local idem = redis.call('HMGET', KEYS[1], 'case_id', 'state', 'event', 'fp',\n"
+    "                        'etype', 'eid')\n"
     "if idem[1] then\n"
     "  if idem[4] ~= ARGV[3] then return {'key_reused', idem[1]} end\n"
-    "  if idem[2] == 'done' then return {'done', idem[1]} end\n"
+    "  if idem[2] == 'done' then\n"
+    "    local st = redis.call('HGET', 'intake:case:' .. idem[1], 'state') or ''\n"
+    "    return {'done', idem[1], (idem[5] or '') .. '\\t' .. (idem[6] or '') .. '\\t' .. st}\n"
+    "  end\n"
     "  return {'pending', idem[1], idem[3]}\n"
     "end\n"
     "local open = redis.call('GET', KEYS[2])\n"
@@ -19,8 +23,35 @@ static const char reserve_lua[] =
     "           'event', ARGV[2], 'fp', ARGV[3])\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
     "redis.call('SET', KEYS[2], ARGV[1])\n"
-    "redis.call('HSET', KEYS[3], 'state', 'received', 'child', ARGV[5],\n"
-    "           'received_date', ARGV[6])\n"
+    "redis.call('HSET', KEYS[3], 'state', ARGV[9], 'child', ARGV[5],\n"
+    "           'received_date', ARGV[6], 'date_of_birth', ARGV[7], 'kind', ARGV[8])\n"
+    "return {'new', ARGV[1], ARGV[2]}\n";
+
+/* KEYS: idem, case, child. ARGV: case id, event, fp, ttl, allowed, next,
+ * release. */
+static const char command_lua[] =
+    "local idem = redis.call('HMGET', KEYS[1], 'case_id', 'state', 'event', 'fp',\n"
+    "                        'etype', 'eid')\n"
+    "if idem[1] then\n"
+    "  if idem[4] ~= ARGV[3] or idem[1] ~= ARGV[1] then return {'key_reused', idem[1]} end\n"
+    "  if idem[2] == 'done' then\n"
+    "    local st = redis.call('HGET', KEYS[2], 'state') or ''\n"
+    "    return {'done', idem[1], (idem[5] or '') .. '\\t' .. (idem[6] or '') .. '\\t' .. st}\n"
+    "  end\n"
+    "  return {'pending', idem[1], idem[3]}\n"
+    "end\n"
+    "local st = redis.call('HGET', KEYS[2], 'state')\n"
+    "if not st then return {'no_case', ARGV[1]} end\n"
+    "if not string.find(ARGV[5], ',' .. st .. ',', 1, true) then\n"
+    "  return {'conflict', ARGV[1], st}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'case_id', ARGV[1], 'state', 'pending',\n"
+    "           'event', ARGV[2], 'fp', ARGV[3])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
+    "if ARGV[6] ~= '' then redis.call('HSET', KEYS[2], 'state', ARGV[6]) end\n"
+    "if ARGV[7] == '1' and redis.call('GET', KEYS[3]) == ARGV[1] then\n"
+    "  redis.call('DEL', KEYS[3])\n"
+    "end\n"
     "return {'new', ARGV[1], ARGV[2]}\n";
 
 typedef struct reserve_call {
@@ -42,7 +73,8 @@ static void reserve_reply(sp_redis *r, redisReply *rep, void *priv) {
     static const struct { const char *word; intake_reserve_result res; } map[] = {
         {"new", INTAKE_RESERVE_NEW}, {"pending", INTAKE_RESERVE_PENDING},
         {"done", INTAKE_RESERVE_DONE}, {"child_open", INTAKE_RESERVE_CHILD_OPEN},
-        {"key_reused", INTAKE_RESERVE_KEY_REUSED}};
+        {"key_reused", INTAKE_RESERVE_KEY_REUSED}, {"no_case", INTAKE_RESERVE_NO_CASE},
+        {"conflict", INTAKE_RESERVE_CONFLICT}};
     intake_reserve_result res = INTAKE_RESERVE_ERROR;
     const char *case_id = NULL, *event = NULL;
     if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2) {
@@ -71,16 +103,50 @@ int intake_store_reserve(sp_redis *r, const intake_reservation *res,
     snprintf(ttl, sizeof(ttl), "%lld", res->idem_ttl_s);
     const char *argv[] = {"EVAL", reserve_lua, "3", idem, child, casek,
                           res->case_id, res->event, res->fingerprint, ttl,
-                          res->child_key, res->received_date};
-    if (sp_redis_command_argv(r, reserve_reply, call, 12, argv, NULL)) {
+                          res->child_key, res->received_date,
+                          res->date_of_birth ? res->date_of_birth : "", res->kind,
+                          res->state};
+    if (sp_redis_command_argv(r, reserve_reply, call, 15, argv, NULL)) {
         free(call);
         return -1;
     }
     return 0;
 }
 
-int intake_store_done(sp_redis *r, const char *idem_key, sp_redis_cb cb, void *opaque) {
+int intake_store_reserve_command(sp_redis *r, const intake_command_reservation *res,
+                                 intake_reserve_cb cb, void *opaque) {
+    char idem[96], casek[64], child[96], ttl[24];
+    reserve_call *call = malloc(sizeof(*call));
+    if (!call) return -1;
+    call->cb = cb;
+    call->opaque = opaque;
+    idem_redis_key(res->idem_key, idem, sizeof(idem));
+    snprintf(casek, sizeof(casek), "intake:case:%s", res->case_id);
+    snprintf(child, sizeof(child), "intake:child:%s", res->child_key ? res->child_key : "");
+    snprintf(ttl, sizeof(ttl), "%lld", res->idem_ttl_s);
+    const char *argv[] = {"EVAL", command_lua, "3", idem, casek, child, res->case_id,
+                          res->event, res->fingerprint, ttl, res->allowed,
+                          res->next_state ? res->next_state : "",
+                          res->release_child ? "1" : "0"};
+    if (sp_redis_command_argv(r, reserve_reply, call, 13, argv, NULL)) {
+        free(call);
+        return -1;
+    }
+    return 0;
+}
+
+int intake_store_case_read(sp_redis *r, const char *case_id, sp_redis_cb cb, void *priv) {
+    return sp_redis_command(r, cb, priv,
+                            "HMGET intake:case:%s state child received_date date_of_birth kind",
+                            case_id);
+}
+
+int intake_store_done(sp_redis *r, const char *idem_key, const char *event_type,
+                      const char *event_id, sp_redis_cb cb, void *opaque) {
     char idem[96];
     idem_redis_key(idem_key, idem, sizeof(idem));
-    return sp_redis_command(r, cb, opaque, "HSET %s state done event %s", idem, "");
+    /* The event text is dropped (it is on the topic); its type and id stay so
+     * a repeat is answered exactly as the first time. */
+    return sp_redis_command(r, cb, opaque, "HSET %s state done event %s etype %s eid %s",
+                            idem, "", event_type, event_id);
 }

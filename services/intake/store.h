@@ -2,12 +2,14 @@
  * and each case's state. Nothing else reads these keys; other services learn
  * about cases from the case-events topic.
  *
- *   intake:idem:<sha256(idempotency key)>  hash {case_id, state, event, fp}
+ *   intake:idem:<sha256(idempotency key)>  hash {case_id, state, event, fp,
+ *                                                etype, eid}
  *       state "pending" holds the event text until the broker acknowledged it,
  *       so a retry after a crash republishes the same event (same id) instead
  *       of losing it; "done" answers repeats. Expires after idem_ttl_s.
  *   intake:child:<child key>               string: the child's open case id
- *   intake:case:<case id>                  hash {state, child, received_date}
+ *   intake:case:<case id>                  hash {state, child, received_date,
+ *                                                date_of_birth, kind}
  *
  * The reservation is one Lua script, so two concurrent requests for the same
  * child or key cannot both win. */
@@ -22,11 +24,15 @@ typedef enum {
     INTAKE_RESERVE_DONE,       /* a repeat: answer as the first time */
     INTAKE_RESERVE_CHILD_OPEN, /* the child already has an open case */
     INTAKE_RESERVE_KEY_REUSED, /* same idempotency key, different request */
+    INTAKE_RESERVE_NO_CASE,    /* a command for a case that does not exist */
+    INTAKE_RESERVE_CONFLICT,   /* the case's state does not allow the command */
     INTAKE_RESERVE_ERROR       /* Redis failed */
 } intake_reserve_result;
 
 /* case_id: the (existing or new) case; event: the text to (re)publish, for
- * NEW and PENDING. Both borrowed for the callback only. */
+ * NEW and PENDING; the case's state, for CONFLICT; "<type>\t<id>\t<state>"
+ * of the first answer, for DONE. Both borrowed for the
+ * callback only. */
 typedef void (*intake_reserve_cb)(intake_reserve_result res, const char *case_id,
                                   const char *event, void *opaque);
 
@@ -37,13 +43,40 @@ typedef struct intake_reservation {
     const char *case_id;   /* a fresh id, used if NEW */
     const char *event;     /* the event text to hold while pending */
     const char *received_date;
+    const char *date_of_birth;
+    const char *kind;      /* "ehc" or "sen_support" */
+    const char *state;     /* the new case's state */
     long long idem_ttl_s;
 } intake_reservation;
 
 /* Returns 0 (cb will be called once) or -1 (Redis not connected). */
 int intake_store_reserve(sp_redis *r, const intake_reservation *res,
                          intake_reserve_cb cb, void *opaque);
+/* A command on an existing case: checks the idempotency key, that the case
+ * exists and that its state is one of allowed (",a,b,"), then moves it to
+ * next_state (NULL: unchanged) and holds event until done. release_child
+ * frees the child for a new request (withdrawn, closed). */
+typedef struct intake_command_reservation {
+    const char *idem_key;
+    const char *fingerprint;
+    const char *case_id;
+    const char *allowed;
+    const char *next_state;
+    const char *event;
+    const char *child_key; /* from intake_store_case_read */
+    int release_child;
+    long long idem_ttl_s;
+} intake_command_reservation;
+
+int intake_store_reserve_command(sp_redis *r, const intake_command_reservation *res,
+                                 intake_reserve_cb cb, void *opaque);
+
+/* Reads a case's fields (state, child, received_date, date_of_birth, kind);
+ * the reply to cb is an array in that order, nil where absent. */
+int intake_store_case_read(sp_redis *r, const char *case_id, sp_redis_cb cb, void *priv);
+
 /* Marks the idempotency record done (the event is on the topic). */
-int intake_store_done(sp_redis *r, const char *idem_key, sp_redis_cb cb, void *opaque);
+int intake_store_done(sp_redis *r, const char *idem_key, const char *event_type,
+                      const char *event_id, sp_redis_cb cb, void *opaque);
 
 #endif

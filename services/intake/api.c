@@ -1,0 +1,156 @@
+/* api.c - intake's HTTP API.
+ *
+ *   POST /v1/requests               a request for an EHC needs assessment
+ *   POST /v1/sen-support            a SEN Support plan registered by a school
+ *   POST /v1/cases/{id}/<command>   every casework command (commands.c)
+ *   GET  /v1/cases/{id}             the case's state as intake holds it
+ *
+ * Each handler only translates: HTTP in, submit.c, HTTP out. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "api.h"
+#include "commands.h"
+#include "ids.h"
+#include "submit.h"
+
+/* Route patterns must outlive the server: built once, kept here. */
+static char route_patterns[64][96];
+
+static void answer(sp_service *s, intake_result *res, void *opaque) {
+    sp_http_req *r = opaque;
+    char loc[96];
+    if (res->status != 201) {
+        cJSON *errs = res->errors;
+        res->errors = NULL;
+        if (res->status == 409 && res->state[0] && !errs) {
+            errs = cJSON_CreateArray();
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "field", "state");
+            cJSON_AddStringToObject(e, "reason", res->detail);
+            cJSON_AddStringToObject(e, "state", res->state);
+            cJSON_AddItemToArray(errs, e);
+        }
+        sp_http_respond_problem(r, res->status, res->title, res->detail[0] ? res->detail : NULL,
+                                errs);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "case_id", res->case_id);
+    cJSON_AddStringToObject(o, "state", res->state);
+    if (res->event_type[0]) cJSON_AddStringToObject(o, "event_type", res->event_type);
+    if (res->event_id[0]) cJSON_AddStringToObject(o, "event_id", res->event_id);
+    /* Kept for clients of the first release, which read "status". */
+    cJSON_AddStringToObject(o, "status", res->state);
+    snprintf(loc, sizeof(loc), "/v1/cases/%s", res->case_id);
+    sp_http_req_add_header(r, "Location", loc);
+    if (res->replayed) sp_http_req_add_header(r, "Idempotent-Replayed", "true");
+    sp_http_respond_json(r, 201, o);
+}
+
+/* Parses the body; answers 400 itself and returns NULL when it is not JSON. */
+static cJSON *json_body(sp_http_req *r) {
+    size_t len;
+    const char *text = sp_http_req_body(r, &len);
+    cJSON *body = cJSON_ParseWithLength(text, len);
+    if (!body) {
+        cJSON *errs = cJSON_CreateArray(), *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "field", "(body)");
+        cJSON_AddStringToObject(e, "reason", "is not valid JSON");
+        cJSON_AddItemToArray(errs, e);
+        sp_http_respond_problem(r, 400, "Invalid request", "The body must be a JSON object",
+                                errs);
+    }
+    return body;
+}
+
+static void handle_create(sp_http_req *r, sp_service *s, intake_create_kind kind) {
+    cJSON *body = json_body(r);
+    if (!body) return;
+    const char *key = intake_idempotency_key(sp_http_req_header(r, "Idempotency-Key"), body);
+    intake_submit_create(s, kind, body, key, answer, r);
+    cJSON_Delete(body);
+}
+
+static void handle_request(sp_http_req *r, void *opaque) {
+    handle_create(r, opaque, INTAKE_CREATE_REQUEST);
+}
+
+static void handle_sen_support(sp_http_req *r, void *opaque) {
+    handle_create(r, opaque, INTAKE_CREATE_SEN_SUPPORT);
+}
+
+typedef struct command_route {
+    sp_service *s;
+    const intake_command *c;
+} command_route;
+
+static command_route command_routes[64];
+
+static void handle_command(sp_http_req *r, void *opaque) {
+    command_route *cr = opaque;
+    cJSON *body = json_body(r);
+    if (!body) return;
+    const char *key = intake_idempotency_key(sp_http_req_header(r, "Idempotency-Key"), body);
+    intake_submit_command(cr->s, cr->c, sp_http_req_param(r, "id"), body, key, answer, r);
+    cJSON_Delete(body);
+}
+
+typedef struct case_get {
+    sp_http_req *r;
+    char case_id[40];
+} case_get;
+
+static void case_got(sp_redis *rd, redisReply *rep, void *priv) {
+    case_get *g = priv;
+    static const char *names[] = {"state", NULL, "received_date", NULL, "kind"};
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 5) {
+        sp_http_respond_problem(g->r, 503, "Unavailable", "Storage is unavailable; retry", NULL);
+    } else if (rep->element[0]->type != REDIS_REPLY_STRING) {
+        sp_http_respond_problem(g->r, 404, "No such case", NULL, NULL);
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "case_id", g->case_id);
+        for (size_t i = 0; i < 5; i++)
+            if (names[i] && rep->element[i]->type == REDIS_REPLY_STRING &&
+                rep->element[i]->len)
+                cJSON_AddStringToObject(o, names[i], rep->element[i]->str);
+        sp_http_respond_json(g->r, 200, o);
+    }
+    free(g);
+}
+
+static void handle_case(sp_http_req *r, void *opaque) {
+    sp_service *s = opaque;
+    const char *id = sp_http_req_param(r, "id");
+    case_get *g;
+    if (!id || !sp_case_id_valid(id)) {
+        sp_http_respond_problem(r, 404, "No such case", "A case id is c_ and 26 characters",
+                                NULL);
+        return;
+    }
+    g = calloc(1, sizeof(*g));
+    g->r = r;
+    snprintf(g->case_id, sizeof(g->case_id), "%s", id);
+    if (sp_redis_command(s->redis, case_got, g,
+                         "HMGET intake:case:%s state child received_date date_of_birth kind",
+                         id)) {
+        free(g);
+        sp_http_respond_problem(r, 503, "Unavailable", "Storage is unavailable; retry", NULL);
+    }
+}
+
+int intake_api_register(sp_service *s) {
+    sp_http_route(s->http, "POST", "/v1/requests", handle_request, s);
+    sp_http_route(s->http, "POST", "/v1/sen-support", handle_sen_support, s);
+    sp_http_route(s->http, "GET", "/v1/cases/:id", handle_case, s);
+    for (int i = 0; i < intake_commands_count && i < 64; i++) {
+        snprintf(route_patterns[i], sizeof(route_patterns[i]), "/v1/cases/:id/%s",
+                 intake_commands[i].path);
+        command_routes[i] = (command_route){s, &intake_commands[i]};
+        if (sp_http_route(s->http, "POST", route_patterns[i], handle_command,
+                          &command_routes[i]))
+            return -1;
+    }
+    return 0;
+}
