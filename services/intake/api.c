@@ -40,6 +40,8 @@ static void answer(sp_service *s, intake_result *res, void *opaque) {
     cJSON_AddStringToObject(o, "state", res->state);
     if (res->event_type[0]) cJSON_AddStringToObject(o, "event_type", res->event_type);
     if (res->event_id[0]) cJSON_AddStringToObject(o, "event_id", res->event_id);
+    if (res->linked_case_id[0])
+        cJSON_AddStringToObject(o, "linked_case_id", res->linked_case_id);
     /* Kept for clients of the first release, which read "status". */
     cJSON_AddStringToObject(o, "status", res->state);
     snprintf(loc, sizeof(loc), "/v1/cases/%s", res->case_id);
@@ -103,15 +105,15 @@ typedef struct case_get {
 
 static void case_got(sp_redis *rd, redisReply *rep, void *priv) {
     case_get *g = priv;
-    static const char *names[] = {"state", NULL, "received_date", NULL, "kind"};
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 5) {
+    static const char *names[] = {"state", NULL, "received_date", NULL, "kind", NULL};
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 6) {
         sp_http_respond_problem(g->r, 503, "Unavailable", "Storage is unavailable; retry", NULL);
     } else if (rep->element[0]->type != REDIS_REPLY_STRING) {
         sp_http_respond_problem(g->r, 404, "No such case", NULL, NULL);
     } else {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "case_id", g->case_id);
-        for (size_t i = 0; i < 5; i++)
+        for (size_t i = 0; i < 6; i++)
             if (names[i] && rep->element[i]->type == REDIS_REPLY_STRING &&
                 rep->element[i]->len)
                 cJSON_AddStringToObject(o, names[i], rep->element[i]->str);
@@ -133,7 +135,7 @@ static void handle_case(sp_http_req *r, void *opaque) {
     g->r = r;
     snprintf(g->case_id, sizeof(g->case_id), "%s", id);
     if (sp_redis_command(s->redis, case_got, g,
-                         "HMGET intake:case:%s state child received_date date_of_birth kind",
+                         "HMGET intake:case:%s state child received_date date_of_birth kind profile",
                          id)) {
         free(g);
         sp_http_respond_problem(r, 503, "Unavailable", "Storage is unavailable; retry", NULL);

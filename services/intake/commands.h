@@ -31,6 +31,8 @@ typedef struct intake_field {
     /* Required only when this boolean field is false ("reasons" when a
      * decision is no). */
     const char *required_unless;
+    /* Required only when this boolean field is true. */
+    const char *required_if;
     size_t max_len;
     const char *const *choices;
 } intake_field;

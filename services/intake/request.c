@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include "ids.h"
 #include "request.h"
 #include "validate.h"
 
@@ -129,6 +130,11 @@ cJSON *intake_request_parse(const cJSON *body, sp_date today, cJSON **errors) {
         cJSON_AddStringToObject(r, "received_date", sp_date_iso(rd, buf, sizeof(buf)));
     int consent = sp_valid_bool(&v, body, "consent_to_share", 1);
     if (consent >= 0) cJSON_AddBoolToObject(r, "consent_to_share", consent);
+    const char *linked = sp_valid_string(&v, body, "linked_case_id", 0, 28);
+    if (linked && !sp_case_id_valid(linked))
+        sp_valid_error(&v, "linked_case_id", "must be a case id (c_ and 26 characters)");
+    else if (linked)
+        cJSON_AddStringToObject(r, "linked_case_id", linked);
 out:
     cJSON_Delete(req);
     if ((*errors = sp_valid_take(&v)) != NULL) {
@@ -155,7 +161,10 @@ cJSON *intake_sen_support_parse(const cJSON *body, sp_date today, cJSON **errors
     if (outcomes) cJSON_AddStringToObject(r, "outcomes_summary", outcomes);
     sp_date d = sp_valid_date(&v, body, "date", 1, sp_date_add_months(today, -120), today);
     if (d != SP_DATE_INVALID) cJSON_AddStringToObject(r, "date", sp_date_iso(d, buf, 16));
-    sp_date next = sp_valid_date(&v, body, "next_review_date", 1, today,
+    /* A plan registered late may already be due for review: the bound is
+     * the registration date, not today. */
+    sp_date lo = d != SP_DATE_INVALID ? d : sp_date_add_months(today, -120);
+    sp_date next = sp_valid_date(&v, body, "next_review_date", 1, lo,
                                  sp_date_add_months(today, 24));
     if (next != SP_DATE_INVALID)
         cJSON_AddStringToObject(r, "next_review_date", sp_date_iso(next, buf, 16));

@@ -9,7 +9,7 @@
  *       of losing it; "done" answers repeats. Expires after idem_ttl_s.
  *   intake:child:<child key>               string: the child's open case id
  *   intake:case:<case id>                  hash {state, child, received_date,
- *                                                date_of_birth, kind}
+ *                                                date_of_birth, kind, profile}
  *
  * The reservation is one Lua script, so two concurrent requests for the same
  * child or key cannot both win. */
@@ -46,6 +46,8 @@ typedef struct intake_reservation {
     const char *date_of_birth;
     const char *kind;      /* "ehc" or "sen_support" */
     const char *state;     /* the new case's state */
+    const char *profile;   /* SEN Support: child, contact and school (JSON), kept
+                              so an escalation can open the EHC request */
     long long idem_ttl_s;
 } intake_reservation;
 
@@ -71,7 +73,8 @@ typedef struct intake_command_reservation {
 int intake_store_reserve_command(sp_redis *r, const intake_command_reservation *res,
                                  intake_reserve_cb cb, void *opaque);
 
-/* Reads a case's fields (state, child, received_date, date_of_birth, kind);
+/* Reads a case's fields (state, child, received_date, date_of_birth, kind,
+ * profile);
  * the reply to cb is an array in that order, nil where absent. */
 int intake_store_case_read(sp_redis *r, const char *case_id, sp_redis_cb cb, void *priv);
 

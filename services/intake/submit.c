@@ -27,6 +27,11 @@ typedef struct submit {
     const intake_command *command;
     cJSON *data;
     char *event;
+    /* A SEN Support case's child, contact and school, and what an escalation
+     * needs to open the EHC request from them. */
+    char *profile;
+    char date[16];
+    int consent;
 } submit;
 
 static void finish(submit *sub) {
@@ -34,7 +39,16 @@ static void finish(submit *sub) {
     cJSON_Delete(sub->res.errors);
     cJSON_Delete(sub->data);
     cJSON_free(sub->event);
+    free(sub->profile);
     free(sub);
+}
+
+static void escalate(submit *sub);
+
+/* An escalated SEN Support review opens the linked EHC request before the
+ * answer: also on a repeat, where the create answers with the same case. */
+static int wants_escalation(const submit *sub) {
+    return sub->profile && strcmp(sub->res.event_type, "sen_support.escalated") == 0;
 }
 
 static void fail(submit *sub, int status, const char *title, const char *detail,
@@ -81,7 +95,8 @@ static void done_marked(sp_redis *r, redisReply *reply, void *priv) {
      * a repeat republishes the same event id, which consumers drop. */
     if (!reply) sp_log(SP_LOG_WARN, sub->res.case_id, "intake: could not mark done");
     sub->res.status = 201;
-    finish(sub);
+    if (wants_escalation(sub)) escalate(sub);
+    else finish(sub);
 }
 
 static void delivered(rd_kafka_resp_err_t err, void *opaque) {
@@ -139,7 +154,8 @@ static void reserved(intake_reserve_result res, const char *case_id, const char 
         if (event)
             sscanf(event, "%47[^\t]\t%159[^\t]\t%31s", sub->res.event_type,
                    sub->res.event_id, sub->res.state);
-        finish(sub);
+        if (wants_escalation(sub)) escalate(sub);
+        else finish(sub);
         return;
     case INTAKE_RESERVE_CHILD_OPEN: {
         cJSON *errs = cJSON_CreateArray(), *e = cJSON_CreateObject();
@@ -216,6 +232,14 @@ void intake_submit_create(sp_service *s, intake_create_kind kind, const cJSON *b
         fail(sub, 500, "Internal error", "No random source", NULL);
         return;
     }
+    if (!ehc) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddItemToObject(p, "child", cJSON_Duplicate(cJSON_GetObjectItem(data, "child"), 1));
+        cJSON_AddItemToObject(p, "contact", cJSON_Duplicate(cJSON_GetObjectItem(data, "contact"), 1));
+        cJSON_AddItemToObject(p, "school", cJSON_Duplicate(cJSON_GetObjectItem(data, "school"), 1));
+        sub->profile = cJSON_PrintUnformatted(p);
+        cJSON_Delete(p);
+    }
     const char *type = ehc ? "request.received" : "sen_support.registered";
     const char *date = ehc ? str(data, "received_date") : str(data, "date");
     cJSON_AddStringToObject(data, "case_id", sub->res.case_id);
@@ -230,10 +254,49 @@ void intake_submit_create(sp_service *s, intake_create_kind kind, const cJSON *b
                                      sub->res.case_id, data);
     intake_reservation res = {sub->idem_key, child, sub->fp, sub->res.case_id, sub->event,
                               rd, dob, ehc ? "ehc" : "sen_support",
-                              ehc ? "received" : "sen_support", conf->idem_ttl_s};
+                              ehc ? "received" : "sen_support", sub->profile,
+                              conf->idem_ttl_s};
     snprintf(sub->res.state, sizeof(sub->res.state), "%s", res.state);
     if (intake_store_reserve(s->redis, &res, reserved, sub))
         fail(sub, 503, "Not recorded", "Storage is unavailable; retry", NULL);
+}
+
+/* ---- SEN Support escalation --------------------------------------------- */
+
+static void escalated(sp_service *s, intake_result *res, void *opaque) {
+    submit *sub = opaque;
+    /* A child with an open request already: link to that one. */
+    const cJSON *e = cJSON_GetArrayItem(res->errors, 0);
+    const char *open = cJSON_GetStringValue(cJSON_GetObjectItem(e, "case_id"));
+    if (res->status == 201 || (res->status == 409 && open)) {
+        snprintf(sub->res.linked_case_id, sizeof(sub->res.linked_case_id), "%s",
+                 res->status == 201 ? res->case_id : open);
+        finish(sub);
+        return;
+    }
+    /* The escalation is recorded; the request is not: a retry with the same
+     * key replays the escalation and opens the request again. */
+    fail(sub, res->status >= 500 ? 503 : res->status, "Request not opened",
+         "The escalation is recorded but the EHC request could not be opened; retry "
+         "with the same idempotency key", NULL);
+}
+
+static void escalate(submit *sub) {
+    char key[200];
+    cJSON *body = cJSON_Parse(sub->profile), *req = cJSON_CreateObject();
+    if (!body) {
+        fail(sub, 500, "Internal error", "The SEN Support case has no readable profile", NULL);
+        cJSON_Delete(req);
+        return;
+    }
+    cJSON_AddStringToObject(req, "type", "school");
+    cJSON_AddItemToObject(body, "requester", req);
+    cJSON_AddStringToObject(body, "received_date", sub->date);
+    cJSON_AddBoolToObject(body, "consent_to_share", sub->consent);
+    cJSON_AddStringToObject(body, "linked_case_id", sub->res.case_id);
+    snprintf(key, sizeof(key), "%s/escalation", sub->idem_key);
+    intake_submit_create(sub->s, INTAKE_CREATE_REQUEST, body, key, escalated, sub);
+    cJSON_Delete(body);
 }
 
 /* ---- commands on a case ----------------------------------------------------- */
@@ -251,7 +314,7 @@ static void case_read(sp_redis *r, redisReply *rep, void *priv) {
     intake_conf *conf = sub->s->conf;
     const char *next = NULL, *type;
     char id[200], child[96] = "";
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 5) {
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 6) {
         fail(sub, 503, "Not recorded", "Storage is unavailable; retry", NULL);
         return;
     }
@@ -262,6 +325,10 @@ static void case_read(sp_redis *r, redisReply *rep, void *priv) {
     if (rep->element[1]->type == REDIS_REPLY_STRING)
         snprintf(child, sizeof(child), "%s", rep->element[1]->str);
     enrich(sub->data, rep);
+    if (rep->elements > 5 && rep->element[5]->type == REDIS_REPLY_STRING)
+        sub->profile = strdup(rep->element[5]->str);
+    snprintf(sub->date, sizeof(sub->date), "%s", str(sub->data, "date") ? str(sub->data, "date") : "");
+    sub->consent = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sub->data, "consent_to_share"));
     type = intake_command_event(sub->command, sub->data, &next);
     cJSON_AddStringToObject(sub->data, "case_id", sub->res.case_id);
     /* The same command (same idempotency key) always makes the same id. */

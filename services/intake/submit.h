@@ -26,6 +26,7 @@ typedef struct intake_result {
     char event_id[160];
     char state[32];    /* the case's state after (or, on 409, before) */
     int replayed;      /* a repeat of an earlier command: nothing new published */
+    char linked_case_id[40]; /* a SEN Support escalation: the EHC request opened */
 } intake_result;
 
 /* Called exactly once, possibly before intake_submit_*() returns. The

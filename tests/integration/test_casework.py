@@ -198,8 +198,53 @@ def check_kafka_door(stack):
     assert any("not a JSON object" in line for line in reasons), reasons
 
 
+SEN_SUPPORT = {
+    "child": {"given_name": "Priya", "family_name": "Shah", "date_of_birth": "2018-02-01"},
+    "contact": {"name": "Anil Shah", "email": "anil.shah@example.org"},
+    "school": {"urn": "654321", "name": "Riverside Primary",
+               "senco_email": "senco@riverside.example.sch.uk"},
+    "outcomes_summary": "Reading age up by one year; joins group work twice a week.",
+    "date": "2027-01-11", "next_review_date": "2027-04-01",
+}
+
+
+def check_sen_support_to_request(stack):
+    r = post(stack, "/v1/sen-support", SEN_SUPPORT)
+    assert r.status == 201 and r.json()["state"] == "sen_support", (r.status, r.body)
+    s = r.json()["case_id"]
+    step(stack, s, "sen-support-review", {"date": "2027-03-30", "escalate": False,
+                                          "next_review_date": "2027-07-01"},
+         "sen_support.review_held", "sen_support")
+    r = post(stack, f"/v1/cases/{s}/sen-support-review",
+             {"date": "2027-05-28", "escalate": True}, key="escalate-1")
+    assert r.status == 400 and "consent_to_share" in r.body, r.body
+    body = {"date": "2027-05-28", "escalate": True, "consent_to_share": True}
+    r = post(stack, f"/v1/cases/{s}/sen-support-review", body, key="escalate-2")
+    assert r.status == 201, (r.status, r.body)
+    linked = r.json()["linked_case_id"]
+    again = post(stack, f"/v1/cases/{s}/sen-support-review", body, key="escalate-2")
+    assert again.status == 201 and again.json()["linked_case_id"] == linked, again.body
+    assert [e["type"] for e in case_events(stack, s)] == [
+        "sen_support.registered", "sen_support.review_held", "sen_support.escalated"]
+    req = wait_for("the linked request", lambda: case_events(stack, linked))
+    assert len(req) == 1 and req[0]["type"] == "request.received", req
+    d = req[0]["data"]
+    assert d["linked_case_id"] == s and d["received_date"] == "2027-05-28", d
+    assert d["requester"]["type"] == "school" and d["school"]["urn"] == "654321", d
+    # The request's clock runs; the SEN Support review clock ended with the
+    # escalation.
+    wait_for("decision_to_assess for the linked request", lambda: [
+        e for e in stack.events("sendpath.deadlines") if e["subject"] == linked
+        and e["data"]["clock"] == "decision_to_assess"])
+    ends = wait_for("SEN Support review clock cancelled", lambda: [
+        e for e in stack.events("sendpath.deadlines") if e["subject"] == s
+        and e["type"] == "deadline.cancelled"])
+    assert ends[0]["data"]["clock"] == "sen_support_review", ends
+
+
 def test(stack):
     c = check_http_pathway(stack)
+    check_sen_support_to_request(stack)
     check_state_machine(stack)
     check_idempotent_command(stack, c)
     check_bad_bodies(stack, c)
