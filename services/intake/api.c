@@ -2,7 +2,9 @@
  *
  *   POST /v1/requests               a request for an EHC needs assessment
  *   POST /v1/sen-support            a SEN Support plan registered by a school
+ *   POST /v1/plans                  an EHC plan made before sendpath (import)
  *   POST /v1/cases/{id}/<command>   every casework command (commands.c)
+ *   POST /v1/cases/{id}/commands    the same, named in the body as on Kafka
  *   GET  /v1/cases/{id}             the case's state as intake holds it
  *
  * Each handler only translates: HTTP in, submit.c, HTTP out. */
@@ -82,6 +84,10 @@ static void handle_sen_support(sp_http_req *r, void *opaque) {
     handle_create(r, opaque, INTAKE_CREATE_SEN_SUPPORT);
 }
 
+static void handle_plan(sp_http_req *r, void *opaque) {
+    handle_create(r, opaque, INTAKE_CREATE_PLAN);
+}
+
 typedef struct command_route {
     sp_service *s;
     const intake_command *c;
@@ -95,6 +101,27 @@ static void handle_command(sp_http_req *r, void *opaque) {
     if (!body) return;
     const char *key = intake_idempotency_key(sp_http_req_header(r, "Idempotency-Key"), body);
     intake_submit_command(cr->s, cr->c, sp_http_req_param(r, "id"), body, key, answer, r);
+    cJSON_Delete(body);
+}
+
+/* The Kafka shape over HTTP: {"command": "<name>", ...fields}. Lets a case
+ * system send every command to one URL, and the importer replay steps. */
+static void handle_named_command(sp_http_req *r, void *opaque) {
+    sp_service *s = opaque;
+    cJSON *body = json_body(r);
+    if (!body) return;
+    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "command"));
+    const intake_command *c = name ? intake_command_by_name(name) : NULL;
+    if (!c) {
+        cJSON *errs = cJSON_CreateArray(), *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "field", "command");
+        cJSON_AddStringToObject(e, "reason", "is missing or not a known command");
+        cJSON_AddItemToArray(errs, e);
+        sp_http_respond_problem(r, 400, "Invalid command", NULL, errs);
+    } else {
+        const char *key = intake_idempotency_key(sp_http_req_header(r, "Idempotency-Key"), body);
+        intake_submit_command(s, c, sp_http_req_param(r, "id"), body, key, answer, r);
+    }
     cJSON_Delete(body);
 }
 
@@ -145,7 +172,9 @@ static void handle_case(sp_http_req *r, void *opaque) {
 int intake_api_register(sp_service *s) {
     sp_http_route(s->http, "POST", "/v1/requests", handle_request, s);
     sp_http_route(s->http, "POST", "/v1/sen-support", handle_sen_support, s);
+    sp_http_route(s->http, "POST", "/v1/plans", handle_plan, s);
     sp_http_route(s->http, "GET", "/v1/cases/:id", handle_case, s);
+    sp_http_route(s->http, "POST", "/v1/cases/:id/commands", handle_named_command, s);
     for (int i = 0; i < intake_commands_count && i < 64; i++) {
         snprintf(route_patterns[i], sizeof(route_patterns[i]), "/v1/cases/:id/%s",
                  intake_commands[i].path);

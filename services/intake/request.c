@@ -176,6 +176,52 @@ out:
     return r;
 }
 
+static void copy_transfer(sp_valid *v, const cJSON *body, cJSON *r) {
+    static const char *const phases[] = {"primary_to_secondary", "secondary_to_post16",
+                                         "early_years_to_school", "other", NULL};
+    cJSON *y = cJSON_GetObjectItemCaseSensitive(body, "transfer_year");
+    if (y && (!cJSON_IsNumber(y) || y->valueint < 2014 || y->valueint > 2100 ||
+              y->valuedouble != (double)y->valueint))
+        sp_valid_error(v, "transfer_year", "must be a year from 2014 to 2100");
+    else if (y)
+        cJSON_AddNumberToObject(r, "transfer_year", y->valueint);
+    const char *ph = sp_valid_enum(v, body, "transfer_phase", 0, phases);
+    if (ph) cJSON_AddStringToObject(r, "transfer_phase", ph);
+}
+
+cJSON *intake_plan_parse(const cJSON *body, sp_date today, cJSON **errors) {
+    sp_valid v;
+    char buf[16];
+    cJSON *r = cJSON_CreateObject();
+    sp_valid_init(&v);
+    if (!cJSON_IsObject(body)) {
+        sp_valid_error(&v, "(body)", "must be a JSON object");
+        goto out;
+    }
+    cJSON_AddItemToObject(r, "child", parse_child(&v, body, today));
+    cJSON_AddItemToObject(r, "contact", parse_contact(&v, body));
+    cJSON *school = parse_school(&v, body, 0);
+    if (school) cJSON_AddItemToObject(r, "school", school);
+    sp_date made = sp_valid_date(&v, body, "plan_date", 1, sp_date_make(2014, 9, 1), today);
+    sp_date last = sp_valid_date(&v, body, "last_review_date", 0,
+                                 made != SP_DATE_INVALID ? made : sp_date_make(2014, 9, 1),
+                                 today);
+    if (made != SP_DATE_INVALID)
+        cJSON_AddStringToObject(r, "plan_date", sp_date_iso(made, buf, 16));
+    if (last != SP_DATE_INVALID)
+        cJSON_AddStringToObject(r, "last_review_date", sp_date_iso(last, buf, 16));
+    if (made != SP_DATE_INVALID)
+        cJSON_AddStringToObject(r, "date",
+                                sp_date_iso(last != SP_DATE_INVALID ? last : made, buf, 16));
+    copy_transfer(&v, body, r);
+out:
+    if ((*errors = sp_valid_take(&v)) != NULL) {
+        cJSON_Delete(r);
+        return NULL;
+    }
+    return r;
+}
+
 static void sha256_hex(const char *text, size_t len, char *out, size_t size) {
     unsigned char md[32];
     unsigned int mdlen = 0;

@@ -22,6 +22,13 @@ cJSON *intake_request_parse(const cJSON *body, sp_date today, cJSON **errors);
  * review date agreed with the parent). Same conventions as above. */
 cJSON *intake_sen_support_parse(const cJSON *body, sp_date today, cJSON **errors);
 
+/* An EHC plan that existed before sendpath (an import): child, contact,
+ * school (optional), plan_date (the day it was made), last_review_date
+ * (optional, not before plan_date), transfer_year and transfer_phase
+ * (optional). "date" is set to the last review, else the plan date: the
+ * annual review counts from it. */
+cJSON *intake_plan_parse(const cJSON *body, sp_date today, cJSON **errors);
+
 /* A stable key for "the same child": SHA-256 of the UPN if given, else of the
  * normalised name and date of birth. Hashed so no personal data lands in a
  * Redis key. out gets 64 hex digits and a NUL. */

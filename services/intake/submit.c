@@ -205,17 +205,44 @@ static const char *str(const cJSON *o, const char *path) {
     return cJSON_GetStringValue(c);
 }
 
+/* What each creating command is: its parser, event, first state. */
+typedef struct create_kind {
+    cJSON *(*parse)(const cJSON *body, sp_date today, cJSON **errors);
+    const char *event;
+    const char *state;
+    const char *kind;         /* "ehc" or "sen_support" */
+    const char *child_prefix; /* one open case per child per prefix */
+} create_kind;
+
+static const create_kind create_kinds[] = {
+    [INTAKE_CREATE_REQUEST] = {intake_request_parse, "request.received", "received", "ehc", ""},
+    [INTAKE_CREATE_SEN_SUPPORT] = {intake_sen_support_parse, "sen_support.registered",
+                                   "sen_support", "sen_support", "sen-"},
+    [INTAKE_CREATE_PLAN] = {intake_plan_parse, "plan.imported", "plan", "ehc", ""},
+};
+
+/* Keeps a SEN Support case's child, contact and school for an escalation. */
+static char *profile_of(const cJSON *data) {
+    cJSON *p = cJSON_CreateObject();
+    static const char *parts[] = {"child", "contact", "school"};
+    for (int i = 0; i < 3; i++)
+        cJSON_AddItemToObject(p, parts[i],
+                              cJSON_Duplicate(cJSON_GetObjectItem(data, parts[i]), 1));
+    char *text = cJSON_PrintUnformatted(p);
+    cJSON_Delete(p);
+    return text;
+}
+
 void intake_submit_create(sp_service *s, intake_create_kind kind, const cJSON *body,
                           const char *idem_key, intake_done_cb cb, void *opaque) {
     intake_conf *conf = s->conf;
+    const create_kind *k = &create_kinds[kind];
     submit *sub = submit_new(s, idem_key, cb, opaque);
     cJSON *errors = NULL, *data;
-    char child[INTAKE_CHILD_KEY_LEN + 8], id[96];
-    int ehc = kind == INTAKE_CREATE_REQUEST;
+    char child[INTAKE_CHILD_KEY_LEN + 8], id[96], dob[16], date[16];
     sp_date today = sp_date_from_ms(sp_service_now(s));
     if (!sub) return;
-    data = ehc ? intake_request_parse(body, today, &errors)
-               : intake_sen_support_parse(body, today, &errors);
+    data = k->parse(body, today, &errors);
     if (!idem_key) add_key_error(&errors);
     if (errors) {
         cJSON_Delete(data);
@@ -223,8 +250,7 @@ void intake_submit_create(sp_service *s, intake_create_kind kind, const cJSON *b
              errors);
         return;
     }
-    /* A child may have one open EHC request and, separately, SEN Support. */
-    snprintf(child, sizeof(child), "%s", ehc ? "" : "sen-");
+    snprintf(child, sizeof(child), "%s", k->child_prefix);
     intake_request_child_key(data, child + strlen(child), sizeof(child) - strlen(child));
     intake_request_fingerprint(data, sub->fp, sizeof(sub->fp));
     if (sp_case_id_new(sp_service_now(s), sub->res.case_id, sizeof(sub->res.case_id))) {
@@ -232,31 +258,20 @@ void intake_submit_create(sp_service *s, intake_create_kind kind, const cJSON *b
         fail(sub, 500, "Internal error", "No random source", NULL);
         return;
     }
-    if (!ehc) {
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddItemToObject(p, "child", cJSON_Duplicate(cJSON_GetObjectItem(data, "child"), 1));
-        cJSON_AddItemToObject(p, "contact", cJSON_Duplicate(cJSON_GetObjectItem(data, "contact"), 1));
-        cJSON_AddItemToObject(p, "school", cJSON_Duplicate(cJSON_GetObjectItem(data, "school"), 1));
-        sub->profile = cJSON_PrintUnformatted(p);
-        cJSON_Delete(p);
-    }
-    const char *type = ehc ? "request.received" : "sen_support.registered";
-    const char *date = ehc ? str(data, "received_date") : str(data, "date");
+    if (kind == INTAKE_CREATE_SEN_SUPPORT) sub->profile = profile_of(data);
     cJSON_AddStringToObject(data, "case_id", sub->res.case_id);
     /* Every case event carries "date", the business date it happened on:
      * clocks count from it, whatever time the event itself arrives. */
-    if (ehc) cJSON_AddStringToObject(data, "date", date);
-    char dob[16], rd[16];
+    if (kind == INTAKE_CREATE_REQUEST)
+        cJSON_AddStringToObject(data, "date", str(data, "received_date"));
     snprintf(dob, sizeof(dob), "%s", str(data, "child.date_of_birth") ? str(data, "child.date_of_birth") : "");
-    snprintf(rd, sizeof(rd), "%s", date ? date : "");
-    snprintf(id, sizeof(id), "%s/%s", sub->res.case_id, type);
-    sub->event = sp_event_build_text(id, s->source, type, sp_service_now(s),
+    snprintf(date, sizeof(date), "%s", str(data, "date") ? str(data, "date") : "");
+    snprintf(id, sizeof(id), "%s/%s", sub->res.case_id, k->event);
+    sub->event = sp_event_build_text(id, s->source, k->event, sp_service_now(s),
                                      sub->res.case_id, data);
     intake_reservation res = {sub->idem_key, child, sub->fp, sub->res.case_id, sub->event,
-                              rd, dob, ehc ? "ehc" : "sen_support",
-                              ehc ? "received" : "sen_support", sub->profile,
-                              conf->idem_ttl_s};
-    snprintf(sub->res.state, sizeof(sub->res.state), "%s", res.state);
+                              date, dob, k->kind, k->state, sub->profile, conf->idem_ttl_s};
+    snprintf(sub->res.state, sizeof(sub->res.state), "%s", k->state);
     if (intake_store_reserve(s->redis, &res, reserved, sub))
         fail(sub, 503, "Not recorded", "Storage is unavailable; retry", NULL);
 }

@@ -33,7 +33,11 @@ typedef struct intake_result {
  * result is borrowed for the call. */
 typedef void (*intake_done_cb)(sp_service *s, intake_result *res, void *opaque);
 
-typedef enum { INTAKE_CREATE_REQUEST, INTAKE_CREATE_SEN_SUPPORT } intake_create_kind;
+typedef enum {
+    INTAKE_CREATE_REQUEST,     /* request.received, state received */
+    INTAKE_CREATE_SEN_SUPPORT, /* sen_support.registered, state sen_support */
+    INTAKE_CREATE_PLAN         /* plan.imported, state plan (an existing plan) */
+} intake_create_kind;
 
 /* A request for an EHC needs assessment, or a SEN Support plan registered by
  * a school: makes a case. */

@@ -78,7 +78,8 @@ static void submit_one(topic_batch *b, rd_kafka_message_t *m) {
     topic_msg *tm;
     if (!cJSON_IsObject(body)) {
         refuse(b, m, "400 Invalid command: the message is not a JSON object");
-    } else if (!name || (!c && strcmp(name, "request") && strcmp(name, "sen_support"))) {
+    } else if (!name || (!c && strcmp(name, "request") && strcmp(name, "sen_support") &&
+                         strcmp(name, "plan"))) {
         refuse(b, m, "400 Invalid command: command: is missing or not a known command");
     } else if ((tm = malloc(sizeof(*tm)))) {
         const char *key = intake_idempotency_key(NULL, body);
@@ -88,8 +89,9 @@ static void submit_one(topic_batch *b, rd_kafka_message_t *m) {
         if (c)
             intake_submit_command(b->s, c, case_id, body, key, submitted, tm);
         else
-            intake_submit_create(b->s, strcmp(name, "request") ? INTAKE_CREATE_SEN_SUPPORT
-                                                              : INTAKE_CREATE_REQUEST,
+            intake_submit_create(b->s, !strcmp(name, "request") ? INTAKE_CREATE_REQUEST
+                                       : !strcmp(name, "plan") ? INTAKE_CREATE_PLAN
+                                                               : INTAKE_CREATE_SEN_SUPPORT,
                                  body, key, submitted, tm);
     } else {
         b->retry = 1;

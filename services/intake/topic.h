@@ -6,7 +6,7 @@
 
 /* A batch from the commands topic. Each message is one JSON command:
  *   {"command": "<name>", "case_id": "c_...", "idempotency_key": "...", ...}
- * where name is "request", "sen_support" or a row of commands.c. A refused
+ * where name is "request", "sen_support", "plan" or a row of commands.c. A refused
  * command (bad shape, wrong state) goes to the dead-letter topic with the
  * reason in its headers; consumption continues. Storage trouble retries the
  * batch, which idempotency keys make safe. */

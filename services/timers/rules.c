@@ -29,7 +29,8 @@ static const timers_rule builtin_rules[] = {
     {"school_consultation", {"school.consulted"}, NULL, 15, TIMERS_UNIT_DAYS, 0, 0,
      "school_urn", NULL, {"school.responded"}, {"final_plan.issued"}, 0, "CoP 9.83",
      "A school consulted on being named should respond within 15 days"},
-    {"annual_review", {"final_plan.issued", "review.held"}, NULL, 12, TIMERS_UNIT_MONTHS,
+    {"annual_review", {"final_plan.issued", "review.held", "plan.imported"}, NULL, 12,
+     TIMERS_UNIT_MONTHS,
      1, 6, NULL, NULL, {"review.held"}, {NULL}, 0, "CFA 2014 s.44(1); CoP 9.166, 9.178",
      "Review the plan within 12 months of it being made, then of the last review "
      "(6 months for a child under 5)"},
@@ -42,7 +43,7 @@ static const timers_rule builtin_rules[] = {
     {"amended_plan", {"amendment_notice.sent"}, NULL, 8, TIMERS_UNIT_WEEKS, 0, 0, NULL,
      NULL, {"amended_plan.issued"}, {NULL}, 0, "reg 22(3)",
      "Issue the amended plan within 8 weeks of the amendment notice"},
-    {"phase_transfer", {"final_plan.issued", "review.decision"}, NULL, 0,
+    {"phase_transfer", {"final_plan.issued", "review.decision", "plan.imported"}, NULL, 0,
      TIMERS_UNIT_PHASE_TRANSFER, 0, 0, NULL, NULL, {"amended_plan.issued"}, {NULL}, 0,
      "reg 18",
      "Review and amend the plan by 15 February of the transfer year (31 March for "

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <curl/curl.h>
 #include "http_client.h"
+#include "import.h"
 
 typedef struct cli_service {
     const char *name;
@@ -124,6 +125,14 @@ static int cmd_case(int argc, char **argv) {
     return rc;
 }
 
+static int cmd_import(int argc, char **argv) {
+    if (argc < 1) {
+        fprintf(stderr, "usage: sendpath import FILE.jsonl  (- for stdin)\n");
+        return 2;
+    }
+    return cli_import(service_url("intake"), argv[0]);
+}
+
 typedef struct cli_command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -134,6 +143,7 @@ static const cli_command commands[] = {
     {"request", cmd_request, "request --file F.json   submit a request for an EHC needs assessment"},
     {"status", cmd_status, "status                  show whether each service is ready"},
     {"case", cmd_case, "case CASE_ID            show a case with its timeline and clocks"},
+    {"import", cmd_import, "import FILE.jsonl       load an existing caseload (see docs/integration.md)"},
 };
 
 static void usage(void) {
