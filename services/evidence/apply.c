@@ -1,0 +1,321 @@
+/* apply.c - case events become advice requests.
+ *
+ * Two events matter: request.received (whom to write to: the parent contact,
+ * the school's SENCO) and decision.assess (ask every selected adviser, reg 6).
+ * Each is one Redis command, sent in the batch's order; replies come back in
+ * that order, so the events they produce are collected in order, published
+ * once every reply is in, and the batch is acknowledged once every event is
+ * delivered (timers' apply.c has the same shape).
+ *
+ * A crash or a retry replays the batch. Requesting is HSETNX, so a replayed
+ * decision asks no one twice; it re-announces each request with the id and
+ * date it had the first time, and for advice that already came back it
+ * re-announces the return right after, so a consumer that sees the request
+ * again (timers would arm the clock anew) sees it met again too. A message
+ * that is not an envelope, or a decision without its date, goes to the
+ * dead-letter topic with the reason, and consumption goes on. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dates.h"
+#include "envelope.h"
+#include "events.h"
+#include "evidence.h"
+#include "ids.h"
+#include "log.h"
+#include "store.h"
+
+typedef struct out_event {
+    char *text; /* cJSON allocator */
+    char key[SP_CASE_ID_LEN + 1];
+} out_event;
+
+typedef struct apply_batch {
+    sp_service *s;
+    out_event *out;
+    size_t n, cap;
+    size_t outstanding;
+    int failed;
+    int publishing;
+} apply_batch;
+
+/* What one Redis reply must do when it comes back. */
+typedef struct apply_op {
+    apply_batch *b;
+    char case_id[SP_CASE_ID_LEN + 1];
+    char received_date[11]; /* from the decision; "" when it had none */
+} apply_op;
+
+static void batch_step(apply_batch *b);
+
+static void out_add(apply_batch *b, char *text, const char *key) {
+    if (!text) {
+        b->failed = 1;
+        return;
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 16;
+        out_event *o = realloc(b->out, cap * sizeof(*o));
+        if (!o) {
+            cJSON_free(text);
+            b->failed = 1;
+            return;
+        }
+        b->out = o;
+        b->cap = cap;
+    }
+    b->out[b->n].text = text;
+    snprintf(b->out[b->n].key, sizeof(b->out[b->n].key), "%s", key);
+    b->n++;
+}
+
+/* A copy of text in the cJSON allocator, so every out event frees alike. */
+static char *text_copy(const char *text) {
+    size_t len = strlen(text);
+    char *copy = cJSON_malloc(len + 1);
+    if (copy) memcpy(copy, text, len + 1);
+    return copy;
+}
+
+static void batch_free(apply_batch *b) {
+    for (size_t i = 0; i < b->n; i++) cJSON_free(b->out[i].text);
+    free(b->out);
+    free(b);
+}
+
+static void delivered_cb(rd_kafka_resp_err_t err, void *opaque) {
+    apply_batch *b = opaque;
+    if (err) {
+        sp_error("evidence: event not delivered: %s", rd_kafka_err2str(err));
+        b->failed = 1;
+    }
+    batch_step(b);
+}
+
+/* Stage 2: every Redis change is in; publish the events in order. */
+static void batch_publish(apply_batch *b) {
+    char errstr[256];
+    b->publishing = 1;
+    b->outstanding = 1;
+    for (size_t i = 0; i < b->n && !b->failed; i++) {
+        b->outstanding++;
+        if (sp_service_publish(b->s, SP_TOPIC_EVIDENCE, b->out[i].key, b->out[i].text,
+                               strlen(b->out[i].text), delivered_cb, b, errstr,
+                               sizeof(errstr))) {
+            sp_error("evidence: %s", errstr);
+            b->outstanding--;
+            b->failed = 1;
+        }
+    }
+    batch_step(b);
+}
+
+static void batch_step(apply_batch *b) {
+    if (--b->outstanding > 0) return;
+    if (!b->publishing && !b->failed) {
+        batch_publish(b);
+        return;
+    }
+    sp_consumer *c = b->s->consumer;
+    int failed = b->failed;
+    batch_free(b);
+    if (failed) sp_consumer_batch_retry(c, 500);
+    else sp_consumer_batch_done(c);
+}
+
+static apply_op *op_new(apply_batch *b, const char *case_id) {
+    apply_op *op = calloc(1, sizeof(*op));
+    if (!op) {
+        b->failed = 1;
+        return NULL;
+    }
+    op->b = b;
+    snprintf(op->case_id, sizeof(op->case_id), "%s", case_id);
+    b->outstanding++;
+    return op;
+}
+
+/* A command that could not be sent: count it done, and fail the batch. */
+static void op_unsent(apply_op *op) {
+    apply_batch *b = op->b;
+    free(op);
+    b->failed = 1;
+    b->outstanding--;
+}
+
+static int reply_failed(apply_op *op, redisReply *rep) {
+    if (rep && rep->type != REDIS_REPLY_ERROR) return 0;
+    sp_error("evidence: redis: %s", rep ? rep->str : "no connection");
+    op->b->failed = 1;
+    return 1;
+}
+
+/* ---- request.received: whom to write to -------------------------------------- */
+
+static void projected_cb(sp_redis *r, redisReply *rep, void *priv) {
+    apply_op *op = priv;
+    apply_batch *b = op->b;
+    reply_failed(op, rep);
+    free(op);
+    batch_step(b);
+}
+
+static const char *child_str(const sp_event *ev, const char *object, const char *field) {
+    cJSON *o = cJSON_GetObjectItemCaseSensitive(ev->data, object);
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, field));
+}
+
+static int apply_received(apply_batch *b, const sp_event *ev, char *why, size_t size) {
+    const char *received = sp_event_str(ev, "received_date");
+    sp_date d;
+    if (!received || sp_date_parse(received, &d)) {
+        snprintf(why, size, "request.received: data.received_date (YYYY-MM-DD) is required");
+        return -1;
+    }
+    evidence_projection p = {received, child_str(ev, "contact", "email"),
+                             child_str(ev, "school", "senco_email"),
+                             child_str(ev, "school", "urn")};
+    apply_op *op = op_new(b, ev->subject);
+    if (op && evidence_store_project(b->s->redis, ev->subject, &p, projected_cb, op))
+        op_unsent(op);
+    return 0;
+}
+
+/* ---- decision.assess: ask every selected adviser ------------------------------ */
+
+static const char *reply_str(const redisReply *rep, size_t i) {
+    if (i >= rep->elements || rep->element[i]->type != REDIS_REPLY_STRING) return "";
+    return rep->element[i]->str;
+}
+
+/* One adviser's part of the reply: its request, and its return if it came. */
+static void announce(apply_op *op, const evidence_adviser *ad, const evidence_contact *c,
+                     const char *received_date, const char *state, const char *returned) {
+    apply_batch *b = op->b;
+    evidence_advice_state st;
+    evidence_recipient to;
+    if (evidence_store_state_parse(state, &st)) {
+        /* Only our own writes make these values; a retry cannot mend one. */
+        sp_log(SP_LOG_ERROR, op->case_id, "evidence: unreadable state of adviser %s: "
+               "not announced", ad->name);
+        return;
+    }
+    evidence_adviser_recipient(ad, c, &to);
+    out_add(b, evidence_event_requested(b->s, op->case_id, ad->name, st.requested_on,
+                                        received_date, &to), op->case_id);
+    if (st.received && *returned) out_add(b, text_copy(returned), op->case_id);
+}
+
+static void requested_cb(sp_redis *r, redisReply *rep, void *priv) {
+    apply_op *op = priv;
+    apply_batch *b = op->b;
+    const evidence_state *es = b->s->priv;
+    const evidence_advisers *a = &es->advisers;
+    if (!reply_failed(op, rep) && rep->type == REDIS_REPLY_ARRAY &&
+        rep->elements == 3 + 2 * (size_t)a->nselected) {
+        evidence_contact c = {reply_str(rep, 0), reply_str(rep, 1)};
+        const char *received = op->received_date[0] ? op->received_date : reply_str(rep, 2);
+        for (int i = 0; i < a->nselected; i++)
+            announce(op, &a->all[a->selected[i]], &c, received,
+                     reply_str(rep, 3 + 2 * (size_t)i), reply_str(rep, 4 + 2 * (size_t)i));
+        sp_log(SP_LOG_INFO, op->case_id, "advice requested from %d advisers", a->nselected);
+    } else if (rep && rep->type != REDIS_REPLY_ERROR) {
+        sp_log(SP_LOG_ERROR, op->case_id, "evidence: unexpected reply to a request");
+        b->failed = 1;
+    }
+    free(op);
+    batch_step(b);
+}
+
+static int valid_date(const char *s) {
+    sp_date d;
+    return s && sp_date_parse(s, &d) == 0;
+}
+
+static int apply_decision(apply_batch *b, const sp_event *ev, char *why, size_t size) {
+    const evidence_state *es = b->s->priv;
+    const char *names[EVIDENCE_MAX_ADVISERS];
+    const char *date = sp_event_str(ev, "date"), *rrd = sp_event_str(ev, "request_received_date");
+    if (!valid_date(date)) {
+        snprintf(why, size, "decision.assess: data.date (YYYY-MM-DD) is required");
+        return -1;
+    }
+    if (rrd && !valid_date(rrd)) {
+        snprintf(why, size, "decision.assess: data.request_received_date is not YYYY-MM-DD");
+        return -1;
+    }
+    for (int i = 0; i < es->advisers.nselected; i++)
+        names[i] = es->advisers.all[es->advisers.selected[i]].name;
+    apply_op *op = op_new(b, ev->subject);
+    if (!op) return 0;
+    snprintf(op->received_date, sizeof(op->received_date), "%s", rrd ? rrd : "");
+    if (evidence_store_request(b->s->redis, ev->subject, date, names, es->advisers.nselected,
+                               requested_cb, op))
+        op_unsent(op);
+    return 0;
+}
+
+/* ---- one event ------------------------------------------------------------------ */
+
+typedef int (*apply_fn)(apply_batch *b, const sp_event *ev, char *why, size_t size);
+
+static const struct {
+    const char *type;
+    apply_fn apply;
+} apply_table[] = {
+    {"request.received", apply_received},
+    {"decision.assess", apply_decision},
+};
+
+static int apply_event(apply_batch *b, const sp_event *ev, char *why, size_t size) {
+    for (size_t i = 0; i < sizeof(apply_table) / sizeof(apply_table[0]); i++) {
+        if (strcmp(apply_table[i].type, ev->type)) continue;
+        const char *data_case = sp_event_str(ev, "case_id");
+        if (!sp_case_id_valid(ev->subject) || (data_case && strcmp(data_case, ev->subject))) {
+            snprintf(why, size, "%s: subject must be the case id (and match data.case_id)",
+                     ev->type);
+            return -1;
+        }
+        return apply_table[i].apply(b, ev, why, size);
+    }
+    return 0; /* not ours to act on */
+}
+
+static void deadlettered_cb(rd_kafka_resp_err_t err, void *opaque) {
+    apply_batch *b = opaque;
+    if (err) b->failed = 1; /* not parked: keep the offset and retry */
+    batch_step(b);
+}
+
+static void refuse(apply_batch *b, const rd_kafka_message_t *m, const char *why) {
+    sp_warn("evidence: refused %s/%d/%lld: %s", rd_kafka_topic_name(m->rkt), m->partition,
+            (long long)m->offset, why);
+    b->outstanding++;
+    if (sp_service_deadletter(b->s, m, why, deadlettered_cb, b)) {
+        b->outstanding--;
+        b->failed = 1;
+    }
+}
+
+void evidence_apply_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
+    apply_batch *b = calloc(1, sizeof(*b));
+    char why[256];
+    if (!b) {
+        sp_consumer_batch_retry(s->consumer, 500);
+        return;
+    }
+    b->s = s;
+    b->outstanding = 1; /* released after the loop */
+    for (size_t i = 0; i < n && !b->failed; i++) {
+        sp_event ev;
+        sp_service_count_in(s);
+        if (sp_event_parse(msgs[i]->payload, msgs[i]->len, &ev, why, sizeof(why)) == 0 &&
+            apply_event(b, &ev, why, sizeof(why)) == 0) {
+            sp_event_free(&ev);
+            continue;
+        }
+        sp_event_free(&ev);
+        refuse(b, msgs[i], why);
+    }
+    batch_step(b);
+}

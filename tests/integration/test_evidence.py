@@ -1,0 +1,337 @@
+"""Advice for an EHC needs assessment, end to end (reg 6, reg 8(1)).
+
+    POST /v1/requests -> intake -> request.received (evidence keeps the
+       parent's and the SENCO's addresses)
+    decision.assess on sendpath.case-events (as intake publishes it)
+    -> evidence asks every selected adviser: advice.requested on
+       sendpath.evidence-events, one per adviser, each with its recipient
+    -> timers starts an "advice" clock per adviser, due 6 weeks (42 days)
+       after the request
+    -> returns POSTed to evidence -> advice.received -> timers meets each
+       clock; the last return also publishes evidence.complete, once.
+
+Also: a replayed decision asks no one twice (same ids, same dates), and
+after every return it resurrects no clock; bad messages on the topic go to
+the dead-letter topic and consumption goes on; bad returns are refused with
+problem+json naming each field (400), an unknown case is 404, an adviser not
+asked or already returned is 409; a repeat with the same idempotency key gets
+the first answer (200) and publishes nothing new; the evidence log holds no
+names or addresses; SIGTERM stops every service with exit code 0.
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import http, main, wait_for  # noqa: E402
+from test_clocks import decision_event  # noqa: E402
+from test_slice import REQUEST  # noqa: E402
+
+DECIDED = "2027-01-04"       # the decision to assess: the day the requests go out
+DUE = "2027-02-15"           # + 42 days (reg 8(1))
+PARENT = REQUEST["contact"]["email"]
+SENCO = REQUEST["school"]["senco_email"]
+# adviser -> (recipient_role, recipient_email, the date its advice comes back)
+ADVISERS = {
+    "parent": ("parent", PARENT, "2027-01-11"),
+    "educational": ("senco", SENCO, "2027-01-20"),
+    "medical": ("team", "health-send@nhs.example", "2027-01-25"),
+    "psychological": ("team", "educational-psychology@la.example", "2027-01-28"),
+    "social_care": ("team", "social-care@la.example", "2027-01-18"),
+    "child_views": ("parent", PARENT, "2027-01-11"),
+    "speech_language": ("team", "salt@nhs.example", "2027-01-22"),  # configured
+}
+LAST = "speech_language"     # returned last, though psychological's date is later
+COMPLETE_ON = "2027-01-28"
+UNKNOWN_CASE = "c_00000000000000000000000000"
+
+
+def evidence_events(stack, case_id, type_=None):
+    return [e for e in stack.events("sendpath.evidence-events")
+            if e["subject"] == case_id and (type_ is None or e["type"] == type_)]
+
+
+def advice_clock_events(stack, case_id, type_):
+    return [e for e in stack.events("sendpath.deadlines") if e["subject"] == case_id
+            and e["type"] == type_ and e["data"]["clock"] == "advice"]
+
+
+def deadletters(stack, service):
+    """(key, headers, payload) of every dead letter the service wrote."""
+    out = subprocess.run(["kcat", "-b", stack.bootstrap, "-C", "-t", "sendpath.deadletter",
+                          "-o", "beginning", "-e", "-q", "-f", "%k\t%h\t%s\n"],
+                         capture_output=True, text=True, timeout=10)
+    rows = [line.split("\t", 2) for line in out.stdout.splitlines() if line.strip()]
+    return [r for r in rows if f"x-service={service}" in r[1]]
+
+
+def advice(stack, case_id):
+    return http("GET", stack.url("evidence", f"/v1/cases/{case_id}/advice"))
+
+
+def post_return(stack, case_id, adviser, body, headers=None):
+    return http("POST", stack.url("evidence", f"/v1/cases/{case_id}/advice/{adviser}"),
+                body, headers=headers)
+
+
+def return_body(adviser, key=None, **over):
+    body = {"idempotency_key": key or f"return-{adviser}-1",
+            "date": ADVISERS[adviser][2],
+            "document_ref": f"DOC-{adviser.upper()}-0001",
+            "author": f"Author of {adviser} advice"}
+    return dict(body, **over)
+
+
+def request_case(stack):
+    r = http("POST", stack.url("intake", "/v1/requests"), REQUEST)
+    assert r.status == 201, (r.status, r.body)
+    case_id = r.json()["case_id"]
+    # evidence knows the case from request.received, and nobody is asked yet.
+    c = wait_for("evidence to know the case", lambda: (
+        r.json() if (r := advice(stack, case_id)).status == 200 else None))
+    assert c == {"case_id": case_id, "requested": [], "missing": [], "complete": False}, c
+    r = post_return(stack, case_id, "medical", return_body("medical", key="early-1",
+                                                         date=DECIDED))
+    assert r.status == 409, (r.status, r.body)
+    return case_id
+
+
+def check_requested(stack, case_id):
+    def all_requested():
+        evs = evidence_events(stack, case_id, "advice.requested")
+        return evs if len({e["id"] for e in evs}) == len(ADVISERS) else None
+    evs = wait_for("advice.requested for every adviser", all_requested)
+    by_adviser = {e["data"]["adviser"]: e for e in evs}
+    assert set(by_adviser) == set(ADVISERS), by_adviser.keys()
+    for adviser, (role, email, _) in ADVISERS.items():
+        e = by_adviser[adviser]
+        assert e["id"] == f"{case_id}/advice.requested/{adviser}", e["id"]
+        assert e["source"] == "/sendpath/evidence" and e["specversion"] == "1.0", e
+        assert e["data"] == {"case_id": case_id, "adviser": adviser, "date": DECIDED,
+                             "request_received_date": "2026-11-23", "recipient_role": role,
+                             "recipient_email": email}, e["data"]
+    keys = {m["key"] for m in stack.topic("sendpath.evidence-events")
+            if json.loads(m["value"])["subject"] == case_id}
+    assert keys == {case_id}, keys
+
+
+def check_clocks_started(stack, case_id):
+    evs = wait_for("timers' advice clocks", lambda: (
+        e if len(e := advice_clock_events(stack, case_id, "deadline.started")) >= len(ADVISERS)
+        else None))
+    got = {e["data"]["qualifier"]: e["data"] for e in evs}
+    assert set(got) == set(ADVISERS), got.keys()
+    for adviser, d in got.items():
+        assert d["started_on"] == DECIDED and d["due_date"] == DUE, d
+        assert d["clock_id"] == f"{case_id}:advice:{adviser}:20270104", d
+
+
+def check_replay_and_deadletters(stack, case_id):
+    """The same decision again, then two bad messages behind it on the
+    case's partition: once evidence has dead-lettered both, it has applied
+    the replay too."""
+    before = evidence_events(stack, case_id)
+    stack.produce("sendpath.case-events", case_id, decision_event(case_id, DECIDED))
+    stack.produce("sendpath.case-events", case_id, "not an envelope")
+    no_date = json.loads(decision_event(case_id, DECIDED))
+    no_date["id"] += "/without-date"
+    del no_date["data"]["date"]
+    stack.produce("sendpath.case-events", case_id, json.dumps(no_date))
+    dls = wait_for("evidence's dead letters", lambda: (
+        d if len(d := deadletters(stack, "evidence")) == 2 else None))
+    assert "x-reason=envelope is not a JSON object" in dls[0][1], dls[0]
+    assert dls[0][2] == "not an envelope" and dls[0][0] == case_id, dls[0]
+    assert "data.date (YYYY-MM-DD) is required" in dls[1][1], dls[1]
+    assert "x-source-topic=sendpath.case-events" in dls[1][1], dls[1]
+    after = evidence_events(stack, case_id)
+    assert {e["id"] for e in after} == {e["id"] for e in before}, "a replay asked again"
+    first = {e["id"]: e["data"] for e in before}
+    assert all(first[e["id"]] == e["data"] for e in after), "a re-announcement changed"
+    states = stack.redis("HGETALL", f"evidence:case:{case_id}").split("\n")
+    assert dict(zip(states[::2], states[1::2])) == {
+        a: f"requested|{DECIDED}" for a in ADVISERS}, states
+    assert http("GET", stack.url("evidence", "/healthz")).status == 200
+
+
+def check_all_missing(stack, case_id):
+    r = advice(stack, case_id)
+    assert r.status == 200, (r.status, r.body)
+    c = r.json()
+    assert c["case_id"] == case_id and c["complete"] is False, c
+    assert [x["adviser"] for x in c["requested"]] == list(ADVISERS), c["requested"]
+    assert all(x == {"adviser": x["adviser"], "requested_on": DECIDED}
+               for x in c["requested"]), c["requested"]
+    assert c["missing"] == list(ADVISERS), c["missing"]
+    assert advice(stack, UNKNOWN_CASE).status == 404
+    assert advice(stack, "nonsense").status == 400
+
+
+def fields_of(r):
+    assert r.status == 400, (r.status, r.body)
+    assert r.headers["Content-Type"].startswith("application/problem+json"), r.headers
+    return {e["field"] for e in r.json()["errors"]}
+
+
+def check_bad_returns(stack, case_id):
+    before = len(evidence_events(stack, case_id))
+    bad = {"idempotency_key": "", "date": "2027-02-02", "document_ref": 7,
+           "author": "x" * 201}  # the service's clock says 1 February
+    assert fields_of(post_return(stack, case_id, "parent", bad)) == {
+        "idempotency_key", "date", "document_ref", "author"}
+    assert fields_of(post_return(stack, case_id, "parent", {})) == {
+        "idempotency_key", "date", "document_ref", "author"}
+    assert fields_of(post_return(stack, case_id, "parent", "{not json")) == {"(body)"}
+    assert fields_of(post_return(stack, "nonsense", "Bad-Name", return_body("parent"))) == {
+        "id", "adviser"}
+    early = return_body("parent", key="early-date", date="2027-01-03")
+    r = post_return(stack, case_id, "parent", early)
+    assert fields_of(r) == {"date"} and DECIDED in r.body, r.body
+    r = post_return(stack, UNKNOWN_CASE, "medical", return_body("medical", key="unknown"))
+    assert r.status == 404, (r.status, r.body)
+    r = post_return(stack, case_id, "sensory", return_body("medical", key="sensory-1"))
+    assert r.status == 409 and r.json()["title"] == "Advice not requested", r.body
+    assert len(evidence_events(stack, case_id)) == before, "a refused return was published"
+
+
+def check_first_return_and_repeats(stack, case_id):
+    body = return_body("medical")
+    r = post_return(stack, case_id, "medical", body)
+    assert r.status == 201, (r.status, r.body)
+    assert r.headers["Location"] == f"/v1/cases/{case_id}/advice", dict(r.headers)
+    answer = r.json()
+    assert answer == {"case_id": case_id, "adviser": "medical", "status": "received",
+                      "received_on": "2027-01-25", "document_ref": "DOC-MEDICAL-0001",
+                      "evidence_complete": False}, answer
+    evs = evidence_events(stack, case_id, "advice.received")
+    assert [e["id"] for e in evs] == [f"{case_id}/advice.received/medical"], evs
+    assert evs[0]["data"] == {"case_id": case_id, "adviser": "medical", "date": "2027-01-25",
+                              "document_ref": "DOC-MEDICAL-0001",
+                              "author": "Author of medical advice"}, evs[0]
+    r = post_return(stack, case_id, "medical", body)
+    assert r.status == 200 and r.json() == answer, (r.status, r.body)
+    assert r.headers.get("Idempotent-Replayed") == "true", dict(r.headers)
+    r = post_return(stack, case_id, "medical", dict(body, document_ref="DOC-OTHER"))
+    assert r.status == 422, (r.status, r.body)
+    r = post_return(stack, case_id, "medical", return_body("medical", key="return-medical-2"))
+    assert r.status == 409 and "2027-01-25" in r.json()["detail"], (r.status, r.body)
+    time.sleep(0.5)
+    assert len(evidence_events(stack, case_id, "advice.received")) == 1, "a repeat published"
+    check_pending_retry(stack, case_id, body, answer)
+
+
+def check_pending_retry(stack, case_id, body, answer):
+    """A crash after the return was reserved and before it was marked done
+    leaves the key pending with the event: a retry publishes that same event
+    (same id, same data) and answers as the first time would have."""
+    raw = [m["value"] for m in stack.topic("sendpath.evidence-events")
+           if json.loads(m["value"])["id"] == f"{case_id}/advice.received/medical"]
+    idem = "evidence:idem:" + hashlib.sha256(body["idempotency_key"].encode()).hexdigest()
+    assert stack.redis("HGET", idem, "state") == "done"
+    stack.redis("HSET", idem, "state", "pending", "event", raw[0], "answer", "")
+    r = post_return(stack, case_id, "medical", body)
+    assert r.status == 201 and r.json() == answer, (r.status, r.body)
+    assert r.headers.get("Idempotent-Replayed") == "true", dict(r.headers)
+    evs = evidence_events(stack, case_id, "advice.received")
+    assert len(evs) == 2 and evs[0] == evs[1], evs  # the same event, once more
+    assert stack.redis("HGET", idem, "state") == "done"
+
+
+def check_other_returns(stack, case_id):
+    for adviser in ADVISERS:
+        if adviser in ("medical", LAST):
+            continue
+        # One through the Idempotency-Key header rather than the body.
+        headers = {"Idempotency-Key": "hdr-key-parent"} if adviser == "parent" else None
+        body = return_body(adviser)
+        if headers:
+            del body["idempotency_key"]
+        r = post_return(stack, case_id, adviser, body, headers)
+        assert r.status == 201 and r.json()["evidence_complete"] is False, (adviser, r.body)
+        assert not evidence_events(stack, case_id, "evidence.complete"), "complete too early"
+    r = post_return(stack, case_id, LAST, return_body(LAST))
+    assert r.status == 201 and r.json()["evidence_complete"] is True, (r.status, r.body)
+    r = post_return(stack, case_id, LAST, return_body(LAST))
+    assert r.status == 200 and r.json()["evidence_complete"] is True, (r.status, r.body)
+
+
+def check_complete(stack, case_id):
+    evs = wait_for("evidence.complete", lambda: evidence_events(stack, case_id,
+                                                                "evidence.complete"))
+    time.sleep(0.5)
+    evs = evidence_events(stack, case_id, "evidence.complete")
+    assert len(evs) == 1, evs
+    assert evs[0]["id"] == f"{case_id}/evidence.complete", evs[0]
+    assert evs[0]["data"] == {"case_id": case_id, "date": COMPLETE_ON}, evs[0]
+    received = evidence_events(stack, case_id, "advice.received")
+    assert len({e["id"] for e in received}) == len(ADVISERS), received
+    assert len(received) == len(ADVISERS) + 1, received  # medical's retry, same id
+    c = advice(stack, case_id).json()
+    assert c["complete"] is True and c["missing"] == [], c
+    for x in c["requested"]:
+        assert x == {"adviser": x["adviser"], "requested_on": DECIDED,
+                     "received_on": ADVISERS[x["adviser"]][2],
+                     "document_ref": f"DOC-{x['adviser'].upper()}-0001"}, x
+
+
+def check_clocks_met(stack, case_id):
+    evs = wait_for("every advice clock met", lambda: (
+        e if len(e := advice_clock_events(stack, case_id, "deadline.met")) >= len(ADVISERS)
+        else None))
+    got = {e["data"]["qualifier"]: e["data"] for e in evs}
+    assert set(got) == set(ADVISERS), got.keys()
+    for adviser, d in got.items():
+        assert d["met_on"] == ADVISERS[adviser][2] and d["on_time"] is True, d
+        assert d["due_date"] == DUE, d
+
+
+def check_replay_after_returns(stack, case_id, partition):
+    """A decision replayed after every return: nothing new is asked, and the
+    re-announced requests (each followed by its return) leave no clock open."""
+    ids = {e["id"] for e in evidence_events(stack, case_id)}
+    stack.produce("sendpath.case-events", case_id, decision_event(case_id, DECIDED))
+    stack.produce("sendpath.case-events", case_id, "marker: not an envelope")
+    wait_for("the replay applied", lambda: len(deadletters(stack, "evidence")) == 3)
+    assert {e["id"] for e in evidence_events(stack, case_id)} == ids
+    time.sleep(1.5)  # timers applies what evidence re-announced
+    slots = stack.redis("HKEYS", f"tm:{{s{partition}}}:c").split("\n")
+    assert not [s for s in slots if s.startswith(f"{case_id}:advice:")], slots
+    assert advice(stack, case_id).json()["complete"] is True
+
+
+def check_logs_clean(stack):
+    with open(os.path.join(stack.var, "logs", "evidence.log"), errors="replace") as f:
+        log = f.read()
+    for personal in (PARENT, SENCO, REQUEST["child"]["given_name"],
+                     REQUEST["contact"]["name"], "Author of"):
+        assert personal not in log, f"the evidence log holds '{personal}'"
+
+
+def test(stack):
+    case_id = request_case(stack)
+    stack.produce("sendpath.case-events", case_id, decision_event(case_id, DECIDED))
+    check_requested(stack, case_id)
+    check_clocks_started(stack, case_id)
+    check_replay_and_deadletters(stack, case_id)
+    check_all_missing(stack, case_id)
+    stack.set_clock("2027-02-01T09:00:00Z")
+    check_bad_returns(stack, case_id)
+    check_first_return_and_repeats(stack, case_id)
+    check_other_returns(stack, case_id)
+    check_complete(stack, case_id)
+    check_clocks_met(stack, case_id)
+    partition = evidence_events(stack, case_id)[0]["_partition"]
+    check_replay_after_returns(stack, case_id, partition)
+    codes = stack.stop()
+    assert all(c == 0 for c in codes.values()), f"unclean shutdown: {codes}"
+    check_logs_clean(stack)
+
+
+if __name__ == "__main__":
+    main(test, clock_start="2027-01-04T10:00:00Z", services=("intake", "evidence", "timers"),
+         extra_env={
+             "SENDPATH_EVIDENCE_ADVISERS_EXTRA": "speech_language=salt@nhs.example",
+             "SENDPATH_EVIDENCE_ADVISERS": ",".join(ADVISERS),
+         })
