@@ -172,7 +172,7 @@ static void start_input(const sp_event *ev, const timers_rule *rule, timers_star
     in->due_field = rule->due_field ? data_date(ev, rule->due_field) : SP_DATE_INVALID;
     in->child_dob = data_date(ev, "child_date_of_birth");
     in->transfer_year = cJSON_IsNumber(ty) ? ty->valueint : 0;
-    in->post16 = phase && strcmp(phase, "post16") == 0;
+    in->post16 = phase && strcmp(phase, "secondary_to_post16") == 0;
 }
 
 /* Arms one rule's clock from ev. Returns -1 with why if ev lacks a date the
