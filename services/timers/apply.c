@@ -139,7 +139,10 @@ static void armed_cb(sp_redis *r, redisReply *rep, void *priv) {
     apply_op *op = priv;
     apply_batch *b = op->b;
     timers_record armed;
-    if (!reply_failed(op, rep) && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[0]->integer == 2) {
+        sp_log(SP_LOG_DEBUG, NULL, "timers: %s not started: its case is closed", op->slot);
+    } else if (!reply_failed(op, rep) && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
         rep->element[1]->type == REDIS_REPLY_STRING &&
         timers_record_decode(rep->element[1]->str, rep->element[1]->len, &armed) == 0) {
         timers_state *t = b->s->priv;
@@ -205,8 +208,8 @@ static int apply_start(apply_batch *b, const sp_event *ev, const timers_rule *ru
     timers_fire_point p;
     timers_schedule_point(&t->schedule, &op->rec, op->rec.seq, &p);
     timers_record_encode(&op->rec, text, sizeof(text));
-    if (timers_store_arm(b->s->redis, shard, op->slot, text, p.at_ms,
-                         qual ? ev->subject : NULL, armed_cb, op))
+    if (timers_store_arm(b->s->redis, shard, op->slot, text, p.at_ms, qual != NULL,
+                         armed_cb, op))
         op_unsent(op);
     return 0;
 }

@@ -7,9 +7,12 @@
 #include <string.h>
 #include "store.h"
 
-#define DONE_TTL_S "1814400" /* 3 weeks */
+#define DONE_TTL_S "1814400"       /* 3 weeks */
+#define TOMBSTONE_TTL_S "34560000" /* 400 days: longer than any start's lateness */
 
+/* KEYS: c q x z. A case withdrawn or closed (z) gets no new clocks. */
 static const char arm_lua[] =
+    "if redis.call('EXISTS', KEYS[4]) == 1 then return {2, false} end\n"
     "if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then\n"
     "  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])\n"
     "  if ARGV[4] ~= '' then redis.call('SADD', KEYS[3], ARGV[1]) end\n"
@@ -39,12 +42,14 @@ static const char advance_lua[] =
     "end\n"
     "return n\n";
 
-/* KEYS: c q d0 d1 d2 x. ARGV: stop_date strict outcome with_index slots... */
+/* KEYS: c q d0 d1 d2 x z. ARGV: stop_date strict outcome with_index slots...
+ * with_index is a case-wide cancel: it also leaves the tombstone z. */
 static const char stop_lua[] =
     "local slots = {}\n"
     "for i = 5, #ARGV do slots[#slots + 1] = ARGV[i] end\n"
     "if ARGV[4] == '1' then\n"
     "  for _, s in ipairs(redis.call('SMEMBERS', KEYS[6])) do slots[#slots + 1] = s end\n"
+    "  redis.call('SET', KEYS[7], ARGV[1], 'EX', " TOMBSTONE_TTL_S ")\n"
     "end\n"
     "local out = {}\n"
     "for _, slot in ipairs(slots) do\n"
@@ -86,16 +91,19 @@ static void key(char *buf, size_t size, int shard, const char *what) {
 }
 
 int timers_store_arm(sp_redis *r, int shard, const char *slot, const char *record,
-                     int64_t fire_ms, const char *index_case, sp_redis_cb cb, void *priv) {
-    char c[160], q[160], x[160], score[24], what[100];
+                     int64_t fire_ms, int indexed, sp_redis_cb cb, void *priv) {
+    char c[160], q[160], x[160], z[160], score[24], what[100];
+    size_t case_len = strcspn(slot, ":");
     key(c, sizeof(c), shard, "c");
     key(q, sizeof(q), shard, "q");
-    snprintf(what, sizeof(what), "x:%s", index_case ? index_case : "");
+    snprintf(what, sizeof(what), "x:%.*s", (int)case_len, slot);
     key(x, sizeof(x), shard, what);
+    snprintf(what, sizeof(what), "z:%.*s", (int)case_len, slot);
+    key(z, sizeof(z), shard, what);
     snprintf(score, sizeof(score), "%lld", (long long)fire_ms);
-    const char *argv[] = {"EVAL", arm_lua, "3", c, q, x, slot, record, score,
-                          index_case ? "1" : ""};
-    return sp_redis_command_argv(r, cb, priv, 10, argv, NULL);
+    const char *argv[] = {"EVAL", arm_lua, "4", c, q, x, z, slot, record, score,
+                          indexed ? "1" : ""};
+    return sp_redis_command_argv(r, cb, priv, 11, argv, NULL);
 }
 
 int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis_cb cb,
@@ -138,9 +146,9 @@ int timers_store_stop(sp_redis *r, int shard, const char *case_id, const char *s
                       int strict, const char *outcome, int with_index,
                       const char *const *slots, size_t nslots, int64_t now_ms,
                       sp_redis_cb cb, void *priv) {
-    char c[160], q[160], d[3][160], x[160], what[100];
+    char c[160], q[160], d[3][160], x[160], z[160], what[100];
     int64_t week = now_ms / (7LL * 86400000);
-    size_t argc = 13 + nslots;
+    size_t argc = 14 + nslots;
     const char **argv = malloc(argc * sizeof(*argv));
     int rc;
     if (!argv) return -1;
@@ -152,10 +160,12 @@ int timers_store_stop(sp_redis *r, int shard, const char *case_id, const char *s
     }
     snprintf(what, sizeof(what), "x:%s", case_id);
     key(x, sizeof(x), shard, what);
-    const char *head[] = {"EVAL", stop_lua, "6", c, q, d[0], d[1], d[2], x, stop_date,
+    snprintf(what, sizeof(what), "z:%s", case_id);
+    key(z, sizeof(z), shard, what);
+    const char *head[] = {"EVAL", stop_lua, "7", c, q, d[0], d[1], d[2], x, z, stop_date,
                           strict ? "1" : "0", outcome, with_index ? "1" : "0"};
     memcpy(argv, head, sizeof(head));
-    for (size_t i = 0; i < nslots; i++) argv[13 + i] = slots[i];
+    for (size_t i = 0; i < nslots; i++) argv[14 + i] = slots[i];
     rc = sp_redis_command_argv(r, cb, priv, (int)argc, argv, NULL);
     free(argv);
     return rc;

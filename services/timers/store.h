@@ -9,8 +9,11 @@
  *   tm:{s<p>}:d:<week>       hash  slot -> "<record>#<outcome>" of clocks
  *                                  stopped in that ISO week; kept 3 weeks so a
  *                                  replayed stop re-announces the same outcome
- *   tm:{s<p>}:x:<case>       set   slots of the case whose qualifier is free
- *                                  text (schools consulted), for cancelling
+ *   tm:{s<p>}:x:<case>       set   slots of the case with a qualifier (each
+ *                                  adviser, each school), for cancelling
+ *   tm:{s<p>}:z:<case>       string the case was withdrawn or closed: no new
+ *                                  clock starts, even from a start event that
+ *                                  arrives later on another topic (400 days)
  *
  * A shard is fired only by the instance that owns partition p, so a partition
  * moving on rebalance moves its clocks with it, with no locks. Every write
@@ -23,11 +26,12 @@
 #include "redis.h"
 
 /* Arms slot with record text and first fire time, unless it is already armed
- * (a replayed start must not reset a running clock). Reply: array {1, record}
- * armed now, or {0, the record already there}. index_case, when not NULL, adds the slot to the case's
- * cancel index. */
+ * (a replayed start must not reset a running clock) or its case is closed.
+ * Reply: array {1, record} armed now, {0, the record already there}, or
+ * {2, nil} the case is withdrawn or closed. indexed adds the slot to the
+ * case's cancel index. */
 int timers_store_arm(sp_redis *r, int shard, const char *slot, const char *record,
-                     int64_t fire_ms, const char *index_case, sp_redis_cb cb, void *priv);
+                     int64_t fire_ms, int indexed, sp_redis_cb cb, void *priv);
 
 /* Up to limit clocks of the shard due at or before now_ms. Reply: array of
  * triples (slot, score, record or nil). */

@@ -77,6 +77,7 @@ class Stack:
         self.services = services
         self.extra_env = extra_env or {}
         self.procs = {}
+        self.injected = set()  # message values the test put on topics itself
         self.ports = {s: free_port() for s in services}
         self.redis_port = free_port()
         self.bootstrap_file = os.path.join(self.dir, "broker.bootstrap")
@@ -148,8 +149,40 @@ class Stack:
         p.send_signal(sig)
         return p.wait(timeout=timeout)
 
+    # Topics whose every message must match proto/ (the commands and dead-letter
+    # topics carry what clients sent, refused messages included, by design).
+    CONTRACT_TOPICS = ("sendpath.case-events", "sendpath.deadlines",
+                       "sendpath.evidence-events", "sendpath.notification-outcomes")
+
+    def check_contract(self):
+        """Every event the services published during this test, validated
+        against proto/ with ajv (tests/contract/validate.mjs); what the test
+        injected itself is left out. Fails the test on any mismatch, so the
+        contract cannot drift from what the code sends."""
+        path = os.path.join(self.dir, "messages.jsonl")
+        count = 0
+        with open(path, "w") as f:
+            for topic in self.CONTRACT_TOPICS:
+                for m in self.topic(topic):
+                    if m["value"] in self.injected:
+                        continue  # the test's own stand-ins for a service
+                    f.write(json.dumps({"topic": topic, "key": m["key"],
+                                        "value": m["value"]}) + "\n")
+                    count += 1
+        validator = os.path.join(self.source, "tests/contract/validate.mjs")
+        out = subprocess.run(["node", validator, "--messages", path, "--quiet"],
+                             capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise AssertionError(f"{count} messages checked against proto/; failures:\n"
+                                 f"{out.stdout[-4000:]}{out.stderr[-2000:]}")
+        print(f"contract: {count} messages on {len(self.CONTRACT_TOPICS)} topics match "
+              f"proto/", file=sys.stderr)
+
     def stop(self):
-        """Stops the services with SIGTERM and returns their exit codes."""
+        """Checks the contract while the broker is up, then stops the services
+        with SIGTERM and returns their exit codes."""
+        if "broker" in self.procs:
+            self.check_contract()
         codes = {}
         for s in reversed(self.services):
             if s in self.procs:
@@ -207,10 +240,12 @@ class Stack:
         p.wait(timeout=10)
 
     def produce(self, topic, key, value):
+        self.injected.add(value)
         subprocess.run(["kcat", "-b", self.bootstrap, "-P", "-t", topic, "-K", "\t"],
                        input=f"{key}\t{value}\n", text=True, check=True, timeout=10)
 
     def produce_many(self, topic, pairs):
+        self.injected.update(v for _, v in pairs)
         lines = "".join(f"{k}\t{v}\n" for k, v in pairs)
         subprocess.run(["kcat", "-b", self.bootstrap, "-P", "-t", topic, "-K", "\t"],
                        input=lines, text=True, check=True, timeout=60)

@@ -9,6 +9,7 @@ which clocks start, with which due dates, and how each ends.
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import main, wait_for  # noqa: E402
@@ -127,6 +128,9 @@ def check_withdrawal_cancels_everything(stack):
     send(stack, c, "decision.assess", date="2026-12-01", request_received_date="2026-11-23")
     send(stack, c, "advice.requested", topic="sendpath.evidence-events", date="2026-12-02",
          adviser="psychological")
+    wait_for("the advice clock", lambda: [
+        e for e in stack.events("sendpath.deadlines") if e["subject"] == c
+        and e["data"]["clock"] == "advice"])
     send(stack, c, "request.withdrawn", date="2027-01-15")
     evs = wait_for("cancellations", lambda: (
         x if len(x := [e for e in stack.events("sendpath.deadlines")
@@ -135,6 +139,18 @@ def check_withdrawal_cancels_everything(stack):
     assert sorted(e["data"]["clock"] for e in evs) == ["advice", "final_plan",
                                                        "no_plan_notice"], evs
     assert all(e["data"]["cancelled_on"] == "2027-01-15" for e in evs)
+    # A start that arrives after the withdrawal (another topic, read later)
+    # opens no clock on the withdrawn case.
+    send(stack, c, "advice.requested", topic="sendpath.evidence-events", date="2027-01-16",
+         adviser="medical")
+    marker = bulk_case_id(5)
+    send(stack, marker, "request.received", date="2027-01-16", received_date="2027-01-16")
+    wait_for("a later event processed", lambda: [
+        e for e in stack.events("sendpath.deadlines") if e["subject"] == marker])
+    time.sleep(0.5)
+    late = [e for e in stack.events("sendpath.deadlines") if e["subject"] == c
+            and e["data"].get("qualifier") == "medical"]
+    assert not late, late
 
 
 def check_sen_support(stack):

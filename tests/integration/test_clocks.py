@@ -45,7 +45,7 @@ def request(stack, n, received="2026-11-23"):
 def decision_event(case_id, date):
     return json.dumps({
         "specversion": "1.0", "id": f"{case_id}/decision.assess",
-        "source": "/sendpath/intake", "type": "decision.assess",
+        "source": "/sendpath/test", "type": "decision.assess",
         "time": "2027-01-20T09:00:00.000Z", "subject": case_id,
         "datacontenttype": "application/json",
         "data": {"case_id": case_id, "date": date, "request_received_date": "2026-11-23"}})
@@ -111,7 +111,7 @@ def received_event(case_id):
     data.pop("idempotency_key")
     return json.dumps({
         "specversion": "1.0", "id": f"{case_id}/request.received",
-        "source": "/sendpath/intake", "type": "request.received",
+        "source": "/sendpath/test", "type": "request.received",
         "time": "2026-11-23T10:00:00.000Z", "subject": case_id,
         "datacontenttype": "application/json", "data": data})
 
