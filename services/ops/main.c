@@ -9,6 +9,7 @@
 #include "api.h"
 #include "envelope.h"
 #include "log.h"
+#include "pipeline.h"
 #include "projection.h"
 #include "service.h"
 
@@ -22,59 +23,34 @@ static const sp_conf_def ops_conf_table[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
-typedef struct ops_batch {
-    sp_service *s;
-    size_t outstanding;
-    int failed;
-} ops_batch;
-
-static void batch_step(ops_batch *b) {
-    if (--b->outstanding > 0) return;
-    sp_consumer *c = b->s->consumer;
-    int failed = b->failed;
-    free(b);
-    if (failed) sp_consumer_batch_retry(c, 500);
-    else sp_consumer_batch_done(c);
-}
-
 static void applied_cb(sp_redis *r, redisReply *reply, void *priv) {
-    ops_batch *b = priv;
+    sp_pipeline *p = priv;
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
         sp_error("ops: apply failed: %s", reply ? reply->str : "no connection");
-        b->failed = 1;
+        sp_pipeline_fail(p);
     }
-    batch_step(b);
-}
-
-static void deadlettered_cb(rd_kafka_resp_err_t err, void *opaque) {
-    ops_batch *b = opaque;
-    if (err) b->failed = 1;
-    batch_step(b);
+    sp_pipeline_release(p);
 }
 
 static void ops_on_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
-    ops_batch *b = calloc(1, sizeof(*b));
+    sp_pipeline *p = sp_pipeline_new(s, SP_TOPIC_DEADLETTER); /* ops publishes nothing */
     char errstr[256];
-    b->s = s;
-    b->outstanding = 1;
-    for (size_t i = 0; i < n; i++) {
+    if (!p) return;
+    for (size_t i = 0; i < n && !sp_pipeline_failed(p); i++) {
         sp_event ev;
         sp_service_count_in(s);
-        b->outstanding++;
         if (sp_event_parse(msgs[i]->payload, msgs[i]->len, &ev, errstr, sizeof(errstr))) {
-            if (sp_service_deadletter(s, msgs[i], errstr, deadlettered_cb, b)) {
-                b->failed = 1;
-                b->outstanding--;
-            }
+            sp_pipeline_deadletter(p, msgs[i], errstr);
             continue;
         }
-        if (ops_projection_apply(s->redis, &ev, applied_cb, b)) {
-            b->failed = 1;
-            b->outstanding--;
+        sp_pipeline_hold(p);
+        if (ops_projection_apply(s->redis, &ev, applied_cb, p)) {
+            sp_pipeline_fail(p);
+            sp_pipeline_release(p);
         }
         sp_event_free(&ev);
     }
-    batch_step(b);
+    sp_pipeline_release(p);
 }
 
 static int ops_init(sp_service *s, char *errstr, size_t size) {

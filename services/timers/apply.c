@@ -15,26 +15,13 @@
 #include "envelope.h"
 #include "events.h"
 #include "log.h"
+#include "pipeline.h"
 #include "store.h"
 #include "timers.h"
 
-typedef struct out_event {
-    char *text;
-    char key[64];
-} out_event;
-
-typedef struct apply_batch {
-    sp_service *s;
-    out_event *out;
-    size_t n, cap;
-    size_t outstanding;
-    int failed;
-    int publishing;
-} apply_batch;
-
 /* What one Redis reply must do when it comes back. */
 typedef struct apply_op {
-    apply_batch *b;
+    sp_pipeline *b;
     char slot[TIMERS_SLOT_MAX];
     char by[48]; /* the event type that stopped a clock */
     sp_date on;  /* its business date */
@@ -42,94 +29,25 @@ typedef struct apply_op {
     timers_record rec; /* for starts: the record armed */
 } apply_op;
 
-static void batch_step(apply_batch *b);
-
-static void out_add(apply_batch *b, char *text, const char *key) {
-    if (!text) {
-        b->failed = 1;
-        return;
-    }
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 16;
-        out_event *o = realloc(b->out, cap * sizeof(*o));
-        if (!o) {
-            cJSON_free(text);
-            b->failed = 1;
-            return;
-        }
-        b->out = o;
-        b->cap = cap;
-    }
-    b->out[b->n].text = text;
-    snprintf(b->out[b->n].key, sizeof(b->out[b->n].key), "%s", key);
-    b->n++;
-}
-
-static void batch_free(apply_batch *b) {
-    for (size_t i = 0; i < b->n; i++) cJSON_free(b->out[i].text);
-    free(b->out);
-    free(b);
-}
-
-static void delivered_cb(rd_kafka_resp_err_t err, void *opaque) {
-    apply_batch *b = opaque;
-    if (err) {
-        sp_error("timers: deadline event not delivered: %s", rd_kafka_err2str(err));
-        b->failed = 1;
-    }
-    batch_step(b);
-}
-
-/* Stage 2: every Redis change is in; publish the events in order. */
-static void batch_publish(apply_batch *b) {
-    char errstr[256];
-    b->publishing = 1;
-    b->outstanding = 1;
-    for (size_t i = 0; i < b->n && !b->failed; i++) {
-        b->outstanding++;
-        if (sp_service_publish(b->s, SP_TOPIC_DEADLINES, b->out[i].key, b->out[i].text,
-                               strlen(b->out[i].text), delivered_cb, b, errstr,
-                               sizeof(errstr))) {
-            sp_error("timers: %s", errstr);
-            b->outstanding--;
-            b->failed = 1;
-        }
-    }
-    batch_step(b);
-}
-
-static void batch_step(apply_batch *b) {
-    if (--b->outstanding > 0) return;
-    if (!b->publishing && !b->failed) {
-        batch_publish(b);
-        return;
-    }
-    sp_consumer *c = b->s->consumer;
-    int failed = b->failed;
-    batch_free(b);
-    if (failed) sp_consumer_batch_retry(c, 500);
-    else sp_consumer_batch_done(c);
-}
-
-static apply_op *op_new(apply_batch *b) {
+static apply_op *op_new(sp_pipeline *b) {
     apply_op *op = calloc(1, sizeof(*op));
-    if (!op) b->failed = 1;
-    else op->b = b, b->outstanding++;
+    if (!op) sp_pipeline_fail(b);
+    else op->b = b, sp_pipeline_hold(b);
     return op;
 }
 
-/* A command that could not be sent: count it done, and fail the batch. */
+/* A command that could not be sent: close it, and fail the batch. */
 static void op_unsent(apply_op *op) {
-    apply_batch *b = op->b;
+    sp_pipeline *b = op->b;
     free(op);
-    b->failed = 1;
-    b->outstanding--;
+    sp_pipeline_fail(b);
+    sp_pipeline_release(b);
 }
 
 static int reply_failed(apply_op *op, redisReply *rep) {
     if (rep && rep->type != REDIS_REPLY_ERROR) return 0;
     sp_error("timers: redis: %s", rep ? rep->str : "no connection");
-    op->b->failed = 1;
+    sp_pipeline_fail(op->b);
     return 1;
 }
 
@@ -137,7 +55,7 @@ static int reply_failed(apply_op *op, redisReply *rep) {
 
 static void armed_cb(sp_redis *r, redisReply *rep, void *priv) {
     apply_op *op = priv;
-    apply_batch *b = op->b;
+    sp_pipeline *b = op->b;
     timers_record armed;
     if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
         rep->element[0]->integer == 2) {
@@ -145,7 +63,7 @@ static void armed_cb(sp_redis *r, redisReply *rep, void *priv) {
     } else if (!reply_failed(op, rep) && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
         rep->element[1]->type == REDIS_REPLY_STRING &&
         timers_record_decode(rep->element[1]->str, rep->element[1]->len, &armed) == 0) {
-        timers_state *t = b->s->priv;
+        timers_state *t = sp_pipeline_service(b)->priv;
         char case_id[64], clock[64], qual[96];
         timers_slot_split(op->slot, case_id, sizeof(case_id), clock, sizeof(clock), qual,
                           sizeof(qual));
@@ -153,13 +71,14 @@ static void armed_cb(sp_redis *r, redisReply *rep, void *priv) {
         /* Announced from the record in Redis: on a replay, or a second start
          * of a clock already running, that is the running instance, so the
          * event repeats its id and is dropped downstream. */
-        out_add(b, timers_event_started(b->s, op->slot, &armed), case_id);
+        sp_pipeline_emit(b, case_id,
+                         timers_event_started(sp_pipeline_service(b), op->slot, &armed));
     } else if (rep && rep->type != REDIS_REPLY_ERROR) {
         sp_error("timers: arm: unexpected reply for a clock");
-        b->failed = 1;
+        sp_pipeline_fail(b);
     }
     free(op);
-    batch_step(b);
+    sp_pipeline_release(b);
 }
 
 static sp_date data_date(const sp_event *ev, const char *field) {
@@ -180,9 +99,9 @@ static void start_input(const sp_event *ev, const timers_rule *rule, timers_star
 
 /* Arms one rule's clock from ev. Returns -1 with why if ev lacks a date the
  * rule needs; a rule that does not apply (no transfer year) is skipped. */
-static int apply_start(apply_batch *b, const sp_event *ev, const timers_rule *rule,
+static int apply_start(sp_pipeline *b, const sp_event *ev, const timers_rule *rule,
                        int shard, char *why, size_t size) {
-    timers_state *t = b->s->priv;
+    timers_state *t = sp_pipeline_service(b)->priv;
     timers_start_input in;
     char text[128];
     const char *qual = rule->qualifier_field ? sp_event_str(ev, rule->qualifier_field) : NULL;
@@ -204,11 +123,11 @@ static int apply_start(apply_batch *b, const sp_event *ev, const timers_rule *ru
     op->rec.due = due;
     op->rec.flags = (rule->flags & TIMERS_RULE_INFORMATIONAL) ? TIMERS_FLAG_INFORMATIONAL : 0;
     op->rec.seq = timers_schedule_first(&t->schedule, &op->rec,
-                                        sp_date_from_ms(sp_service_now(b->s)));
+                                        sp_date_from_ms(sp_service_now(sp_pipeline_service(b))));
     timers_fire_point p;
     timers_schedule_point(&t->schedule, &op->rec, op->rec.seq, &p);
     timers_record_encode(&op->rec, text, sizeof(text));
-    if (timers_store_arm(b->s->redis, shard, op->slot, text, p.at_ms, qual != NULL,
+    if (timers_store_arm(sp_pipeline_service(b)->redis, shard, op->slot, text, p.at_ms, qual != NULL,
                          armed_cb, op))
         op_unsent(op);
     return 0;
@@ -218,9 +137,9 @@ static int apply_start(apply_batch *b, const sp_event *ev, const timers_rule *ru
 
 static void stopped_cb(sp_redis *r, redisReply *rep, void *priv) {
     apply_op *op = priv;
-    apply_batch *b = op->b;
+    sp_pipeline *b = op->b;
     if (!reply_failed(op, rep) && rep->type == REDIS_REPLY_ARRAY) {
-        timers_state *t = b->s->priv;
+        timers_state *t = sp_pipeline_service(b)->priv;
         for (size_t i = 0; i + 2 < rep->elements; i += 3) {
             timers_record rec;
             redisReply *rr = rep->element[i + 2];
@@ -229,15 +148,16 @@ static void stopped_cb(sp_redis *r, redisReply *rep, void *priv) {
             char case_id[64], clock[64], qual[96];
             timers_slot_split(rep->element[i]->str, case_id, sizeof(case_id), clock,
                               sizeof(clock), qual, sizeof(qual));
-            out_add(b, timers_event_stopped(b->s, rep->element[i]->str, &rec, op->met, op->on,
-                                            op->by), case_id);
+            sp_pipeline_emit(b, case_id,
+                             timers_event_stopped(sp_pipeline_service(b), rep->element[i]->str,
+                                                  &rec, op->met, op->on, op->by));
         }
     }
     free(op);
-    batch_step(b);
+    sp_pipeline_release(b);
 }
 
-static void stop_slots(apply_batch *b, const sp_event *ev, int shard, int met, int strict,
+static void stop_slots(sp_pipeline *b, const sp_event *ev, int shard, int met, int strict,
                        int with_index, const char *const *slots, size_t n, sp_date on) {
     char day[16], outcome[24];
     int y, m, d;
@@ -249,14 +169,14 @@ static void stop_slots(apply_batch *b, const sp_event *ev, int shard, int met, i
     snprintf(op->by, sizeof(op->by), "%s", ev->type);
     op->on = on;
     op->met = met;
-    if (timers_store_stop(b->s->redis, shard, ev->subject, day, strict, outcome, with_index,
-                          slots, n, sp_service_now(b->s), stopped_cb, op))
+    if (timers_store_stop(sp_pipeline_service(b)->redis, shard, ev->subject, day, strict, outcome, with_index,
+                          slots, n, sp_service_now(sp_pipeline_service(b)), stopped_cb, op))
         op_unsent(op);
 }
 
 /* Rules this event meets or cancels, one slot each. */
-static void apply_rule_stops(apply_batch *b, const sp_event *ev, int shard, sp_date on) {
-    timers_state *t = b->s->priv;
+static void apply_rule_stops(sp_pipeline *b, const sp_event *ev, int shard, sp_date on) {
+    timers_state *t = sp_pipeline_service(b)->priv;
     for (int i = 0; i < t->rules.count; i++) {
         const timers_rule *rule = &t->rules.rules[i];
         int met = timers_rule_met_on(rule, ev->type);
@@ -271,8 +191,8 @@ static void apply_rule_stops(apply_batch *b, const sp_event *ev, int shard, sp_d
 }
 
 /* Withdrawn or closed: every clock of the case ends. */
-static void apply_case_cancel(apply_batch *b, const sp_event *ev, int shard, sp_date on) {
-    timers_state *t = b->s->priv;
+static void apply_case_cancel(sp_pipeline *b, const sp_event *ev, int shard, sp_date on) {
+    timers_state *t = sp_pipeline_service(b)->priv;
     char slots[TIMERS_MAX_RULES][TIMERS_SLOT_MAX];
     const char *ptrs[TIMERS_MAX_RULES];
     size_t n = 0;
@@ -287,20 +207,21 @@ static void apply_case_cancel(apply_batch *b, const sp_event *ev, int shard, sp_
 
 static void excepted_cb(sp_redis *r, redisReply *rep, void *priv) {
     apply_op *op = priv;
-    apply_batch *b = op->b;
+    sp_pipeline *b = op->b;
     timers_record rec;
     if (!reply_failed(op, rep) && rep->type == REDIS_REPLY_STRING &&
         timers_record_decode(rep->str, rep->len, &rec) == 0) {
         char case_id[64], clock[64], qual[96];
         timers_slot_split(op->slot, case_id, sizeof(case_id), clock, sizeof(clock), qual,
                           sizeof(qual));
-        out_add(b, timers_event_excepted(b->s, op->slot, &rec), case_id);
+        sp_pipeline_emit(b, case_id,
+                         timers_event_excepted(sp_pipeline_service(b), op->slot, &rec));
     }
     free(op);
-    batch_step(b);
+    sp_pipeline_release(b);
 }
 
-static int apply_exception(apply_batch *b, const sp_event *ev, int shard, char *why,
+static int apply_exception(sp_pipeline *b, const sp_event *ev, int shard, char *why,
                            size_t size) {
     const char *clock = sp_event_str(ev, "clock"), *reason = sp_event_str(ev, "reason");
     if (!clock || !reason || !*reason || strlen(reason) >= TIMERS_REASON_MAX ||
@@ -313,7 +234,7 @@ static int apply_exception(apply_batch *b, const sp_event *ev, int shard, char *
     if (!op) return 0;
     timers_slot_make(op->slot, sizeof(op->slot), ev->subject, clock,
                      sp_event_str(ev, "qualifier"));
-    if (timers_store_except(b->s->redis, shard, op->slot, reason, excepted_cb, op))
+    if (timers_store_except(sp_pipeline_service(b)->redis, shard, op->slot, reason, excepted_cb, op))
         op_unsent(op);
     return 0;
 }
@@ -331,8 +252,8 @@ static int event_matters(const timers_state *t, const char *type) {
     return 0;
 }
 
-static int apply_event(apply_batch *b, const sp_event *ev, int shard, char *why, size_t size) {
-    timers_state *t = b->s->priv;
+static int apply_event(sp_pipeline *b, const sp_event *ev, int shard, char *why, size_t size) {
+    timers_state *t = sp_pipeline_service(b)->priv;
     sp_date on = data_date(ev, NULL);
     if (!event_matters(t, ev->type)) return 0;
     if (on == SP_DATE_INVALID) {
@@ -352,18 +273,11 @@ static int apply_event(apply_batch *b, const sp_event *ev, int shard, char *why,
     return 0;
 }
 
-static void deadlettered_cb(rd_kafka_resp_err_t err, void *opaque) {
-    apply_batch *b = opaque;
-    if (err) b->failed = 1; /* not parked: keep the offset and retry */
-    batch_step(b);
-}
-
 void timers_apply_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
-    apply_batch *b = calloc(1, sizeof(*b));
+    sp_pipeline *b = sp_pipeline_new(s, SP_TOPIC_DEADLINES);
     char why[256];
-    b->s = s;
-    b->outstanding = 1; /* released after the loop */
-    for (size_t i = 0; i < n && !b->failed; i++) {
+    if (!b) return;
+    for (size_t i = 0; i < n && !sp_pipeline_failed(b); i++) {
         sp_event ev;
         sp_service_count_in(s);
         if (sp_event_parse(msgs[i]->payload, msgs[i]->len, &ev, why, sizeof(why)) == 0 &&
@@ -372,13 +286,7 @@ void timers_apply_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
             continue;
         }
         sp_event_free(&ev);
-        sp_warn("timers: refused %s/%d/%lld: %s", rd_kafka_topic_name(msgs[i]->rkt),
-                msgs[i]->partition, (long long)msgs[i]->offset, why);
-        b->outstanding++;
-        if (sp_service_deadletter(s, msgs[i], why, deadlettered_cb, b)) {
-            b->outstanding--;
-            b->failed = 1;
-        }
+        sp_pipeline_deadletter(b, msgs[i], why);
     }
-    batch_step(b);
+    sp_pipeline_release(b);
 }
