@@ -1,13 +1,13 @@
 /* api.c - the evidence HTTP API: recording a return, reading a case.
  *
  * POST /v1/cases/{id}/advice/{adviser} records that an adviser's advice came
- * back: check the input -> reserve in Redis (idempotency key, the adviser's
- * state, completeness: store.h) -> publish advice.received, then
- * evidence.complete if it was the last -> wait for the broker -> mark the key
- * done -> answer 201. A 201 therefore means the events are durable and timers
- * will see the clock met. A repeat with the same key gets the first answer
- * (200) and publishes nothing new; a retry of an attempt that never finished
- * (a crash, a broker error) republishes the same events with the same ids.
+ * back: check the input -> reserve in Redis (returns.c, the same path as an
+ * advice.returned event) -> publish advice.received, then evidence.complete
+ * if it was the last -> wait for the broker -> mark the key done -> answer
+ * 201. A 201 therefore means the events are durable and timers will see the
+ * clock met. A repeat with the same key gets the first answer (200) and
+ * publishes nothing new; a retry of an attempt that never finished (a crash,
+ * a broker error) republishes the same events with the same ids.
  *
  * GET /v1/cases/{id}/advice: who was asked and when, who answered, who is
  * still missing.
@@ -17,65 +17,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "events.h"
 #include "evidence.h"
 #include "ids.h"
 #include "log.h"
+#include "returns.h"
 #include "store.h"
 #include "validate.h"
 
 #define IDEM_KEY_MAX 128
-#define TEXT_MAX 200 /* document_ref, author */
 
 /* One return in flight: from HTTP in to the answer out. */
 typedef struct advice_return {
     sp_service *s;
     sp_http_req *http;
-    char case_id[SP_CASE_ID_LEN + 1];
-    char adviser[EVIDENCE_ADVISER_NAME_MAX + 1];
-    char idem_key[IDEM_KEY_MAX + 1];
-    char date[11];
-    char document_ref[TEXT_MAX + 1];
+    evidence_return *ret; /* the outcome, once reserved */
     char *answer; /* the body of the 201, kept for repeats; cJSON allocator */
     size_t outstanding;
     int failed;
     int replayed;
 } advice_return;
 
-/* The checked input, borrowed from the request and its parsed body. */
-typedef struct return_input {
-    const char *case_id, *adviser, *idem_key, *document_ref, *author;
-    char date[11];
-} return_input;
-
-/* Refusals from the reservation, as a table: status, title, the field to
- * name (or NULL) and which date of the adviser's state the detail adds. */
-enum { NO_DATE, RECEIVED_ON, REQUESTED_ON };
-static const struct {
-    evidence_reserve_result res;
-    int status;
-    const char *title;
-    const char *field;
-    const char *detail;
-    int date;
-} refusals[] = {
-    {EVIDENCE_RESERVE_KEY_REUSED, 422, "Idempotency key reused", NULL,
-     "This idempotency key was used for a different return", NO_DATE},
-    {EVIDENCE_RESERVE_NO_CASE, 404, "No such case", NULL,
-     "The evidence service has no case with this id", NO_DATE},
-    {EVIDENCE_RESERVE_NOT_ASKED, 409, "Advice not requested", NULL,
-     "This adviser was not asked for advice on this case", NO_DATE},
-    {EVIDENCE_RESERVE_RETURNED, 409, "Advice already returned", NULL,
-     "This adviser's advice is already recorded, received on", RECEIVED_ON},
-    {EVIDENCE_RESERVE_BEFORE_REQUEST, 400, "Invalid return", "date",
-     "must not be before the advice was requested, on", REQUESTED_ON},
-    {EVIDENCE_RESERVE_ERROR, 503, "Not recorded", NULL,
-     "Storage is unavailable; retry with the same idempotency key", NO_DATE},
-};
-
 /* ---- answering ------------------------------------------------------------------ */
 
 static void return_free(advice_return *ar) {
+    evidence_return_free(ar->ret);
     cJSON_free(ar->answer);
     free(ar);
 }
@@ -97,22 +62,22 @@ static void return_fail(advice_return *ar, int status, const char *title, const 
 
 static void return_answer(advice_return *ar, int status, const char *body) {
     char loc[96];
-    snprintf(loc, sizeof(loc), "/v1/cases/%s/advice", ar->case_id);
+    snprintf(loc, sizeof(loc), "/v1/cases/%s/advice", ar->ret->case_id);
     sp_http_req_add_header(ar->http, "Location", loc);
     if (ar->replayed) sp_http_req_add_header(ar->http, "Idempotent-Replayed", "true");
     sp_http_respond(ar->http, status, "application/json", body, strlen(body));
     return_free(ar);
 }
 
-static char *answer_text(const advice_return *ar, int complete) {
+static char *answer_text(const evidence_return *ret) {
     cJSON *o = cJSON_CreateObject();
     char *text;
-    cJSON_AddStringToObject(o, "case_id", ar->case_id);
-    cJSON_AddStringToObject(o, "adviser", ar->adviser);
+    cJSON_AddStringToObject(o, "case_id", ret->case_id);
+    cJSON_AddStringToObject(o, "adviser", ret->adviser);
     cJSON_AddStringToObject(o, "status", "received");
-    cJSON_AddStringToObject(o, "received_on", ar->date);
-    cJSON_AddStringToObject(o, "document_ref", ar->document_ref);
-    cJSON_AddBoolToObject(o, "evidence_complete", complete);
+    cJSON_AddStringToObject(o, "received_on", ret->date);
+    cJSON_AddStringToObject(o, "document_ref", ret->document_ref);
+    cJSON_AddBoolToObject(o, "evidence_complete", ret->complete != NULL);
     text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
@@ -125,14 +90,15 @@ static void return_done_cb(sp_redis *r, redisReply *reply, void *priv) {
     /* The events are on the topic whatever this says; a lost "done" only
      * means a repeat republishes the same ids, which consumers drop. */
     if (!reply || reply->type == REDIS_REPLY_ERROR)
-        sp_log(SP_LOG_WARN, ar->case_id, "evidence: could not mark a return done");
+        sp_log(SP_LOG_WARN, ar->ret->case_id, "evidence: could not mark a return done");
     return_answer(ar, 201, ar->answer);
 }
 
 static void return_delivered(rd_kafka_resp_err_t err, void *opaque) {
     advice_return *ar = opaque;
+    const evidence_return *ret = ar->ret;
     if (err) {
-        sp_log(SP_LOG_ERROR, ar->case_id, "evidence: return not delivered: %s",
+        sp_log(SP_LOG_ERROR, ret->case_id, "evidence: return not delivered: %s",
                rd_kafka_err2str(err));
         ar->failed = 1;
     }
@@ -142,69 +108,53 @@ static void return_delivered(rd_kafka_resp_err_t err, void *opaque) {
                     "the same idempotency key", NULL);
         return;
     }
-    sp_log(SP_LOG_INFO, ar->case_id, "advice received from adviser %s", ar->adviser);
-    if (evidence_store_done(ar->s->redis, ar->idem_key, ar->answer, return_done_cb, ar))
+    sp_log(SP_LOG_INFO, ret->case_id, "advice received from adviser %s", ret->adviser);
+    if (evidence_store_done(ar->s->redis, ret->idem_key, ar->answer, return_done_cb, ar))
         return_answer(ar, 201, ar->answer);
 }
 
 static void return_send(advice_return *ar, const char *text) {
     char errstr[256];
     ar->outstanding++;
-    if (sp_service_publish(ar->s, SP_TOPIC_EVIDENCE, ar->case_id, text, strlen(text),
+    if (sp_service_publish(ar->s, SP_TOPIC_EVIDENCE, ar->ret->case_id, text, strlen(text),
                            return_delivered, ar, errstr, sizeof(errstr)) == 0)
         return;
-    sp_log(SP_LOG_ERROR, ar->case_id, "evidence: %s", errstr);
+    sp_log(SP_LOG_ERROR, ar->ret->case_id, "evidence: %s", errstr);
     ar->outstanding--;
     ar->failed = 1;
 }
 
-/* Publishes the return (event, borrowed), then evidence.complete when this
- * return completed the case (complete is that date, else ""); both go on the
- * case's partition, in this order. */
-static void return_publish(advice_return *ar, const char *event, const char *complete) {
-    char *done = *complete ? evidence_event_complete(ar->s, ar->case_id, complete) : NULL;
-    ar->answer = answer_text(ar, *complete != '\0');
+/* Publishes the return, then evidence.complete when this return completed
+ * the case; both go on the case's partition, in this order. */
+static void return_publish(advice_return *ar) {
+    const evidence_return *ret = ar->ret;
+    ar->answer = answer_text(ret);
     ar->outstanding = 1; /* released below */
-    if (!ar->answer || !*event || (*complete && !done)) ar->failed = 1;
-    if (!ar->failed) return_send(ar, event);
-    if (!ar->failed && done) return_send(ar, done);
-    cJSON_free(done);
+    if (!ar->answer) ar->failed = 1;
+    if (!ar->failed) return_send(ar, ret->event);
+    if (!ar->failed && ret->complete) return_send(ar, ret->complete);
     return_delivered(RD_KAFKA_RESP_ERR_NO_ERROR, ar);
 }
 
-static void return_refused(advice_return *ar, const evidence_reserved *r) {
-    char detail[192];
-    evidence_advice_state st;
-    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
-        if (refusals[i].res != r->res) continue;
-        snprintf(detail, sizeof(detail), "%s", refusals[i].detail);
-        if (refusals[i].date != NO_DATE && evidence_store_state_parse(r->state, &st) == 0)
-            snprintf(detail, sizeof(detail), "%s %s", refusals[i].detail,
-                     refusals[i].date == RECEIVED_ON ? st.received_on : st.requested_on);
-        if (refusals[i].field)
-            return_fail(ar, refusals[i].status, refusals[i].title, NULL,
-                        one_error(refusals[i].field, detail));
-        else
-            return_fail(ar, refusals[i].status, refusals[i].title, detail, NULL);
-        return;
-    }
-    return_fail(ar, 500, "Internal error", NULL, NULL);
-}
-
-static void return_reserved(const evidence_reserved *r, void *opaque) {
+static void return_reserved(sp_service *s, evidence_return *ret, void *opaque) {
     advice_return *ar = opaque;
-    switch (r->res) {
+    ar->ret = ret;
+    switch (ret->res) {
     case EVIDENCE_RESERVE_PENDING: /* finish what an earlier attempt started */
     case EVIDENCE_RESERVE_NEW:
-        ar->replayed = r->res == EVIDENCE_RESERVE_PENDING;
-        return_publish(ar, r->event, r->complete);
+        ar->replayed = ret->res == EVIDENCE_RESERVE_PENDING;
+        return_publish(ar);
         return;
     case EVIDENCE_RESERVE_DONE:
         ar->replayed = 1;
-        return_answer(ar, 200, r->answer);
+        return_answer(ar, 200, ret->answer);
         return;
     default:
-        return_refused(ar, r);
+        if (ret->field)
+            return_fail(ar, ret->status, ret->title, NULL, one_error(ret->field, ret->detail));
+        else
+            return_fail(ar, ret->status, ret->title, ret->detail[0] ? ret->detail : NULL,
+                        NULL);
     }
 }
 
@@ -222,59 +172,20 @@ static const char *idempotency_key(sp_valid *v, sp_http_req *req, const cJSON *b
 /* Checks the path and the body; returns the {field, reason} array, or NULL
  * when in is complete. */
 static cJSON *return_parse(sp_service *s, sp_http_req *req, const cJSON *body,
-                           return_input *in) {
+                           evidence_return_input *in) {
     sp_valid v;
-    sp_date today = sp_date_from_ms(sp_service_now(s)), d;
     sp_valid_init(&v);
     memset(in, 0, sizeof(*in));
     in->case_id = sp_http_req_param(req, "id");
-    in->adviser = sp_http_req_param(req, "adviser");
     if (!in->case_id || !sp_case_id_valid(in->case_id))
         sp_valid_error(&v, "id", "is not a case id (c_ and 26 characters)");
-    if (!in->adviser || !evidence_adviser_name_valid(in->adviser))
-        sp_valid_error(&v, "adviser", "is not an adviser name (a-z, 0-9 and _)");
-    if (!cJSON_IsObject(body)) {
+    evidence_return_check(&v, sp_http_req_param(req, "adviser"), body,
+                          sp_date_from_ms(sp_service_now(s)), in);
+    if (!cJSON_IsObject(body))
         sp_valid_error(&v, "(body)", body ? "must be a JSON object" : "is not valid JSON");
-        return sp_valid_take(&v);
-    }
-    in->idem_key = idempotency_key(&v, req, body);
-    d = sp_valid_date(&v, body, "date", 1, sp_date_add_months(today, -120), today);
-    if (d != SP_DATE_INVALID) sp_date_iso(d, in->date, sizeof(in->date));
-    in->document_ref = sp_valid_string(&v, body, "document_ref", 1, TEXT_MAX);
-    in->author = sp_valid_string(&v, body, "author", 1, TEXT_MAX);
+    else
+        in->idem_key = idempotency_key(&v, req, body);
     return sp_valid_take(&v);
-}
-
-static advice_return *return_new(sp_service *s, sp_http_req *req, const return_input *in) {
-    advice_return *ar = calloc(1, sizeof(*ar));
-    if (!ar) return NULL;
-    ar->s = s;
-    ar->http = req;
-    snprintf(ar->case_id, sizeof(ar->case_id), "%s", in->case_id);
-    snprintf(ar->adviser, sizeof(ar->adviser), "%s", in->adviser);
-    snprintf(ar->idem_key, sizeof(ar->idem_key), "%s", in->idem_key);
-    snprintf(ar->date, sizeof(ar->date), "%s", in->date);
-    snprintf(ar->document_ref, sizeof(ar->document_ref), "%s", in->document_ref);
-    return ar;
-}
-
-/* Builds the event and reserves; the answer comes from return_reserved. */
-static void return_start(advice_return *ar, const return_input *in) {
-    const evidence_conf *conf = ar->s->conf;
-    char fp[EVIDENCE_FINGERPRINT_LEN + 1];
-    const char *fields[] = {in->case_id, in->adviser, in->date, in->document_ref, in->author};
-    char *event = evidence_event_received(ar->s, in->case_id, in->adviser, in->date,
-                                          in->document_ref, in->author);
-    if (!event) {
-        return_fail(ar, 500, "Internal error", "Out of memory", NULL);
-        return;
-    }
-    evidence_store_fingerprint(fields, 5, fp, sizeof(fp));
-    evidence_reservation res = {ar->idem_key, fp, ar->case_id, ar->adviser, ar->date,
-                                ar->document_ref, event, conf->idem_ttl_s};
-    if (evidence_store_reserve(ar->s->redis, &res, return_reserved, ar))
-        return_fail(ar, 503, "Not recorded", "Storage is unavailable; retry", NULL);
-    cJSON_free(event);
 }
 
 static void handle_return(sp_http_req *req, void *opaque) {
@@ -282,16 +193,23 @@ static void handle_return(sp_http_req *req, void *opaque) {
     size_t len;
     const char *text = sp_http_req_body(req, &len);
     cJSON *body = cJSON_ParseWithLength(text, len), *errors;
-    return_input in;
+    evidence_return_input in;
     advice_return *ar;
     if ((errors = return_parse(s, req, body, &in)) != NULL) {
         sp_service_count_error(s);
         sp_http_respond_problem(req, 400, "Invalid return",
                                 "The return has fields that are missing or wrong", errors);
-    } else if (!(ar = return_new(s, req, &in))) {
+    } else if (!(ar = calloc(1, sizeof(*ar)))) {
         sp_http_respond_problem(req, 500, "Internal error", "Out of memory", NULL);
     } else {
-        return_start(ar, &in);
+        ar->s = s;
+        ar->http = req;
+        if (evidence_return_record(s, &in, return_reserved, ar)) {
+            sp_service_count_error(s);
+            sp_http_respond_problem(req, 503, "Not recorded", "Storage is unavailable; retry",
+                                    NULL);
+            free(ar);
+        }
     }
     cJSON_Delete(body);
 }

@@ -1,19 +1,27 @@
-/* apply.c - case events become advice requests.
+/* apply.c - case events become advice requests, and returns.
  *
- * Two events matter: request.received (whom to write to: the parent contact,
- * the school's SENCO) and decision.assess (ask every selected adviser, reg 6).
- * Each is one Redis command, sent in the batch's order; replies come back in
- * that order, so the events they produce are collected in order, published
- * once every reply is in, and the batch is acknowledged once every event is
- * delivered (timers' apply.c has the same shape).
+ * Three events matter: request.received (whom to write to: the parent
+ * contact, the school's SENCO), decision.assess (ask every selected adviser,
+ * reg 6) and advice.returned (an adviser's advice came back, sent to intake
+ * as the advice_received command). Each is one Redis command, sent in the
+ * batch's order; replies come back in that order, so the events they produce
+ * are collected in order, published once every reply is in, and the batch is
+ * acknowledged once every event is delivered (timers' apply.c has the same
+ * shape).
  *
  * A crash or a retry replays the batch. Requesting is HSETNX, so a replayed
  * decision asks no one twice; it re-announces each request with the id and
  * date it had the first time, and for advice that already came back it
  * re-announces the return right after, so a consumer that sees the request
- * again (timers would arm the clock anew) sees it met again too. A message
- * that is not an envelope, or a decision without its date, goes to the
- * dead-letter topic with the reason, and consumption goes on. */
+ * again (timers would arm the clock anew) sees it met again too. A return is
+ * recorded by returns.c exactly as one POSTed over HTTP, keyed by the event's
+ * id: its reservation stays pending (the committed offset is its "done"), so
+ * a replay republishes the same advice.received with the same id, which
+ * consumers drop. A message that is not an envelope, a decision without its
+ * date, or a return that cannot be applied (the adviser was not asked, the
+ * advice is already recorded with another date or reference) goes to the
+ * dead-letter topic with the reason, publishes nothing, and consumption goes
+ * on. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +31,7 @@
 #include "evidence.h"
 #include "ids.h"
 #include "log.h"
+#include "returns.h"
 #include "store.h"
 
 typedef struct out_event {
@@ -32,6 +41,7 @@ typedef struct out_event {
 
 typedef struct apply_batch {
     sp_service *s;
+    const rd_kafka_message_t *msg; /* the message being applied */
     out_event *out;
     size_t n, cap;
     size_t outstanding;
@@ -42,11 +52,13 @@ typedef struct apply_batch {
 /* What one Redis reply must do when it comes back. */
 typedef struct apply_op {
     apply_batch *b;
+    const rd_kafka_message_t *msg; /* where it came from, to dead-letter a refusal */
     char case_id[SP_CASE_ID_LEN + 1];
     char received_date[11]; /* from the decision; "" when it had none */
 } apply_op;
 
 static void batch_step(apply_batch *b);
+static void refuse(apply_batch *b, const rd_kafka_message_t *m, const char *why);
 
 static void out_add(apply_batch *b, char *text, const char *key) {
     if (!text) {
@@ -67,14 +79,6 @@ static void out_add(apply_batch *b, char *text, const char *key) {
     b->out[b->n].text = text;
     snprintf(b->out[b->n].key, sizeof(b->out[b->n].key), "%s", key);
     b->n++;
-}
-
-/* A copy of text in the cJSON allocator, so every out event frees alike. */
-static char *text_copy(const char *text) {
-    size_t len = strlen(text);
-    char *copy = cJSON_malloc(len + 1);
-    if (copy) memcpy(copy, text, len + 1);
-    return copy;
 }
 
 static void batch_free(apply_batch *b) {
@@ -130,6 +134,7 @@ static apply_op *op_new(apply_batch *b, const char *case_id) {
         return NULL;
     }
     op->b = b;
+    op->msg = b->msg;
     snprintf(op->case_id, sizeof(op->case_id), "%s", case_id);
     b->outstanding++;
     return op;
@@ -203,7 +208,7 @@ static void announce(apply_op *op, const evidence_adviser *ad, const evidence_co
     evidence_adviser_recipient(ad, c, &to);
     out_add(b, evidence_event_requested(b->s, op->case_id, ad->name, st.requested_on,
                                         received_date, &to), op->case_id);
-    if (st.received && *returned) out_add(b, text_copy(returned), op->case_id);
+    if (st.received && *returned) out_add(b, evidence_event_copy(returned), op->case_id);
 }
 
 static void requested_cb(sp_redis *r, redisReply *rep, void *priv) {
@@ -255,6 +260,79 @@ static int apply_decision(apply_batch *b, const sp_event *ev, char *why, size_t 
     return 0;
 }
 
+/* ---- advice.returned: record the return -------------------------------------------- */
+
+static void returned_cb(sp_service *s, evidence_return *ret, void *opaque) {
+    apply_op *op = opaque;
+    apply_batch *b = op->b;
+    char why[320], reason[256];
+    switch (ret->res) {
+    case EVIDENCE_RESERVE_NEW:
+    case EVIDENCE_RESERVE_PENDING:
+        out_add(b, ret->event, op->case_id);
+        if (ret->complete) out_add(b, ret->complete, op->case_id);
+        ret->event = ret->complete = NULL; /* the batch's now */
+        sp_log(SP_LOG_INFO, op->case_id, "advice received from adviser %s", ret->adviser);
+        break;
+    case EVIDENCE_RESERVE_DONE: /* published and marked done over HTTP */
+        break;
+    case EVIDENCE_RESERVE_ERROR:
+        b->failed = 1;
+        break;
+    default:
+        if (ret->repeat) {
+            sp_log(SP_LOG_INFO, op->case_id, "advice from adviser %s is already recorded "
+                   "with this date and reference", ret->adviser);
+            break;
+        }
+        evidence_return_describe(ret, reason, sizeof(reason));
+        snprintf(why, sizeof(why), "advice.returned: %s", reason);
+        refuse(b, op->msg, why);
+    }
+    evidence_return_free(ret);
+    free(op);
+    batch_step(b);
+}
+
+/* "advice.returned: data.date: must be ...; data.author: ..." */
+static void describe_errors(const cJSON *errors, char *why, size_t size) {
+    const char *sep = " ";
+    size_t o = (size_t)snprintf(why, size, "advice.returned:");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, errors) {
+        if (o >= size) break;
+        o += (size_t)snprintf(why + o, size - o, "%sdata.%s: %s", sep,
+                              cJSON_GetStringValue(cJSON_GetObjectItem(e, "field")),
+                              cJSON_GetStringValue(cJSON_GetObjectItem(e, "reason")));
+        sep = "; ";
+    }
+}
+
+/* The same checks as a return over HTTP, with the event's id as the
+ * idempotency key. "Today" is the day intake accepted it, so a replay months
+ * later, or a clock a little behind intake's, does not refuse what was good. */
+static int apply_returned(apply_batch *b, const sp_event *ev, char *why, size_t size) {
+    evidence_return_input in = {.case_id = ev->subject, .idem_key = ev->id};
+    sp_valid v;
+    cJSON *errors;
+    if (strlen(ev->id) > EVIDENCE_RETURN_KEY_MAX) {
+        snprintf(why, size, "advice.returned: the id is longer than %d characters",
+                 EVIDENCE_RETURN_KEY_MAX);
+        return -1;
+    }
+    sp_valid_init(&v);
+    evidence_return_check(&v, sp_event_str(ev, "adviser"), ev->data,
+                          sp_date_from_ms(ev->time_ms), &in);
+    if ((errors = sp_valid_take(&v)) != NULL) {
+        describe_errors(errors, why, size);
+        cJSON_Delete(errors);
+        return -1;
+    }
+    apply_op *op = op_new(b, ev->subject);
+    if (op && evidence_return_record(b->s, &in, returned_cb, op)) op_unsent(op);
+    return 0;
+}
+
 /* ---- one event ------------------------------------------------------------------ */
 
 typedef int (*apply_fn)(apply_batch *b, const sp_event *ev, char *why, size_t size);
@@ -265,6 +343,7 @@ static const struct {
 } apply_table[] = {
     {"request.received", apply_received},
     {"decision.assess", apply_decision},
+    {"advice.returned", apply_returned},
 };
 
 static int apply_event(apply_batch *b, const sp_event *ev, char *why, size_t size) {
@@ -309,6 +388,7 @@ void evidence_apply_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
     for (size_t i = 0; i < n && !b->failed; i++) {
         sp_event ev;
         sp_service_count_in(s);
+        b->msg = msgs[i];
         if (sp_event_parse(msgs[i]->payload, msgs[i]->len, &ev, why, sizeof(why)) == 0 &&
             apply_event(b, &ev, why, sizeof(why)) == 0) {
             sp_event_free(&ev);

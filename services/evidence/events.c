@@ -1,5 +1,6 @@
 /* events.c - building the evidence events. See events.h. */
 #include <stdio.h>
+#include <string.h>
 #include "envelope.h"
 #include "events.h"
 
@@ -46,4 +47,11 @@ char *evidence_event_received(sp_service *s, const char *case_id, const char *ad
 
 char *evidence_event_complete(sp_service *s, const char *case_id, const char *date) {
     return finish(s, case_id, "evidence.complete", NULL, base_data(case_id, NULL, date));
+}
+
+char *evidence_event_copy(const char *text) {
+    size_t len = strlen(text);
+    char *copy = cJSON_malloc(len + 1);
+    if (copy) memcpy(copy, text, len + 1);
+    return copy;
 }

@@ -29,5 +29,8 @@ char *evidence_event_received(sp_service *s, const char *case_id, const char *ad
                               const char *date, const char *document_ref,
                               const char *author);
 char *evidence_event_complete(sp_service *s, const char *case_id, const char *date);
+/* A copy of an event's text as stored (a held or re-announced event), in
+ * the same allocator: free with cJSON_free. NULL when out of memory. */
+char *evidence_event_copy(const char *text);
 
 #endif

@@ -2,7 +2,8 @@
  *
  *   advisers.c  the adviser table (reg 6)   store.c   Redis keys and scripts
  *   events.c    evidence events             apply.c   case events -> requests
- *   api.c       HTTP: returns and reads     main.c    config and wiring
+ *   returns.c   recording a return          api.c     HTTP: returns and reads
+ *   main.c      config and wiring
  *
  * The service owns one question for every case: whose advice was asked for,
  * and has it come back. It learns of cases from the case-events topic only,
@@ -29,7 +30,8 @@ typedef struct evidence_state {
     evidence_advisers advisers; /* fixed after start-up */
 } evidence_state;
 
-/* apply.c: a batch from the case-events topic. */
+/* apply.c: a batch from the case-events topic (requests, and returns sent
+ * through intake as advice.returned). */
 void evidence_apply_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n);
 
 /* api.c: adds POST /v1/cases/:id/advice/:adviser and GET /v1/cases/:id/advice. */

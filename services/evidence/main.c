@@ -4,9 +4,10 @@
  * Consumes case events: request.received tells it whom to write to, and
  * decision.assess makes it ask every selected adviser (reg 6), announcing
  * each request as advice.requested so timers starts the 6-week clock of reg
- * 8(1) and notify sends the request (apply.c). Returns come in over HTTP and
- * go out as advice.received, then evidence.complete when the last is in
- * (api.c). Here: the config table, the adviser registry built from it at
+ * 8(1) and notify sends the request (apply.c). Returns come in over HTTP
+ * (api.c) or as advice.returned from intake (apply.c), are recorded the same
+ * way (returns.c), and go out as advice.received, then evidence.complete when
+ * the last is in. Here: the config table, the adviser registry built from it at
  * start-up (a bad row stops the service, naming the key), and the wiring. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -14,7 +14,9 @@
  *       (and, in "complete", the date evidence became complete) until the
  *       broker acknowledged it, so a retry after a crash republishes the
  *       same event instead of losing it; "done" holds the answer given, for
- *       repeats. Expires after evidence.idempotency.ttl_s.
+ *       repeats. Expires after evidence.idempotency.ttl_s. A return from
+ *       the case-events topic (advice.returned) is keyed by the event's id
+ *       and stays pending: the committed offset is its "done".
  *
  * A case is known once either of the first two keys exists. Requesting is
  * HSETNX per adviser, so a replayed decision never asks twice; recording a

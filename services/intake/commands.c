@@ -28,6 +28,15 @@ const intake_command intake_commands[] = {
       {"reasons", INTAKE_F_STRING, 0, "assess", NULL, 4000, NULL}},
      ",received,", "decision.assess", "assessing", "assess", "decision.not_assess",
      "not_assessing", 0},
+    /* Reg 6 advice came back. Evidence records it from advice.returned, with
+     * the same checks as a return POSTed to it (the adviser was asked, not
+     * dated before the request); intake only knows the name's shape, as
+     * authorities add advisers of their own in evidence's config. */
+    {"advice_received", "advice-returns",
+     {DATE, {"adviser", INTAKE_F_NAME, 1, NULL, NULL, 32, NULL},
+      {"document_ref", INTAKE_F_STRING, 1, NULL, NULL, 200, NULL},
+      {"author", INTAKE_F_STRING, 1, NULL, NULL, 200, NULL}},
+     ",assessing,issuing,draft_served,", "advice.returned", NULL, NULL, NULL, NULL, 0},
     {"decision_to_issue", "decision-to-issue",
      {DATE, {"issue", INTAKE_F_BOOL, 1, NULL, NULL, 0, NULL},
       {"reasons", INTAKE_F_STRING, 0, "issue", NULL, 4000, NULL}},
@@ -109,6 +118,9 @@ static int required(const intake_field *f, const cJSON *body) {
     return cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(body, f->required_unless));
 }
 
+/* What an INTAKE_F_NAME may hold after its first letter. */
+#define NAME_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_"
+
 static void parse_field(sp_valid *v, const intake_field *f, const cJSON *body,
                         sp_date today, cJSON *out) {
     int req = required(f, body);
@@ -150,6 +162,13 @@ static void parse_field(sp_valid *v, const intake_field *f, const cJSON *body,
             cJSON_AddNumberToObject(out, f->name, y->valueint);
         return;
     }
+    case INTAKE_F_NAME:
+        s = sp_valid_string(v, body, f->name, req, f->max_len);
+        if (s && (*s < 'a' || *s > 'z' || strspn(s, NAME_CHARS) != strlen(s)))
+            sp_valid_error(v, f->name, "must be a-z, 0-9 and _, starting with a letter");
+        else if (s)
+            cJSON_AddStringToObject(out, f->name, s);
+        return;
     case INTAKE_F_STRING:
         if ((s = sp_valid_string(v, body, f->name, req, f->max_len)))
             cJSON_AddStringToObject(out, f->name, s);

@@ -21,6 +21,8 @@ typedef enum {
     INTAKE_F_STRING,
     INTAKE_F_ENUM,
     INTAKE_F_URN,       /* six digits */
+    INTAKE_F_NAME,      /* a name another service keys on (an adviser): a-z first,
+                         * then a-z, 0-9 and _; up to max_len */
     INTAKE_F_YEAR
 } intake_field_kind;
 

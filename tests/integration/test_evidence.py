@@ -10,6 +10,16 @@
     -> returns POSTed to evidence -> advice.received -> timers meets each
        clock; the last return also publishes evidence.complete, once.
 
+Returns also come over Kafka alone: a second case, decided through intake
+(so intake knows it is assessing), gets its returns as advice_received
+commands on sendpath.commands -> intake publishes advice.returned on
+sendpath.case-events -> evidence records each exactly as a POSTed return
+(advice.received, the clock met, evidence.complete after the last). Returns
+evidence cannot apply (an adviser not asked, one already returned with other
+data, a date before the request) go to the dead-letter topic with the reason
+and publish nothing, and the returns behind them are still recorded; the same
+return sent both ways, or an advice.returned replayed, changes nothing.
+
 Also: a replayed decision asks no one twice (same ids, same dates), and
 after every return it resurrects no clock; bad messages on the topic go to
 the dead-letter topic and consumption goes on; bad returns are refused with
@@ -27,6 +37,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import http, main, wait_for  # noqa: E402
+from test_casework import kcat_command  # noqa: E402
 from test_clocks import decision_event  # noqa: E402
 from test_slice import REQUEST  # noqa: E402
 
@@ -47,6 +58,8 @@ ADVISERS = {
 LAST = "speech_language"     # returned last, though psychological's date is later
 COMPLETE_ON = "2027-01-28"
 UNKNOWN_CASE = "c_00000000000000000000000000"
+KAFKA_DECIDED = "2027-01-11"  # the second case, decided through intake
+KAFKA_DUE = "2027-02-22"      # + 42 days
 
 
 def evidence_events(stack, case_id, type_=None):
@@ -66,6 +79,11 @@ def deadletters(stack, service):
                          capture_output=True, text=True, timeout=10)
     rows = [line.split("\t", 2) for line in out.stdout.splitlines() if line.strip()]
     return [r for r in rows if f"x-service={service}" in r[1]]
+
+
+def case_deadletters(stack, case_id):
+    """evidence's dead letters of one case: one partition, so in order."""
+    return [r for r in deadletters(stack, "evidence") if r[0] == case_id]
 
 
 def advice(stack, case_id):
@@ -276,7 +294,7 @@ def check_complete(stack, case_id):
                      "document_ref": f"DOC-{x['adviser'].upper()}-0001"}, x
 
 
-def check_clocks_met(stack, case_id):
+def check_clocks_met(stack, case_id, due=DUE):
     evs = wait_for("every advice clock met", lambda: (
         e if len(e := advice_clock_events(stack, case_id, "deadline.met")) >= len(ADVISERS)
         else None))
@@ -284,7 +302,7 @@ def check_clocks_met(stack, case_id):
     assert set(got) == set(ADVISERS), got.keys()
     for adviser, d in got.items():
         assert d["met_on"] == ADVISERS[adviser][2] and d["on_time"] is True, d
-        assert d["due_date"] == DUE, d
+        assert d["due_date"] == due, d
 
 
 def check_replay_after_returns(stack, case_id, partition):
@@ -299,6 +317,145 @@ def check_replay_after_returns(stack, case_id, partition):
     slots = stack.redis("HKEYS", f"tm:{{s{partition}}}:c").split("\n")
     assert not [s for s in slots if s.startswith(f"{case_id}:advice:")], slots
     assert advice(stack, case_id).json()["complete"] is True
+
+
+def case_events(stack, case_id, type_):
+    """(text, event) of each; the topic holds this test's non-JSON markers too."""
+    evs = [(m["value"], json.loads(m["value"])) for m in stack.topic("sendpath.case-events")
+           if m["value"].startswith("{")]
+    return [(text, e) for text, e in evs if e["subject"] == case_id and e["type"] == type_]
+
+
+def returned_command(case_id, adviser, key, **over):
+    """An advice return as a case system sends it on sendpath.commands."""
+    body = {"command": "advice_received", "case_id": case_id, "idempotency_key": key,
+            "adviser": adviser, "date": ADVISERS.get(adviser, (None, None, "2027-01-20"))[2],
+            "document_ref": f"DOC-{adviser.upper()}-0001",
+            "author": f"Author of {adviser} advice"}
+    return dict(body, **over)
+
+
+def request_and_assess(stack):
+    """A second child's case, decided through intake: intake must know the
+    case is assessing to accept its returns."""
+    child = dict(REQUEST["child"], given_name="Tobi")
+    r = http("POST", stack.url("intake", "/v1/requests"),
+             dict(REQUEST, child=child, idempotency_key="portal-kafka-returns"))
+    assert r.status == 201, (r.status, r.body)
+    case_id = r.json()["case_id"]
+    early = returned_command(case_id, "medical", "too-early")
+    r = http("POST", stack.url("intake", f"/v1/cases/{case_id}/advice-returns"), early)
+    assert r.status == 409 and r.json()["errors"][0]["state"] == "received", (r.status, r.body)
+    r = http("POST", stack.url("intake", f"/v1/cases/{case_id}/decision-to-assess"),
+             {"idempotency_key": "dta-kafka-returns", "date": KAFKA_DECIDED, "assess": True})
+    assert r.status == 201 and r.json()["state"] == "assessing", (r.status, r.body)
+    wait_for("advice.requested for the second case", lambda: len(
+        {e["id"] for e in evidence_events(stack, case_id, "advice.requested")}) == len(ADVISERS))
+    return case_id
+
+
+def check_kafka_return(stack, case_id):
+    kcat_command(stack, case_id, returned_command(case_id, "medical", "kafka-medical-1"))
+    evs = [e for _, e in wait_for("advice.returned from intake", lambda: case_events(
+        stack, case_id, "advice.returned"))]
+    assert len(evs) == 1 and evs[0]["source"] == "/sendpath/intake", evs
+    assert evs[0]["id"].startswith(f"{case_id}/advice.returned/"), evs[0]["id"]
+    d = evs[0]["data"]
+    assert {k: d[k] for k in ("case_id", "adviser", "date", "document_ref", "author")} == {
+        "case_id": case_id, "adviser": "medical", "date": "2027-01-25",
+        "document_ref": "DOC-MEDICAL-0001", "author": "Author of medical advice"}, d
+    evs = wait_for("advice.received from evidence", lambda: evidence_events(
+        stack, case_id, "advice.received"))
+    assert [e["id"] for e in evs] == [f"{case_id}/advice.received/medical"], evs
+    assert evs[0]["source"] == "/sendpath/evidence", evs[0]
+    assert evs[0]["data"] == {"case_id": case_id, "adviser": "medical", "date": "2027-01-25",
+                              "document_ref": "DOC-MEDICAL-0001",
+                              "author": "Author of medical advice"}, evs[0]
+    met = wait_for("medical's advice clock met", lambda: [
+        e for e in advice_clock_events(stack, case_id, "deadline.met")
+        if e["data"]["qualifier"] == "medical"])
+    assert met[0]["data"]["met_on"] == "2027-01-25" and met[0]["data"]["on_time"] is True, met
+    assert met[0]["data"]["due_date"] == KAFKA_DUE, met
+    rows = {x["adviser"]: x for x in advice(stack, case_id).json()["requested"]}
+    assert rows["medical"] == {"adviser": "medical", "requested_on": KAFKA_DECIDED,
+                               "received_on": "2027-01-25",
+                               "document_ref": "DOC-MEDICAL-0001"}, rows["medical"]
+
+
+def check_kafka_refusals(stack, case_id):
+    """Intake accepts these (the case is assessing, the fields are good);
+    evidence cannot apply them: each goes to the dead-letter topic with the
+    reason and publishes nothing, and the return behind them is recorded."""
+    dead = len(case_deadletters(stack, case_id))
+    r = post_return(stack, case_id, "parent", return_body("parent", key="kafka-case-parent"))
+    assert r.status == 201, (r.status, r.body)
+    for cmd in (returned_command(case_id, "sensory", "kafka-sensory"),
+                returned_command(case_id, "medical", "kafka-medical-2", document_ref="DOC-OTHER"),
+                returned_command(case_id, "educational", "kafka-early", date="2027-01-05"),
+                returned_command(case_id, "parent", "kafka-parent-again"),  # as over HTTP
+                returned_command(case_id, "social_care", "kafka-social-care")):
+        kcat_command(stack, case_id, cmd)
+    wait_for("the return behind the refused ones", lambda: [
+        e for e in evidence_events(stack, case_id, "advice.received")
+        if e["data"]["adviser"] == "social_care"])
+    dls = case_deadletters(stack, case_id)[dead:]
+    assert len(dls) == 3, dls  # the repeat of parent's return is not one
+    reasons = ["x-reason=advice.returned: 409 Advice not requested",
+               "x-reason=advice.returned: 409 Advice already returned: This adviser's advice "
+               "is already recorded, received on 2027-01-25",
+               "x-reason=advice.returned: 400 Invalid return: date: must not be before the "
+               f"advice was requested, on {KAFKA_DECIDED}"]
+    for (key, headers, payload), reason in zip(dls, reasons):
+        assert reason in headers and "x-source-topic=sendpath.case-events" in headers, headers
+        assert key == case_id and json.loads(payload)["type"] == "advice.returned", payload
+    got = sorted(e["data"]["adviser"] for e in evidence_events(stack, case_id, "advice.received"))
+    assert got == ["medical", "parent", "social_care"], got
+    rows = {x["adviser"]: x for x in advice(stack, case_id).json()["requested"]}
+    assert rows["medical"]["document_ref"] == "DOC-MEDICAL-0001", rows["medical"]
+    assert "received_on" not in rows["educational"], rows["educational"]
+
+
+def check_kafka_last_return(stack, case_id):
+    for adviser in ("educational", "psychological"):
+        r = post_return(stack, case_id, adviser, return_body(adviser, key=f"kafka-case-{adviser}"))
+        assert r.status == 201 and r.json()["evidence_complete"] is False, (adviser, r.body)
+    # Intake's own path for the command, over HTTP.
+    body = returned_command(case_id, "child_views", "intake-http-child-views")
+    r = http("POST", stack.url("intake", f"/v1/cases/{case_id}/advice-returns"), body)
+    assert r.status == 201 and r.json()["event_type"] == "advice.returned", (r.status, r.body)
+    wait_for("child_views recorded", lambda: [
+        e for e in evidence_events(stack, case_id, "advice.received")
+        if e["data"]["adviser"] == "child_views"])
+    assert not evidence_events(stack, case_id, "evidence.complete"), "complete too early"
+    kcat_command(stack, case_id, returned_command(case_id, LAST, "kafka-last"))
+    evs = wait_for("evidence.complete after the last return over Kafka", lambda: evidence_events(
+        stack, case_id, "evidence.complete"))
+    assert len(evs) == 1 and evs[0]["id"] == f"{case_id}/evidence.complete", evs
+    assert evs[0]["data"] == {"case_id": case_id, "date": COMPLETE_ON}, evs[0]
+    order = [e["type"] for e in evidence_events(stack, case_id)][-2:]
+    assert order == ["advice.received", "evidence.complete"], order
+    assert advice(stack, case_id).json()["complete"] is True
+    check_clocks_met(stack, case_id, due=KAFKA_DUE)
+    check_kafka_replay(stack, case_id)
+
+
+def check_kafka_replay(stack, case_id):
+    """advice.returned delivered again (a crash before the offset was
+    committed): the same advice.received and evidence.complete again, same ids
+    and data, which consumers drop; no dead letter for it."""
+    first = {e["id"]: e["data"] for e in evidence_events(stack, case_id)}
+    raw = [text for text, e in case_events(stack, case_id, "advice.returned")
+           if e["data"]["adviser"] == LAST]
+    assert len(raw) == 1, raw
+    dead = len(case_deadletters(stack, case_id))
+    stack.produce("sendpath.case-events", case_id, raw[0])
+    stack.produce("sendpath.case-events", case_id, "marker: not an envelope")
+    wait_for("the replay applied", lambda: len(case_deadletters(stack, case_id)) == dead + 1)
+    again = evidence_events(stack, case_id)
+    assert {e["id"] for e in again} == set(first), "a replayed return made a new event"
+    assert all(first[e["id"]] == e["data"] for e in again), "a replayed return changed"
+    last = [e for e in again if e["id"] == f"{case_id}/advice.received/{LAST}"]
+    assert len(last) == 2 and last[0] == last[1], last
 
 
 def check_logs_clean(stack):
@@ -324,6 +481,10 @@ def test(stack):
     check_clocks_met(stack, case_id)
     partition = evidence_events(stack, case_id)[0]["_partition"]
     check_replay_after_returns(stack, case_id, partition)
+    case2 = request_and_assess(stack)
+    check_kafka_return(stack, case2)
+    check_kafka_refusals(stack, case2)
+    check_kafka_last_return(stack, case2)
     codes = stack.stop()
     assert all(c == 0 for c in codes.values()), f"unclean shutdown: {codes}"
     check_logs_clean(stack)
