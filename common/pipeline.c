@@ -19,6 +19,7 @@ struct sp_pipeline {
     size_t held;
     int failed, publishing;
     unsigned retry_ms;
+    void *owned;
 };
 
 sp_pipeline *sp_pipeline_new(sp_service *s, sp_topic_id topic) {
@@ -39,6 +40,7 @@ void sp_pipeline_hold(sp_pipeline *p) { p->held++; }
 void sp_pipeline_fail(sp_pipeline *p) { p->failed = 1; }
 int sp_pipeline_failed(const sp_pipeline *p) { return p->failed; }
 void sp_pipeline_set_retry_ms(sp_pipeline *p, unsigned ms) { p->retry_ms = ms; }
+void sp_pipeline_own(sp_pipeline *p, void *ptr) { p->owned = ptr; }
 
 void sp_pipeline_emit(sp_pipeline *p, const char *key, char *text) {
     if (!text) {
@@ -64,6 +66,7 @@ void sp_pipeline_emit(sp_pipeline *p, const char *key, char *text) {
 static void pipeline_free(sp_pipeline *p) {
     for (size_t i = 0; i < p->n; i++) cJSON_free(p->out[i].text);
     free(p->out);
+    free(p->owned);
     free(p);
 }
 

@@ -39,6 +39,10 @@ void sp_pipeline_emit(sp_pipeline *p, const char *key, char *text);
 /* Sends m to the dead-letter topic with reason, as an operation of stage 1. */
 void sp_pipeline_deadletter(sp_pipeline *p, const rd_kafka_message_t *m, const char *reason);
 
+/* Frees ptr (with free()) when the pipeline ends: a service's per-batch
+ * state that its operations point to. */
+void sp_pipeline_own(sp_pipeline *p, void *ptr);
+
 /* Retry delay for a failed batch, default 500 ms. */
 void sp_pipeline_set_retry_ms(sp_pipeline *p, unsigned ms);
 

@@ -31,6 +31,7 @@
 #include "evidence.h"
 #include "ids.h"
 #include "log.h"
+#include "pipeline.h"
 #include "returns.h"
 #include "store.h"
 
@@ -39,14 +40,11 @@ typedef struct out_event {
     char key[SP_CASE_ID_LEN + 1];
 } out_event;
 
+/* The batch's state its operations point to; freed with the pipeline. */
 typedef struct apply_batch {
+    sp_pipeline *p;
     sp_service *s;
-    const rd_kafka_message_t *msg; /* the message being applied */
-    out_event *out;
-    size_t n, cap;
-    size_t outstanding;
-    int failed;
-    int publishing;
+    rd_kafka_message_t *msg; /* the message being applied */
 } apply_batch;
 
 /* What one Redis reply must do when it comes back. */
@@ -57,86 +55,18 @@ typedef struct apply_op {
     char received_date[11]; /* from the decision; "" when it had none */
 } apply_op;
 
-static void batch_step(apply_batch *b);
 static void refuse(apply_batch *b, const rd_kafka_message_t *m, const char *why);
-
-static void out_add(apply_batch *b, char *text, const char *key) {
-    if (!text) {
-        b->failed = 1;
-        return;
-    }
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 16;
-        out_event *o = realloc(b->out, cap * sizeof(*o));
-        if (!o) {
-            cJSON_free(text);
-            b->failed = 1;
-            return;
-        }
-        b->out = o;
-        b->cap = cap;
-    }
-    b->out[b->n].text = text;
-    snprintf(b->out[b->n].key, sizeof(b->out[b->n].key), "%s", key);
-    b->n++;
-}
-
-static void batch_free(apply_batch *b) {
-    for (size_t i = 0; i < b->n; i++) cJSON_free(b->out[i].text);
-    free(b->out);
-    free(b);
-}
-
-static void delivered_cb(rd_kafka_resp_err_t err, void *opaque) {
-    apply_batch *b = opaque;
-    if (err) {
-        sp_error("evidence: event not delivered: %s", rd_kafka_err2str(err));
-        b->failed = 1;
-    }
-    batch_step(b);
-}
-
-/* Stage 2: every Redis change is in; publish the events in order. */
-static void batch_publish(apply_batch *b) {
-    char errstr[256];
-    b->publishing = 1;
-    b->outstanding = 1;
-    for (size_t i = 0; i < b->n && !b->failed; i++) {
-        b->outstanding++;
-        if (sp_service_publish(b->s, SP_TOPIC_EVIDENCE, b->out[i].key, b->out[i].text,
-                               strlen(b->out[i].text), delivered_cb, b, errstr,
-                               sizeof(errstr))) {
-            sp_error("evidence: %s", errstr);
-            b->outstanding--;
-            b->failed = 1;
-        }
-    }
-    batch_step(b);
-}
-
-static void batch_step(apply_batch *b) {
-    if (--b->outstanding > 0) return;
-    if (!b->publishing && !b->failed) {
-        batch_publish(b);
-        return;
-    }
-    sp_consumer *c = b->s->consumer;
-    int failed = b->failed;
-    batch_free(b);
-    if (failed) sp_consumer_batch_retry(c, 500);
-    else sp_consumer_batch_done(c);
-}
 
 static apply_op *op_new(apply_batch *b, const char *case_id) {
     apply_op *op = calloc(1, sizeof(*op));
     if (!op) {
-        b->failed = 1;
+        sp_pipeline_fail(b->p);
         return NULL;
     }
     op->b = b;
     op->msg = b->msg;
     snprintf(op->case_id, sizeof(op->case_id), "%s", case_id);
-    b->outstanding++;
+    sp_pipeline_hold(b->p);
     return op;
 }
 
@@ -144,14 +74,14 @@ static apply_op *op_new(apply_batch *b, const char *case_id) {
 static void op_unsent(apply_op *op) {
     apply_batch *b = op->b;
     free(op);
-    b->failed = 1;
-    b->outstanding--;
+    sp_pipeline_fail(b->p);
+    sp_pipeline_release(b->p);
 }
 
 static int reply_failed(apply_op *op, redisReply *rep) {
     if (rep && rep->type != REDIS_REPLY_ERROR) return 0;
     sp_error("evidence: redis: %s", rep ? rep->str : "no connection");
-    op->b->failed = 1;
+    sp_pipeline_fail(op->b->p);
     return 1;
 }
 
@@ -162,7 +92,7 @@ static void projected_cb(sp_redis *r, redisReply *rep, void *priv) {
     apply_batch *b = op->b;
     reply_failed(op, rep);
     free(op);
-    batch_step(b);
+    sp_pipeline_release(b->p);
 }
 
 static const char *child_str(const sp_event *ev, const char *object, const char *field) {
@@ -206,9 +136,9 @@ static void announce(apply_op *op, const evidence_adviser *ad, const evidence_co
         return;
     }
     evidence_adviser_recipient(ad, c, &to);
-    out_add(b, evidence_event_requested(b->s, op->case_id, ad->name, st.requested_on,
-                                        received_date, &to), op->case_id);
-    if (st.received && *returned) out_add(b, evidence_event_copy(returned), op->case_id);
+    sp_pipeline_emit(b->p, op->case_id, evidence_event_requested(b->s, op->case_id, ad->name, st.requested_on,
+                                        received_date, &to));
+    if (st.received && *returned) sp_pipeline_emit(b->p, op->case_id, evidence_event_copy(returned));
 }
 
 static void requested_cb(sp_redis *r, redisReply *rep, void *priv) {
@@ -226,10 +156,10 @@ static void requested_cb(sp_redis *r, redisReply *rep, void *priv) {
         sp_log(SP_LOG_INFO, op->case_id, "advice requested from %d advisers", a->nselected);
     } else if (rep && rep->type != REDIS_REPLY_ERROR) {
         sp_log(SP_LOG_ERROR, op->case_id, "evidence: unexpected reply to a request");
-        b->failed = 1;
+        sp_pipeline_fail(b->p);
     }
     free(op);
-    batch_step(b);
+    sp_pipeline_release(b->p);
 }
 
 static int valid_date(const char *s) {
@@ -269,15 +199,15 @@ static void returned_cb(sp_service *s, evidence_return *ret, void *opaque) {
     switch (ret->res) {
     case EVIDENCE_RESERVE_NEW:
     case EVIDENCE_RESERVE_PENDING:
-        out_add(b, ret->event, op->case_id);
-        if (ret->complete) out_add(b, ret->complete, op->case_id);
+        sp_pipeline_emit(b->p, op->case_id, ret->event);
+        if (ret->complete) sp_pipeline_emit(b->p, op->case_id, ret->complete);
         ret->event = ret->complete = NULL; /* the batch's now */
         sp_log(SP_LOG_INFO, op->case_id, "advice received from adviser %s", ret->adviser);
         break;
     case EVIDENCE_RESERVE_DONE: /* published and marked done over HTTP */
         break;
     case EVIDENCE_RESERVE_ERROR:
-        b->failed = 1;
+        sp_pipeline_fail(b->p);
         break;
     default:
         if (ret->repeat) {
@@ -291,7 +221,7 @@ static void returned_cb(sp_service *s, evidence_return *ret, void *opaque) {
     }
     evidence_return_free(ret);
     free(op);
-    batch_step(b);
+    sp_pipeline_release(b->p);
 }
 
 /* "advice.returned: data.date: must be ...; data.author: ..." */
@@ -360,32 +290,21 @@ static int apply_event(apply_batch *b, const sp_event *ev, char *why, size_t siz
     return 0; /* not ours to act on */
 }
 
-static void deadlettered_cb(rd_kafka_resp_err_t err, void *opaque) {
-    apply_batch *b = opaque;
-    if (err) b->failed = 1; /* not parked: keep the offset and retry */
-    batch_step(b);
-}
-
 static void refuse(apply_batch *b, const rd_kafka_message_t *m, const char *why) {
-    sp_warn("evidence: refused %s/%d/%lld: %s", rd_kafka_topic_name(m->rkt), m->partition,
-            (long long)m->offset, why);
-    b->outstanding++;
-    if (sp_service_deadletter(b->s, m, why, deadlettered_cb, b)) {
-        b->outstanding--;
-        b->failed = 1;
-    }
+    sp_pipeline_deadletter(b->p, m, why);
 }
 
 void evidence_apply_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
     apply_batch *b = calloc(1, sizeof(*b));
     char why[256];
-    if (!b) {
-        sp_consumer_batch_retry(s->consumer, 500);
+    if (!b || !(b->p = sp_pipeline_new(s, SP_TOPIC_EVIDENCE))) {
+        if (b) free(b); /* sp_pipeline_new already asked for a retry */
+        else sp_consumer_batch_retry(s->consumer, 500);
         return;
     }
+    sp_pipeline_own(b->p, b);
     b->s = s;
-    b->outstanding = 1; /* released after the loop */
-    for (size_t i = 0; i < n && !b->failed; i++) {
+    for (size_t i = 0; i < n && !sp_pipeline_failed(b->p); i++) {
         sp_event ev;
         sp_service_count_in(s);
         b->msg = msgs[i];
@@ -397,5 +316,5 @@ void evidence_apply_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
         sp_event_free(&ev);
         refuse(b, msgs[i], why);
     }
-    batch_step(b);
+    sp_pipeline_release(b->p);
 }
