@@ -105,13 +105,18 @@ static const char *entries_get(const file_entries *fe, const char *key,
     return v;
 }
 
-/* The row named name in the latest table that has one, or NULL. */
+/* The row named name in the latest table that has one, or NULL. A map
+ * row ("x.") owns every name under it ("x.y"). */
 static const sp_conf_def *tables_find(const sp_conf_def *const *tables,
                                       const char *name) {
     const sp_conf_def *found = NULL;
     for (size_t t = 0; tables[t]; t++)
-        for (const sp_conf_def *d = tables[t]; d->name; d++)
-            if (strcmp(d->name, name) == 0) found = d;
+        for (const sp_conf_def *d = tables[t]; d->name; d++) {
+            size_t n = strlen(d->name);
+            if (strcmp(d->name, name) == 0 ||
+                (d->type == SP_CONF_MAP && strncmp(d->name, name, n) == 0 && name[n]))
+                found = d;
+        }
     return found;
 }
 
@@ -224,6 +229,39 @@ env:
     return v;
 }
 
+/* A map row: file keys under it (general ones first, "<svc>." ones after so
+ * they win), then the environment's SENDPATH_<ROW>_<X> and
+ * SENDPATH_<SVC>_<ROW>_<X>. Returns 0, or -1 (no memory). */
+static int resolve_map(void *conf, const sp_conf_def *d, const char *svc,
+                       const file_entries *fe) {
+    sp_conf_kvs *kvs = (sp_conf_kvs *)((char *)conf + d->offset);
+    size_t n = strlen(d->name);
+    char prefix[2][256], key[256];
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < fe->count; i++) {
+            const char *k = unprefix(fe->items[i].key, svc);
+            if ((k != fe->items[i].key) != pass || strncmp(k, d->name, n) || !k[n])
+                continue;
+            if (sp_conf_kvs_set(kvs, k + n, fe->items[i].value)) return -1;
+        }
+    env_name(prefix[0], sizeof(prefix[0]), NULL, d->name);
+    env_name(prefix[1], sizeof(prefix[1]), svc, d->name);
+    for (int pass = 0; pass < 2; pass++) {
+        size_t plen = strlen(prefix[pass]);
+        for (char **e = environ; *e; e++) {
+            const char *eq = strchr(*e, '=');
+            size_t kl;
+            if (!eq || strncmp(*e, prefix[pass], plen) != 0) continue;
+            kl = (size_t)(eq - *e) - plen;
+            if (kl == 0 || kl >= sizeof(key)) continue;
+            for (size_t i = 0; i < kl; i++) key[i] = (char)tolower((unsigned char)(*e)[plen + i]);
+            key[kl] = '\0';
+            if (sp_conf_kvs_set(kvs, key, eq + 1)) return -1;
+        }
+    }
+    return 0;
+}
+
 static int parse_bool(const char *v, int *out) {
     if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
         *out = 1;
@@ -277,6 +315,8 @@ static int store(void *conf, const sp_conf_def *d, const char *v,
         snprintf(errstr, size, "config key '%s' (%s): '%s' is not one of the allowed values",
                  d->name, origin, v ? v : "");
         return -1;
+    case SP_CONF_MAP: /* resolve_map() fills it */
+        return 0;
     }
     return -1;
 }
@@ -298,6 +338,13 @@ int sp_config_load(void *conf, const sp_conf_def *const *tables, const char *svc
     for (size_t t = 0; tables[t]; t++) {
         for (const sp_conf_def *d = tables[t]; d->name; d++) {
             if (tables_find(tables, d->name) != d) continue; /* overridden */
+            if (d->type == SP_CONF_MAP) {
+                if (resolve_map(conf, d, svc, &fe)) {
+                    snprintf(errstr, errstr_size, "out of memory");
+                    goto done;
+                }
+                continue;
+            }
             const char *v = resolve(d, svc, &fe, path ? path : "", origin, sizeof(origin));
             if (store(conf, d, v, origin, errstr, errstr_size)) goto done;
         }
@@ -311,6 +358,11 @@ done:
 void sp_config_free(void *conf, const sp_conf_def *const *tables) {
     for (size_t t = 0; tables[t]; t++) {
         for (const sp_conf_def *d = tables[t]; d->name; d++) {
+            if (d->type == SP_CONF_MAP) {
+                if (tables_find(tables, d->name) == d)
+                    sp_conf_kvs_free((sp_conf_kvs *)((char *)conf + d->offset));
+                continue;
+            }
             if (d->type != SP_CONF_STRING) continue;
             char **field = (char **)((char *)conf + d->offset);
             free(*field);
@@ -356,7 +408,7 @@ void sp_conf_kvs_free(sp_conf_kvs *kvs) {
 }
 
 static const char *type_name(const sp_conf_def *d) {
-    static const char *names[] = {"string", "integer", "yes/no", "one of"};
+    static const char *names[] = {"string", "integer", "yes/no", "one of", "string"};
     return names[d->type];
 }
 
@@ -365,7 +417,8 @@ void sp_config_print_help(const sp_conf_def *const *tables, const char *svc) {
     for (size_t t = 0; tables[t]; t++) {
         for (const sp_conf_def *d = tables[t]; d->name; d++) {
             if (tables_find(tables, d->name) != d) continue;
-            printf("| `%s` | %s", d->name, type_name(d));
+            printf("| `%s%s` | %s", d->name, d->type == SP_CONF_MAP ? "<name>" : "",
+                   type_name(d));
             if (d->type == SP_CONF_INT) printf(" %lld..%lld", d->min, d->max);
             for (int i = 0; d->type == SP_CONF_ENUM && d->choices[i]; i++)
                 printf("%s`%s`", i ? ", " : " ", d->choices[i]);

@@ -16,7 +16,14 @@
  * file is an error naming its line, so a typo cannot silently keep a default.
  *
  * Values are validated at load and errors name the key and where it came from.
- * Strings are copied into the struct; sp_config_free() frees them. */
+ * Strings are copied into the struct; sp_config_free() frees them.
+ *
+ * A map row's name ends in '.' ("notify.template."): every key under it
+ * ("notify.template.request_received") is one entry of an sp_conf_kvs, keyed
+ * by the rest of the name, for settings whose names are data (a template
+ * id per template). In the environment the rest is taken lower-cased with
+ * '_' kept (SENDPATH_NOTIFY_NOTIFY_TEMPLATE_REQUEST_RECEIVED is the entry
+ * "request_received"), so map entry names use '_', not '.'. */
 #ifndef SP_CONFIG_H
 #define SP_CONFIG_H
 
@@ -26,7 +33,8 @@ typedef enum {
     SP_CONF_STRING, /* char *      */
     SP_CONF_INT,    /* long long   */
     SP_CONF_BOOL,   /* int (0/1)   */
-    SP_CONF_ENUM    /* int: index into choices */
+    SP_CONF_ENUM,   /* int: index into choices */
+    SP_CONF_MAP     /* sp_conf_kvs: every key under the row's name */
 } sp_conf_type;
 
 typedef struct sp_conf_def {

@@ -85,6 +85,22 @@ int sp_service_deadletter(sp_service *s, const rd_kafka_message_t *m,
     return 0;
 }
 
+int sp_service_deadletter_text(sp_service *s, const char *key, const char *value,
+                               size_t len, const char *source, const char *reason,
+                               const sp_header *extra, size_t n, sp_produce_cb cb,
+                               void *opaque, char *errstr, size_t errstr_size) {
+    sp_header h[8] = {{"x-reason", reason},
+                      {"x-source-topic", source},
+                      {"x-service", s->def->name}};
+    size_t nh = 3;
+    for (size_t i = 0; i < n && nh < sizeof(h) / sizeof(h[0]); i++) h[nh++] = extra[i];
+    if (sp_producer_send(s->producer, sp_service_topic(s, SP_TOPIC_DEADLETTER), key,
+                         value, len, h, nh, cb, opaque, errstr, errstr_size))
+        return -1;
+    sp_metric_inc(s->m_deadletters);
+    return 0;
+}
+
 void sp_service_count_in(sp_service *s) { sp_metric_inc(s->m_events_in); }
 void sp_service_count_error(sp_service *s) { sp_metric_inc(s->m_errors); }
 
@@ -190,13 +206,14 @@ static void service_finish(sp_service *s) {
 /* Waits until nothing is in flight (or the deadline passes). */
 static void service_drain_cb(uv_timer_t *t) {
     sp_service *s = t->data;
-    int busy = sp_http_pending(s->http) || sp_producer_inflight(s->producer) ||
+    int own = s->def->busy && s->def->busy(s);
+    int busy = own || sp_http_pending(s->http) || sp_producer_inflight(s->producer) ||
                sp_redis_pending(s->redis);
     if (busy && uv_now(s->loop) < s->drain_deadline) return;
     if (busy)
-        sp_warn("shutdown: gave up waiting (http %zu, kafka %zu, redis %zu in flight)",
+        sp_warn("shutdown: gave up waiting (http %zu, kafka %zu, redis %zu in flight%s)",
                 sp_http_pending(s->http), sp_producer_inflight(s->producer),
-                sp_redis_pending(s->redis));
+                sp_redis_pending(s->redis), own ? ", and the service's own work" : "");
     uv_timer_stop(t);
     service_finish(s);
 }

@@ -64,6 +64,10 @@ typedef struct sp_service_def {
     void (*on_clock)(sp_service *s);
     /* Stop the service's own timers; called once at shutdown start. */
     void (*stop)(sp_service *s);
+    /* 1 while work of the service's own is in flight that shutdown must wait
+     * for before Redis and Kafka close (a send on the thread pool); NULL:
+     * none. Polled during the drain, bounded by shutdown.timeout_ms. */
+    int (*busy)(sp_service *s);
     /* Free the service's state; called last, after everything closed. */
     void (*fini)(sp_service *s);
     /* A command-line flag of the service's own ("--rebuild"); returns 1 if
@@ -113,6 +117,15 @@ int sp_service_publish(sp_service *s, sp_topic_id t, const char *key,
  * nothing is lost and consumption goes on. cb as sp_producer_send. */
 int sp_service_deadletter(sp_service *s, const rd_kafka_message_t *m,
                           const char *reason, sp_produce_cb cb, void *opaque);
+/* As sp_service_deadletter, for a message that is no longer a Kafka
+ * message (an event a service kept in Redis): value (len bytes) is sent
+ * unchanged, keyed by key, with x-reason, x-source-topic = source (a name
+ * such as "notify:pending") and x-service; extra (n headers, may be NULL)
+ * are appended. Returns 0 (cb will be called once) or -1 with errstr. */
+int sp_service_deadletter_text(sp_service *s, const char *key, const char *value,
+                               size_t len, const char *source, const char *reason,
+                               const sp_header *extra, size_t n, sp_produce_cb cb,
+                               void *opaque, char *errstr, size_t errstr_size);
 /* Counts one message consumed from topic. */
 void sp_service_count_in(sp_service *s);
 void sp_service_count_error(sp_service *s);

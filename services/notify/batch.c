@@ -1,5 +1,13 @@
 /* batch.c - a consumer batch, one message at a time. See batch.h.
  *
+ * Per event: first what it tells (the contact, if it opens a case; the facts
+ * of fact.c), saved in one step that also reads the events waiting for the
+ * case; then its own messages, if any route wants it: the case's contact and
+ * the facts they need are looked up, or, if something required is missing,
+ * the event joins the waiting list; then each waiting event is tried again,
+ * and those tried are taken off the list (one that still waits has put
+ * itself back at the end).
+ *
  * The batch is one record walking through callbacks. Steps that finish at
  * once (a message no route wants) would otherwise recurse once per message,
  * so batch_loop() is a trampoline: a message finished while the loop is on
@@ -8,16 +16,25 @@
  * A refused message is dead-lettered and the walk goes on where it was; the
  * step to resume is kept in refused_next. Events stashed earlier were already
  * acknowledged on their topic, so a stashed event that is refused now is
- * dead-lettered from its text (with the same headers) instead. */
+ * dead-lettered from its text (with the same headers) instead.
+ *
+ * A gather row (route.h) sends one message for a run of events with the same
+ * case, type and data.date: it is skipped while a later event of the run is
+ * in sight (further on in this batch, or in the waiting list being tried),
+ * so the last of them sends it, with the facts all of them told. Evidence
+ * publishes a decision's advice.requested events together, so they arrive
+ * in one batch; a run split between two batches sends a second message
+ * listing everyone (docs/notifications.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "batch.h"
+#include "cases.h"
 #include "deliver.h"
+#include "fact.h"
 #include "ids.h"
 #include "log.h"
 #include "route.h"
-#include "store.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -31,29 +48,32 @@ struct notify_batch {
     size_t n, i;
     int active, in_loop, advanced, retrying;
     unsigned backoff_ms;
-    /* the event being routed: msgs[i], or a stashed one (ev_text) */
+    /* the event being routed: msgs[i], or a waiting one (ev_text) */
     sp_event ev;
     const char *ev_text;
-    notify_contact contact;
-    size_t route; /* next routing row to try */
+    notify_contact contact; /* the case as this event sees it */
+    size_t route;           /* next routing row to try */
+    int run_goes_on;        /* a later event of this one's run is in sight */
     batch_step refused_next;
-    /* request.received: the events that waited for this case's contact */
     char case_id[SP_CASE_ID_LEN + 1];
+    /* after a projection: the events that were waiting for this case */
     char **stash;
     size_t nstash, stash_i;
 };
 
 static void routes_next(notify_batch *b);
 static void stash_next(notify_batch *b);
+static int event_check(const sp_event *ev, char *err, size_t size);
 
 /* ---- the batch ------------------------------------------------------------- */
 
 static void event_reset(notify_batch *b) {
     sp_event_free(&b->ev);
     notify_contact_free(&b->contact);
-    notify_store_items_free(b->stash, b->nstash);
+    notify_cases_items_free(b->stash, b->nstash);
     b->stash = NULL;
     b->nstash = b->stash_i = b->route = 0;
+    b->run_goes_on = 0;
     b->ev_text = NULL;
 }
 
@@ -110,15 +130,10 @@ static void deadletter_cb(rd_kafka_resp_err_t err, void *opaque) {
 
 /* A stashed event has no Kafka message any more: send its text. */
 static int deadletter_text(notify_batch *b, const char *reason) {
-    sp_service *s = b->st->s;
     char errstr[256];
-    sp_header h[] = {{"x-reason", reason},
-                     {"x-source-topic", "notify:pending"},
-                     {"x-service", s->def->name}};
-    sp_metric_inc(s->m_deadletters);
-    return sp_producer_send(s->producer, sp_service_topic(s, SP_TOPIC_DEADLETTER),
-                            b->case_id, b->ev_text, strlen(b->ev_text), h, 3,
-                            deadletter_cb, b, errstr, sizeof(errstr));
+    return sp_service_deadletter_text(b->st->s, b->case_id, b->ev_text,
+                                      strlen(b->ev_text), "notify:pending", reason,
+                                      NULL, 0, deadletter_cb, b, errstr, sizeof(errstr));
 }
 
 /* The case id to log, only if it has the shape of one: a refused event's
@@ -144,6 +159,63 @@ static void refuse(notify_batch *b, const char *reason, batch_step next) {
 
 /* ---- routing one event ----------------------------------------------------- */
 
+/* 1 if row applies to the event at hand: on, matching, and not a gather row
+ * whose run goes on. */
+static int row_applies(const notify_batch *b, size_t row) {
+    const notify_route *r = &notify_routes[row];
+    return b->st->route_on[row] && notify_route_matches(r, &b->ev) &&
+           !(r->gather && b->run_goes_on);
+}
+
+static int event_routed(const notify_batch *b) {
+    for (size_t i = 0; i < notify_routes_count; i++)
+        if (row_applies(b, i)) return 1;
+    return 0;
+}
+
+/* 1 if text is an event of the same run as b->ev: case, type and date. */
+static int same_run(const notify_batch *b, const char *text, size_t len) {
+    sp_event ev = {0};
+    char err[64];
+    const char *date = sp_event_str(&b->ev, "date"), *d;
+    int same = 0;
+    if (sp_event_parse(text, len, &ev, err, sizeof(err)) == 0)
+        same = !strcmp(ev.subject, b->ev.subject) && !strcmp(ev.type, b->ev.type) &&
+               (d = sp_event_str(&ev, "date")) && date && !strcmp(d, date);
+    sp_event_free(&ev);
+    return same;
+}
+
+/* Whether a later event of b->ev's run is in sight: further on in the
+ * batch, or in the waiting list being tried. Only asked for events a gather
+ * row wants. */
+static int run_goes_on(const notify_batch *b) {
+    size_t sublen = strlen(b->ev.subject);
+    int gathered = 0;
+    for (size_t i = 0; i < notify_routes_count && !gathered; i++)
+        gathered = notify_routes[i].gather && notify_route_matches(&notify_routes[i], &b->ev);
+    if (!gathered) return 0;
+    if (b->ev_text) {
+        for (size_t i = b->stash_i; i < b->nstash; i++)
+            if (same_run(b, b->stash[i], strlen(b->stash[i]))) return 1;
+        return 0;
+    }
+    for (size_t i = b->i + 1; i < b->n; i++) {
+        const rd_kafka_message_t *m = b->msgs[i];
+        if (m->err || m->key_len != sublen || memcmp(m->key, b->ev.subject, sublen))
+            continue; /* another case: the key is the case id */
+        if (same_run(b, m->payload, m->len)) return 1;
+    }
+    return 0;
+}
+
+/* The event's text as it arrived: the Kafka message, or the waiting copy. */
+static const char *event_text(const notify_batch *b, size_t *len) {
+    const rd_kafka_message_t *m = b->msgs[b->i];
+    *len = b->ev_text ? strlen(b->ev_text) : m->len;
+    return b->ev_text ? b->ev_text : m->payload;
+}
+
 static void event_finished(notify_batch *b) {
     if (b->stash)
         stash_next(b);
@@ -161,114 +233,131 @@ static void delivered_cb(notify_deliver_result res, const char *reason, void *op
 }
 
 static void routes_next(notify_batch *b) {
-    char err[256];
-    while (b->route < notify_routes_count &&
-           !notify_route_matches(&notify_routes[b->route], &b->ev))
-        b->route++;
+    while (b->route < notify_routes_count && !row_applies(b, b->route)) b->route++;
     if (b->route == notify_routes_count) {
         event_finished(b);
         return;
     }
-    size_t row = b->route++;
-    /* A waiting event was checked against the table of its day; check again. */
-    if (b->ev_text && notify_route_check_event(&notify_routes[row], &b->ev, err,
-                                               sizeof(err))) {
-        refuse(b, err, routes_next);
-        return;
-    }
-    notify_deliver(b->st, row, &b->ev, &b->contact, delivered_cb, b);
+    size_t row = b->route++, len;
+    const char *text = event_text(b, &len);
+    notify_deliver(b->st, row, &b->ev, text, len, &b->contact, delivered_cb, b);
 }
 
-/* ---- request.received: the contact projection ------------------------------ */
-
-static void trimmed_cb(int err, void *opaque) {
-    notify_batch *b = opaque;
-    if (err) {
-        batch_retry(b, "redis: cannot trim the waiting events");
-        return;
-    }
-    message_done(b);
+/* The CONFIG fields of the contact (contact.c), from the settings. */
+static int contact_settings(notify_batch *b) {
+    return notify_contact_set(&b->contact, "caseworker_email",
+                              b->st->conf->caseworker_email);
 }
 
-/* The next waiting event; when none is left, drop those handled. */
-static void stash_next(notify_batch *b) {
-    char err[256];
-    if (b->stash_i == b->nstash) {
-        if (b->nstash == 0)
-            message_done(b);
-        else if (notify_store_pending_trim(b->st->s->redis, b->case_id, b->nstash,
-                                           trimmed_cb, b))
-            batch_retry(b, "redis not connected");
-        return;
-    }
-    sp_event_free(&b->ev);
-    b->ev_text = b->stash[b->stash_i++];
-    b->route = 0;
-    if (sp_event_parse(b->ev_text, strlen(b->ev_text), &b->ev, err, sizeof(err))) {
-        refuse(b, err, stash_next);
-        return;
-    }
-    routes_next(b);
-}
-
-static void saved_cb(int err, char **items, size_t n, void *opaque) {
-    notify_batch *b = opaque;
-    if (err) {
-        batch_retry(b, "redis: cannot save the contact");
-        return;
-    }
-    b->stash = items;
-    b->nstash = n;
-    if (n) sp_log(SP_LOG_INFO, b->case_id, "%zu event(s) were waiting for this case", n);
-    b->route = 0;
-    routes_next(b); /* routes of request.received itself, then the stash */
-}
-
-static void project(notify_batch *b) {
-    char err[256];
-    if (notify_contact_from_request(&b->contact, b->ev.data, err, sizeof(err))) {
-        refuse(b, err, message_done);
-        return;
-    }
-    snprintf(b->case_id, sizeof(b->case_id), "%s", b->ev.subject);
-    if (notify_store_save_contact(b->st->s->redis, b->case_id, &b->contact, saved_cb, b))
-        batch_retry(b, "redis not connected");
-}
-
-/* ---- any other routed event: send, or wait for the contact ----------------- */
-
-static void lookup_cb(notify_lookup_result res, notify_contact *c, void *opaque) {
+static void lookup_cb(notify_cases_result res, notify_contact *c, const char *waits_for,
+                      void *opaque) {
     notify_batch *b = opaque;
     switch (res) {
-    case NOTIFY_LOOKUP_ERROR:
-        batch_retry(b, "redis: cannot look up the contact");
+    case NOTIFY_CASES_ERROR:
+        batch_retry(b, "redis: cannot look up the case");
         return;
-    case NOTIFY_LOOKUP_STASHED:
+    case NOTIFY_CASES_WAITING:
         sp_metric_inc(b->st->m_stashed);
-        sp_log(SP_LOG_INFO, b->ev.subject, "%s waits for the case's request.received",
-               b->ev.type);
-        message_done(b);
+        sp_log(SP_LOG_INFO, b->case_id, "%s waits for %s", b->ev.type, waits_for);
+        event_finished(b);
         return;
-    case NOTIFY_LOOKUP_FOUND:
+    case NOTIFY_CASES_FOUND:
         b->contact = *c; /* the values are ours now */
+        if (contact_settings(b)) {
+            batch_retry(b, "out of memory");
+            return;
+        }
         b->route = 0;
         routes_next(b);
         return;
     }
 }
 
-static void lookup(notify_batch *b) {
-    rd_kafka_message_t *m = b->msgs[b->i];
+/* Checks the event against every row that applies, gathers the facts they
+ * read, and looks them up with the contact (or the event waits). */
+static void event_lookup(notify_batch *b) {
+    notify_fact_needs needs = {0};
     char err[256];
+    size_t len;
     for (size_t i = 0; i < notify_routes_count; i++)
-        if (notify_route_matches(&notify_routes[i], &b->ev) &&
-            notify_route_check_event(&notify_routes[i], &b->ev, err, sizeof(err))) {
-            refuse(b, err, message_done);
+        if (row_applies(b, i) &&
+            (notify_route_check_event(&notify_routes[i], &b->ev, err, sizeof(err)) ||
+             notify_route_needs(&notify_routes[i], &b->ev, &needs, err, sizeof(err)))) {
+            refuse(b, err, event_finished);
             return;
         }
-    if (notify_store_lookup_or_stash(b->st->s->redis, b->ev.subject, m->payload, m->len,
-                                     lookup_cb, b))
+    const char *text = event_text(b, &len);
+    if (notify_cases_lookup(b->st->s->redis, b->case_id, text, len, &needs, lookup_cb, b))
         batch_retry(b, "redis not connected");
+}
+
+/* ---- what an event tells: the contact and the facts ------------------------- */
+
+static void unstashed_cb(int err, void *opaque) {
+    notify_batch *b = opaque;
+    if (err) {
+        batch_retry(b, "redis: cannot take the waiting events off the list");
+        return;
+    }
+    message_done(b);
+}
+
+/* The next waiting event; when none is left, take those tried off the list. */
+static void stash_next(notify_batch *b) {
+    char err[256];
+    if (b->stash_i == b->nstash) {
+        if (b->nstash == 0)
+            message_done(b);
+        else if (notify_cases_unstash(b->st->s->redis, b->case_id, b->stash, b->nstash,
+                                      unstashed_cb, b))
+            batch_retry(b, "redis not connected");
+        return;
+    }
+    sp_event_free(&b->ev);
+    notify_contact_free(&b->contact);
+    b->ev_text = b->stash[b->stash_i++];
+    b->route = 0;
+    if (sp_event_parse(b->ev_text, strlen(b->ev_text), &b->ev, err, sizeof(err)) ||
+        event_check(&b->ev, err, sizeof(err))) {
+        refuse(b, err, stash_next);
+        return;
+    }
+    /* Routed by the table of today: one that no route wants any more is
+     * simply taken off the list. */
+    b->run_goes_on = run_goes_on(b);
+    if (event_routed(b))
+        event_lookup(b);
+    else
+        stash_next(b);
+}
+
+static void projected_cb(int err, char **items, size_t n, void *opaque) {
+    notify_batch *b = opaque;
+    if (err) {
+        batch_retry(b, "redis: cannot save what the event tells");
+        return;
+    }
+    b->stash = items;
+    b->nstash = n;
+    if (n) sp_log(SP_LOG_INFO, b->case_id, "%zu event(s) were waiting for this case", n);
+    if (event_routed(b)) /* the event's own messages, then the waiting ones */
+        event_lookup(b);
+    else
+        stash_next(b);
+}
+
+static void project(notify_batch *b, int opens, const notify_fact_write *w, size_t nw) {
+    char err[256];
+    notify_contact c = {0};
+    if (opens && notify_contact_from_request(&c, b->ev.data, err, sizeof(err))) {
+        notify_contact_free(&c);
+        refuse(b, err, message_done);
+        return;
+    }
+    int rc = notify_cases_project(b->st->s->redis, b->case_id, opens ? &c : NULL, w, nw,
+                                  projected_cb, b);
+    notify_contact_free(&c); /* the script holds its own copy of the values */
+    if (rc) batch_retry(b, "redis not connected");
 }
 
 /* ---- one message ----------------------------------------------------------- */
@@ -293,6 +382,7 @@ static int event_check(const sp_event *ev, char *err, size_t size) {
 
 static void message_start(notify_batch *b) {
     rd_kafka_message_t *m = b->msgs[b->i];
+    notify_fact_write w[NOTIFY_FACT_WRITES_MAX];
     char err[256];
     if (!b->retrying) sp_service_count_in(b->st->s);
     if (sp_event_parse(m->payload, m->len, &b->ev, err, sizeof(err)) ||
@@ -300,10 +390,14 @@ static void message_start(notify_batch *b) {
         refuse(b, err, message_done);
         return;
     }
-    if (strcmp(b->ev.type, "request.received") == 0)
-        project(b);
-    else if (notify_routes_any(&b->ev))
-        lookup(b);
+    snprintf(b->case_id, sizeof(b->case_id), "%s", b->ev.subject);
+    b->run_goes_on = run_goes_on(b);
+    int opens = notify_contact_opens(b->ev.type);
+    size_t nw = notify_facts_from_event(&b->ev, w, NOTIFY_FACT_WRITES_MAX);
+    if (opens || nw)
+        project(b, opens, w, nw);
+    else if (event_routed(b))
+        event_lookup(b);
     else
         message_done(b);
 }

@@ -1,9 +1,11 @@
 /* batch.h - a consumer batch, handled one message at a time, in order.
  *
- * Per message: parse the envelope; request.received updates the contact
- * projection and then sends whatever was waiting for it; any other event
- * that a route wants is sent if its case's contact is known and stashed
- * (notify:pending) if not. Refused messages go to the dead-letter topic and
+ * Per message: parse the envelope; an event that opens a case
+ * (request.received, sen_support.registered, plan.imported) updates the
+ * contact projection, and any event that tells a fact (fact.h) saves it;
+ * either then retries whatever was waiting for the case. An event that a
+ * route wants is sent if its case's contact and the facts its messages need
+ * are known, and waits (notify:pending) if not. Refused messages go to the dead-letter topic and
  * the batch goes on. The batch is done (offsets stored) only when every
  * message is finished: its Redis writes answered, its files written and its
  * outcome events acknowledged by the broker. A failure that may pass (Redis

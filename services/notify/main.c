@@ -1,26 +1,33 @@
 /* main.c - sendpath-notify: the letters and emails people expect.
  *
- * Reads case events and deadline events, keeps what it needs to address a
- * case's letters (contact.c, store.c), and turns events into messages by
+ * Reads case events, evidence events and deadline events, keeps what it
+ * needs to address a case's letters and fill them (contact.c, fact.c,
+ * cases.c), and turns events into messages by
  * the routing table (route.c) and the templates in notify.templates_dir.
- * Messages go to the outbox channel (outbox.c): a Maildir and a print
- * directory under var.dir; every message sent is reported on the
+ * Emails go to the channel notify.channel names (channel.h): the outbox (a
+ * Maildir under var.dir, the default), an SMTP server, or GOV.UK Notify;
+ * letters go to the print directory. Sends that fail for a while wait in
+ * the retry queue (retry.c); every attempt's outcome is reported on the
  * notification-outcomes topic.
  *
- * Start-up refuses to run with a template its route cannot fill or a From
- * address that could not be a header: such faults are found before the first
- * message, not by a parent. */
+ * Start-up refuses to run with a template its route cannot fill, a From or
+ * Reply-To address that could not be a header, or a channel whose settings
+ * are incomplete (no Notify template id for a route's template, say): such
+ * faults are found before the first message, not by a parent. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "batch.h"
+#include "fact.h"
 #include "log.h"
 #include "message.h"
 #include "notify.h"
+#include "retry.h"
 #include "route.h"
+#include "validate.h"
 
-static const char *const notify_channels[] = {"outbox", NULL};
-static const int notify_consume[] = {SP_TOPIC_CASE_EVENTS, SP_TOPIC_DEADLINES, -1};
+static const int notify_consume[] = {SP_TOPIC_CASE_EVENTS, SP_TOPIC_DEADLINES,
+                                     SP_TOPIC_EVIDENCE, -1};
 
 #define N(f) offsetof(notify_conf, f)
 static const sp_conf_def notify_conf_table[] = {
@@ -29,12 +36,52 @@ static const sp_conf_def notify_conf_table[] = {
     {"templates_dir", SP_CONF_STRING, N(templates_dir), "templates", 0, 0, NULL,
      "Directory of message templates, one <name>.txt per template"},
     {"from", SP_CONF_STRING, N(from), "SEND Team <send@council.example>", 0, 0, NULL,
-     "From header of every email"},
-    {"channel", SP_CONF_ENUM, N(channel), "outbox", 0, 0, notify_channels,
-     "Where messages go: outbox (a Maildir and a print directory under var.dir)"},
+     "From header of every email, and the SMTP envelope sender"},
+    {"reply_to", SP_CONF_STRING, N(reply_to), NULL, 0, 0, NULL,
+     "Reply-To header of every email (\"Name <address>\" or an address); empty: none"},
+    {"channel", SP_CONF_ENUM, N(channel), "outbox", 0, 0, notify_channel_names,
+     "Where emails go: outbox (a Maildir under var.dir), smtp (notify.smtp.*) or "
+     "notify (GOV.UK Notify, notify.notify.*); letters always go to the print directory"},
     {"sent.ttl_s", SP_CONF_INT, N(sent_ttl_s), "63072000", 3600, 3153600000LL, NULL,
      "How long a sent message is remembered, so a replayed event does not send "
      "it again (s); keep it longer than the topics' retention"},
+    {"send.timeout_ms", SP_CONF_INT, N(send_timeout_ms), "30000", 100, 600000, NULL,
+     "Longest one send to an SMTP server or to Notify may take, connecting included"},
+    {"retry.base_ms", SP_CONF_INT, N(retry_base_ms), "500", 1, 3600000, NULL,
+     "Wait before the second attempt of a send that may work later; each next "
+     "attempt waits twice as long (half of it random)"},
+    {"retry.max_ms", SP_CONF_INT, N(retry_max_ms), "60000", 1, 86400000, NULL,
+     "Longest wait between two attempts"},
+    {"retry.attempts", SP_CONF_INT, N(retry_attempts), "8", 1, 1000, NULL,
+     "Attempts of one send, the first included; after the last fails the event "
+     "is dead-lettered"},
+    {"rate_per_minute", SP_CONF_INT, N(rate_per_minute), "3000", 60, 1000000, NULL,
+     "Most sends to GOV.UK Notify in any minute (Notify allows 3,000)"},
+    {"smtp.url", SP_CONF_STRING, N(smtp_url), NULL, 0, 0, NULL,
+     "SMTP server for channel smtp: smtp://host:port or smtps://host:port"},
+    {"smtp.starttls", SP_CONF_BOOL, N(smtp_starttls), "no", 0, 0, NULL,
+     "Require STARTTLS on an smtp:// server (yes: never send in the clear)"},
+    {"smtp.username", SP_CONF_STRING, N(smtp_username), NULL, 0, 0, NULL,
+     "SMTP login (empty: none)"},
+    {"smtp.password", SP_CONF_STRING, N(smtp_password), NULL, 0, 0, NULL,
+     "SMTP password"},
+    {"smtp.ca_file", SP_CONF_STRING, N(smtp_ca_file), NULL, 0, 0, NULL,
+     "PEM file of the CA(s) to trust for the SMTP server's certificate (empty: the "
+     "system's)"},
+    {"notify.base_url", SP_CONF_STRING, N(govuk_base_url),
+     "https://api.notifications.service.gov.uk", 0, 0, NULL,
+     "GOV.UK Notify API for channel notify"},
+    {"notify.api_key", SP_CONF_STRING, N(govuk_api_key), NULL, 0, 0, NULL,
+     "GOV.UK Notify API key, {name}-{service id}-{secret}; keep it in the "
+     "environment (SENDPATH_NOTIFY_NOTIFY_API_KEY), not in a file"},
+    {"notify.email_reply_to_id", SP_CONF_STRING, N(govuk_reply_to_id), NULL, 0, 0, NULL,
+     "GOV.UK Notify reply-to address id (empty: the service's default)"},
+    {"notify.template.", SP_CONF_MAP, N(govuk_templates), NULL, 0, 0, NULL,
+     "GOV.UK Notify template id of each template name (every route's template "
+     "needs one for channel notify)"},
+    {"caseworker_email", SP_CONF_STRING, N(caseworker_email), "", 0, 0, NULL,
+     "The caseworkers' team mailbox: an email for every approaching, due and overdue "
+     "statutory deadline; empty: none"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 #undef N
@@ -42,16 +89,42 @@ static const sp_conf_def notify_conf_table[] = {
 static int notify_metrics(notify_state *st) {
     sp_metrics *m = st->s->metrics;
     st->m_sent = sp_metrics_counter(m, "sendpath_notify_sent_total",
-                                    "Messages written to the outbox", NULL);
+                                    "Messages handed to their channel", NULL);
+    st->m_failed = sp_metrics_counter(m, "sendpath_notify_failed_total",
+                                      "Send attempts that failed and will be retried",
+                                      NULL);
+    st->m_dead = sp_metrics_counter(m, "sendpath_notify_dead_lettered_total",
+                                    "Sends given up: refused, or out of attempts", NULL);
     st->m_repeats = sp_metrics_counter(m, "sendpath_notify_repeats_total",
                                        "Deliveries skipped: already sent", NULL);
     st->m_stashed = sp_metrics_counter(m, "sendpath_notify_waiting_total",
-                                       "Events stashed until their case's contact "
-                                       "was known", NULL);
+                                       "Events that waited for their case's contact "
+                                       "or a fact from another event", NULL);
     st->m_unreachable = sp_metrics_counter(m, "sendpath_notify_unreachable_total",
                                            "Messages not sent: no address for the "
                                            "recipient", NULL);
-    return st->m_sent && st->m_repeats && st->m_stashed && st->m_unreachable ? 0 : -1;
+    return st->m_sent && st->m_repeats && st->m_stashed && st->m_unreachable &&
+                   st->m_failed && st->m_dead
+               ? 0
+               : -1;
+}
+
+/* Rows writing to the caseworkers are off when notify.caseworker_email is
+ * empty: their events are then not even looked up. */
+static int notify_routes_switch(notify_state *st, char *errstr, size_t size) {
+    const char *mailbox = st->conf->caseworker_email ? st->conf->caseworker_email : "";
+    if (*mailbox && !sp_email_valid(mailbox)) {
+        snprintf(errstr, size, "notify.caseworker_email is not an email address");
+        return -1;
+    }
+    if (!(st->route_on = calloc(notify_routes_count, 1))) {
+        snprintf(errstr, size, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < notify_routes_count; i++)
+        st->route_on[i] = *mailbox || strcmp(notify_route_email_field(&notify_routes[i]),
+                                             "caseworker_email") != 0;
+    return 0;
 }
 
 static int notify_templates(notify_state *st, char *errstr, size_t size) {
@@ -62,10 +135,22 @@ static int notify_templates(notify_state *st, char *errstr, size_t size) {
         snprintf(errstr, size, "out of memory");
         return -1;
     }
-    if (notify_routes_bind(&st->templates, st->route_templates, errstr, size)) return -1;
+    if (notify_facts_check(errstr, size) ||
+        notify_routes_bind(&st->templates, st->route_templates, errstr, size) ||
+        notify_routes_switch(st, errstr, size))
+        return -1;
     sp_info("notify: %zu template(s) from %s, %zu route(s)", st->templates.count,
             st->conf->templates_dir, notify_routes_count);
     return 0;
+}
+
+static int notify_reply_to_check(const char *reply_to, char *errstr, size_t size) {
+    char addr[256];
+    if (!reply_to || !*reply_to || notify_message_address(reply_to, addr, sizeof(addr)) == 0)
+        return 0;
+    snprintf(errstr, size, "notify.reply_to must be \"Name <address>\" or an address, "
+                           "ASCII, without CR or LF");
+    return -1;
 }
 
 static int notify_init(sp_service *s, char *errstr, size_t size) {
@@ -78,10 +163,13 @@ static int notify_init(sp_service *s, char *errstr, size_t size) {
     st->s = s;
     st->conf = s->conf;
     if (notify_message_from_check(st->conf->from, errstr, size) ||
+        notify_reply_to_check(st->conf->reply_to, errstr, size) ||
         notify_templates(st, errstr, size) ||
-        notify_outbox_open(&st->outbox, s->loop, s->common->var_dir, errstr, size))
+        notify_outbox_open(&st->outbox, s->loop, s->common->var_dir, errstr, size) ||
+        notify_channel_open(&st->channel, st, st->conf->channel, errstr, size))
         return -1;
-    if (notify_metrics(st) || !(st->batch = notify_batch_new(st))) {
+    if (notify_metrics(st) || !(st->batch = notify_batch_new(st)) ||
+        !(st->retry = notify_retry_new(st))) {
         snprintf(errstr, size, "out of memory");
         return -1;
     }
@@ -93,12 +181,26 @@ static void notify_on_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) 
     notify_batch_run(st->batch, msgs, n);
 }
 
+/* Shutdown: no new retries; the one in flight, if any, finishes. */
+static void notify_stop(sp_service *s) {
+    notify_state *st = s->priv;
+    if (st && st->retry) notify_retry_stop(st->retry);
+}
+
+static int notify_busy(sp_service *s) {
+    notify_state *st = s->priv;
+    return st && ((st->retry && notify_retry_busy(st->retry)) || st->channel.inflight);
+}
+
 static void notify_fini(sp_service *s) {
     notify_state *st = s->priv;
     if (!st) return;
+    notify_retry_close(st->retry);
+    notify_channel_close(&st->channel);
     notify_batch_free(st->batch);
     notify_outbox_close(&st->outbox);
     free(st->route_templates);
+    free(st->route_on);
     sp_templates_free(&st->templates);
     free(st);
     s->priv = NULL;
@@ -111,6 +213,8 @@ static const sp_service_def notify_def = {
     .consume = notify_consume,
     .init = notify_init,
     .on_batch = notify_on_batch,
+    .stop = notify_stop,
+    .busy = notify_busy,
     .fini = notify_fini,
 };
 

@@ -121,6 +121,8 @@ static int write_headers(FILE *f, const notify_message *m, char *errstr, size_t 
     snprintf(mid, sizeof(mid), "<%s>", m->message_id);
     notify_message_date(m->date_ms, date, sizeof(date));
     if (write_header(f, "From", m->from, errstr, size) ||
+        (m->reply_to && *m->reply_to &&
+         write_header(f, "Reply-To", m->reply_to, errstr, size)) ||
         write_to(f, m->to_name, m->to_email, errstr, size) ||
         write_header(f, "Subject", m->subject, errstr, size) ||
         write_header(f, "Date", date, errstr, size) ||
@@ -160,18 +162,26 @@ char *notify_message_build(const notify_message *m, size_t *len, char *errstr,
     return text;
 }
 
+int notify_message_address(const char *mailbox, char *addr, size_t size) {
+    const char *lt = strrchr(mailbox, '<'), *gt = strrchr(mailbox, '>');
+    addr[0] = '\0';
+    if (!notify_message_header_safe(mailbox) || !is_ascii(mailbox)) return -1;
+    if (lt && gt && gt > lt && gt[1] == '\0')
+        snprintf(addr, size, "%.*s", (int)(gt - lt - 1), lt + 1);
+    else
+        snprintf(addr, size, "%s", mailbox);
+    if (sp_email_valid(addr)) return 0;
+    addr[0] = '\0';
+    return -1;
+}
+
 int notify_message_from_check(const char *from, char *errstr, size_t size) {
-    const char *lt = strrchr(from, '<'), *gt = strrchr(from, '>');
     char addr[256];
     if (!notify_message_header_safe(from) || !is_ascii(from)) {
         snprintf(errstr, size, "notify.from must be ASCII without CR or LF");
         return -1;
     }
-    if (lt && gt && gt > lt && gt[1] == '\0')
-        snprintf(addr, sizeof(addr), "%.*s", (int)(gt - lt - 1), lt + 1);
-    else
-        snprintf(addr, sizeof(addr), "%s", from);
-    if (!sp_email_valid(addr)) {
+    if (notify_message_address(from, addr, sizeof(addr))) {
         snprintf(errstr, size, "notify.from must be \"Name <address>\" or an address");
         return -1;
     }

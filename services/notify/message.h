@@ -18,6 +18,7 @@
 
 typedef struct notify_message {
     const char *from;       /* "SEND Team <send@council.example>" */
+    const char *reply_to;   /* a mailbox like from; NULL or "": no Reply-To */
     const char *to_name;    /* display name; "" for none */
     const char *to_email;
     const char *subject;
@@ -44,6 +45,11 @@ int notify_message_header_safe(const char *value);
 /* Checks a From value ("Name <addr>" or "addr") once, at start-up. Returns 0
  * or -1 with errstr. */
 int notify_message_from_check(const char *from, char *errstr, size_t errstr_size);
+/* Writes the address of mailbox ("Name <addr>" or "addr") into addr (size
+ * bytes) for an SMTP envelope (MAIL FROM, RCPT TO), after the checks every
+ * header gets: ASCII, no CR, LF or other control character, and a valid
+ * address. Returns 0, or -1 (addr is then ""). */
+int notify_message_address(const char *mailbox, char *addr, size_t size);
 /* Writes an RFC 5322 date in Europe/London time, "Mon, 04 Jan 2027 09:30:00
  * +0000": buf needs 40 bytes. Returns buf. */
 char *notify_message_date(int64_t ms, char *buf, size_t size);

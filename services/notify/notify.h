@@ -6,15 +6,28 @@
  *   main.c     config table, start-up and shut-down
  *   batch.c    a consumer batch, message by message: project, stash, route
  *   deliver.c  one message to one recipient, exactly once
+ *   job.c      a send as a record (that can wait in Redis)
+ *   channel.c  the channels' table and interface; the outbox channel
+ *   smtp.c     the smtp channel (libcurl)
+ *   govuk.c    the notify channel: GOV.UK Notify's API (with bucket.c, the
+ *              rate limit, and common/jwt.c, its tokens)
+ *   transfer.c libcurl on the thread pool
+ *   retry.c    the retry queue: backoff, re-sends, dead letters
+ *   queue.c    the retry queue's Redis keys (notify:retry)
+ *   outcome.c  outcome events and dead letters
  *   route.c    the routing and roles tables
- *   contact.c  the contact projection's fields
- *   store.c    notify's Redis keys
+ *   contact.c  the fields a message reads: the contact, facts, settings
+ *   fact.c     what one event tells for the messages of another
+ *   label.c    plain-English words for advisers and clocks
+ *   cases.c    notify's Redis keys about cases (contact, facts, waiting)
+ *   store.c    notify's Redis keys about deliveries
  *   message.c  RFC 5322 messages and printable letters
  *   outbox.c   the Maildir and print directories
  * and common/template.c for the templates. */
 #ifndef NOTIFY_H
 #define NOTIFY_H
 
+#include "channel.h"
 #include "outbox.h"
 #include "service.h"
 #include "template.h"
@@ -23,20 +36,34 @@ typedef struct notify_conf {
     sp_common_conf common; /* first: the common rows' offsets apply */
     char *templates_dir;
     char *from;
-    int channel; /* index into notify_channels */
+    char *reply_to;
+    int channel; /* index into notify_channel_names */
     long long sent_ttl_s;
+    char *caseworker_email; /* the caseworkers' mailbox; "": no alerts */
+    long long send_timeout_ms;
+    long long retry_base_ms, retry_max_ms, retry_attempts;
+    long long rate_per_minute;
+    char *smtp_url;
+    int smtp_starttls;
+    char *smtp_username, *smtp_password, *smtp_ca_file;
+    char *govuk_base_url, *govuk_api_key, *govuk_reply_to_id;
+    sp_conf_kvs govuk_templates; /* template name -> Notify template id */
 } notify_conf;
 
 typedef struct notify_batch notify_batch;
+typedef struct notify_retry notify_retry;
 
-typedef struct notify_state {
+struct notify_state {
     sp_service *s;
     notify_conf *conf;
     sp_templates templates;
     const sp_template **route_templates; /* [notify_routes_count], row order */
+    unsigned char *route_on;             /* [notify_routes_count]: 0 = switched off */
     notify_outbox outbox;
+    notify_channel channel;
+    notify_retry *retry;
     notify_batch *batch;
-    sp_metric *m_sent, *m_repeats, *m_stashed, *m_unreachable;
-} notify_state;
+    sp_metric *m_sent, *m_repeats, *m_stashed, *m_unreachable, *m_failed, *m_dead;
+};
 
 #endif

@@ -1,11 +1,13 @@
 /* route.h - which event sends which message to whom: the routing table.
  *
- * One row per message: the event type that triggers it, an optional
- * condition (a data field that must equal a value, e.g. data.clock ==
- * "decision_to_assess"), the recipient's role and the template's name, and
- * the placeholders the row supplies, each with where its value comes from
- * (a field of the event's data or of the case's contact projection) and how
- * it is written (as is, or as a long date "Monday 4 January 2027").
+ * One row per message: the event type that triggers it, up to two
+ * conditions on its data (data.clock is "advice", data.qualifier is none of
+ * "parent|child_views"), the recipient's role and the template's name, and
+ * the placeholders the row supplies, each with where its value comes from (a
+ * field of the event's data, or a field of the case as that event sees it:
+ * the contact projection, a fact joined from another event, a setting; see
+ * contact.h) and how it is written (as is, as a long date "Monday 4 January
+ * 2027", as wrapped paragraphs, as plain-English words for a code).
  *
  * Adding a letter is adding a row (and a template file); a new recipient is a
  * row in the roles table. At start-up notify_routes_bind() checks every row
@@ -13,8 +15,11 @@
  * placeholder its row does not supply, a missing template, or a typo in a
  * field name stops the service before it takes a message.
  *
- * An event may match several rows (a decision goes to the parent and to the
- * school); they are sent in table order. */
+ * An event may match several rows (a deadline goes to an adviser and to the
+ * caseworkers); they are sent in table order. A "gather" row sends one
+ * message for a run of events of its type with the same case and data.date
+ * (evidence's advice.requested, one per adviser, make one letter): batch.c
+ * sends it from the last event of the run it can see. */
 #ifndef NOTIFY_ROUTE_H
 #define NOTIFY_ROUTE_H
 
@@ -23,17 +28,23 @@
 #include "envelope.h"
 #include "template.h"
 
-#define NOTIFY_ROUTE_VARS_MAX 8
-#define NOTIFY_VALUE_MAX 48 /* bytes of a formatted value (a long date) */
+#define NOTIFY_ROUTE_VARS_MAX 10
+#define NOTIFY_WHEN_MAX 2
+#define NOTIFY_VALUE_MAX 48        /* bytes of a short formatted value (a date) */
+#define NOTIFY_VALUES_BUF 12288    /* bytes of all of one message's values */
 
 typedef enum {
-    NOTIFY_FROM_EVENT, /* a string field of the event's data */
-    NOTIFY_FROM_CASE   /* a field of the case's contact projection */
+    NOTIFY_FROM_EVENT, /* a field of the event's data (a string or an integer) */
+    NOTIFY_FROM_CASE   /* a field of the case as the event sees it (contact.h) */
 } notify_source;
 
 typedef enum {
-    NOTIFY_AS_TEXT,     /* the value as it is */
-    NOTIFY_AS_DATE_LONG /* "YYYY-MM-DD" written as "Monday 4 January 2027" */
+    NOTIFY_AS_TEXT,         /* the value as it is */
+    NOTIFY_AS_DATE_LONG,    /* "YYYY-MM-DD" written as "Monday 4 January 2027" */
+    NOTIFY_AS_PARAGRAPH,    /* free text, wrapped to lines of at most 72 bytes */
+    NOTIFY_AS_ADVICE,       /* an adviser code as its advice: "medical advice" */
+    NOTIFY_AS_ADVISER_LIST, /* comma-separated advisers as "- who: advice" lines */
+    NOTIFY_AS_CLOCK         /* data.clock (and data.qualifier) for a caseworker */
 } notify_format;
 
 typedef struct notify_var {
@@ -43,19 +54,32 @@ typedef struct notify_var {
     notify_format as;
 } notify_var;
 
+typedef enum {
+    NOTIFY_IS,    /* the field is one of the values */
+    NOTIFY_IS_NOT /* the field is absent or none of the values */
+} notify_when_op;
+
+/* A condition on a data field: values separated by '|'. A field that is an
+ * integer (data.seq) is compared as its decimal text. */
+typedef struct notify_when {
+    const char *field; /* NULL: no condition */
+    notify_when_op op;
+    const char *values;
+} notify_when;
+
 typedef struct notify_route {
     const char *event_type;
-    const char *when_field; /* NULL: every event of the type */
-    const char *when_value;
-    const char *role;       /* a row of the roles table */
+    notify_when when[NOTIFY_WHEN_MAX]; /* all must hold */
+    const char *role;                  /* a row of the roles table */
     const char *template_name;
+    int gather; /* 1: one message per run of events (same case, data.date) */
     notify_var vars[NOTIFY_ROUTE_VARS_MAX]; /* ends at the first NULL name */
 } notify_route;
 
 /* How to reach someone in a role, as contact fields. */
 typedef struct notify_role {
     const char *name;
-    const char *name_field;    /* display name */
+    const char *name_field;    /* display name; NULL: none */
     const char *email_field;
     const char *channel_field; /* "email" or "post"; NULL: always email */
     const char *address_field; /* postal address, for post; NULL: none */
@@ -72,7 +96,7 @@ typedef struct notify_recipient {
 /* A route's placeholder values, ready for sp_template_render. */
 typedef struct notify_values {
     sp_template_var vars[NOTIFY_ROUTE_VARS_MAX];
-    char buf[NOTIFY_ROUTE_VARS_MAX][NOTIFY_VALUE_MAX];
+    char buf[NOTIFY_VALUES_BUF]; /* the formatted values, one after another */
     size_t n;
 } notify_values;
 
@@ -88,13 +112,20 @@ int notify_routes_bind(const sp_templates *set, const sp_template **templates,
 int notify_route_matches(const notify_route *r, const sp_event *ev);
 /* 1 if any row applies to ev. */
 int notify_routes_any(const sp_event *ev);
-/* Checks that ev carries every event field row r needs, well formed. Done
- * before an event waits for its contact, so a bad event is refused at once.
- * Returns 0, or -1 with errstr. */
+/* Checks that ev carries every event field row r needs, well formed (those
+ * its values read, and those that pick its facts). Done before an event
+ * waits for its contact, so a bad event is refused at once. Returns 0, or -1
+ * with errstr. */
 int notify_route_check_event(const notify_route *r, const sp_event *ev,
                              char *errstr, size_t errstr_size);
+/* Adds to needs the facts row r reads for ev (its values and its
+ * recipient). Returns 0, or -1 with errstr. */
+int notify_route_needs(const notify_route *r, const sp_event *ev,
+                       notify_fact_needs *needs, char *errstr, size_t errstr_size);
+/* The contact field row r's recipient is written to. */
+const char *notify_route_email_field(const notify_route *r);
 /* Fills out from ev and c. Returns 0, or -1 with errstr (a value missing or
- * malformed). out's strings borrow from ev, c and out itself. */
+ * malformed). out's strings borrow from out itself. */
 int notify_route_values(const notify_route *r, const sp_event *ev,
                         const notify_contact *c, notify_values *out,
                         char *errstr, size_t errstr_size);

@@ -1,4 +1,4 @@
-/* store.c - notify's Redis keys. See store.h.
+/* store.c - notify's Redis keys about deliveries. See store.h.
  *
  * Each call allocates a small record carrying the caller's callback through
  * the Redis reply; replies are borrowed, so anything the caller keeps is
@@ -9,25 +9,9 @@
 #include "log.h"
 #include "store.h"
 
-/* KEYS: case hash, pending list. ARGV: field, value, ... The hash is replaced
- * whole so a field dropped from a later projection does not linger. */
-static const char save_lua[] =
-    "redis.call('DEL', KEYS[1])\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV))\n"
-    "return redis.call('LRANGE', KEYS[2], 0, -1)\n";
-
-/* KEYS: case hash, pending list. ARGV: event text. */
-static const char lookup_lua[] =
-    "local c = redis.call('HGETALL', KEYS[1])\n"
-    "if #c > 0 then return c end\n"
-    "redis.call('RPUSH', KEYS[2], ARGV[1])\n"
-    "return 0\n";
-
 typedef struct store_call {
     sp_redis *r;
     union {
-        notify_store_saved_cb saved;
-        notify_store_lookup_cb lookup;
         notify_store_sent_cb sent;
         notify_store_cb done;
     } cb;
@@ -44,106 +28,11 @@ static store_call *call_new(sp_redis *r, void *opaque) {
     return call;
 }
 
-static void case_keys(const char *case_id, char *hash, char *list, size_t size) {
-    snprintf(hash, size, "notify:case:%s", case_id);
-    snprintf(list, size, "notify:pending:%s", case_id);
-}
-
 static int reply_error(const redisReply *rep, const char *what) {
     if (!rep) return 1;
     if (rep->type != REDIS_REPLY_ERROR) return 0;
     sp_error("notify store %s: %s", what, rep->str);
     return 1;
-}
-
-/* ---- contact projection ---------------------------------------------------- */
-
-static char **items_copy(const redisReply *rep, size_t *n) {
-    char **items = calloc(rep->elements ? rep->elements : 1, sizeof(*items));
-    if (!items) return NULL;
-    for (size_t i = 0; i < rep->elements; i++) {
-        const redisReply *e = rep->element[i];
-        if (!(items[i] = malloc(e->len + 1))) {
-            notify_store_items_free(items, i);
-            return NULL;
-        }
-        memcpy(items[i], e->str, e->len);
-        items[i][e->len] = '\0';
-    }
-    *n = rep->elements;
-    return items;
-}
-
-static void save_reply(sp_redis *r, redisReply *rep, void *priv) {
-    store_call *call = priv;
-    notify_store_saved_cb cb = call->cb.saved;
-    char **items = NULL;
-    size_t n = 0;
-    if (!reply_error(rep, "save") && rep->type == REDIS_REPLY_ARRAY)
-        items = items_copy(rep, &n);
-    cb(items ? 0 : -1, items, n, call->opaque);
-    free(call);
-}
-
-int notify_store_save_contact(sp_redis *r, const char *case_id, const notify_contact *c,
-                              notify_store_saved_cb cb, void *opaque) {
-    char hash[128], list[128];
-    const char **argv = malloc((5 + 2 * notify_contact_nfields) * sizeof(*argv));
-    int argc = 0, rc = -1;
-    store_call *call = call_new(r, opaque);
-    if (!call || !argv) goto out;
-    call->cb.saved = cb;
-    case_keys(case_id, hash, list, sizeof(hash));
-    argv[argc++] = "EVAL", argv[argc++] = save_lua, argv[argc++] = "2";
-    argv[argc++] = hash, argv[argc++] = list;
-    for (size_t i = 0; i < notify_contact_nfields; i++) {
-        if (!c->values[i]) continue;
-        argv[argc++] = notify_contact_fields[i].field;
-        argv[argc++] = c->values[i];
-    }
-    rc = sp_redis_command_argv(r, save_reply, call, argc, argv, NULL);
-out:
-    if (rc) free(call);
-    free(argv);
-    return rc;
-}
-
-void notify_store_items_free(char **items, size_t n) {
-    if (!items) return;
-    for (size_t i = 0; i < n; i++) free(items[i]);
-    free(items);
-}
-
-static void lookup_reply(sp_redis *r, redisReply *rep, void *priv) {
-    store_call *call = priv;
-    notify_store_lookup_cb cb = call->cb.lookup;
-    notify_contact c = {0};
-    notify_lookup_result res = NOTIFY_LOOKUP_ERROR;
-    if (reply_error(rep, "lookup"))
-        res = NOTIFY_LOOKUP_ERROR;
-    else if (rep->type == REDIS_REPLY_INTEGER)
-        res = NOTIFY_LOOKUP_STASHED;
-    else if (notify_contact_from_reply(&c, rep) == 0)
-        res = NOTIFY_LOOKUP_FOUND;
-    if (res != NOTIFY_LOOKUP_FOUND) notify_contact_free(&c);
-    cb(res, res == NOTIFY_LOOKUP_FOUND ? &c : NULL, call->opaque);
-    free(call);
-}
-
-int notify_store_lookup_or_stash(sp_redis *r, const char *case_id, const char *event,
-                                 size_t len, notify_store_lookup_cb cb, void *opaque) {
-    char hash[128], list[128];
-    store_call *call = call_new(r, opaque);
-    if (!call) return -1;
-    call->cb.lookup = cb;
-    case_keys(case_id, hash, list, sizeof(hash));
-    const char *argv[] = {"EVAL", lookup_lua, "2", hash, list, event};
-    size_t lens[] = {4, strlen(lookup_lua), 1, strlen(hash), strlen(list), len};
-    if (sp_redis_command_argv(r, lookup_reply, call, 6, argv, lens)) {
-        free(call);
-        return -1;
-    }
-    return 0;
 }
 
 /* ---- simple commands ------------------------------------------------------- */
@@ -155,30 +44,23 @@ static void status_reply(sp_redis *r, redisReply *rep, void *priv) {
     free(call);
 }
 
-int notify_store_pending_trim(sp_redis *r, const char *case_id, size_t n,
-                              notify_store_cb cb, void *opaque) {
-    char hash[128], list[128];
-    store_call *call = call_new(r, opaque);
-    if (!call) return -1;
-    call->cb.done = cb;
-    snprintf(call->key, sizeof(call->key), "pending trim");
-    case_keys(case_id, hash, list, sizeof(hash));
-    if (sp_redis_command(r, status_reply, call, "LTRIM %s %llu -1", list,
-                         (unsigned long long)n)) {
-        free(call);
-        return -1;
-    }
-    return 0;
+char *notify_store_sent_value(int attempt, const char *provider_id, char *buf,
+                              size_t size) {
+    snprintf(buf, size, "sent %d %s", attempt, provider_id);
+    return buf;
 }
 
-int notify_store_sent_mark(sp_redis *r, const char *key_hex, long long ttl_s,
+int notify_store_sent_mark(sp_redis *r, const char *key_hex, int attempt,
+                           const char *provider_id, long long ttl_s,
                            notify_store_cb cb, void *opaque) {
     store_call *call = call_new(r, opaque);
+    char value[200];
     if (!call) return -1;
     call->cb.done = cb;
     snprintf(call->key, sizeof(call->key), "sent mark");
-    if (sp_redis_command(r, status_reply, call, "SET notify:sent:%s sent EX %lld",
-                         key_hex, ttl_s)) {
+    notify_store_sent_value(attempt, provider_id, value, sizeof(value));
+    if (sp_redis_command(r, status_reply, call, "SET notify:sent:%s %s EX %lld",
+                         key_hex, value, ttl_s)) {
         free(call);
         return -1;
     }
@@ -187,19 +69,36 @@ int notify_store_sent_mark(sp_redis *r, const char *key_hex, long long ttl_s,
 
 /* ---- the sent reservation -------------------------------------------------- */
 
+/* The states a taken key can be in, by its value's first word. */
+static const struct {
+    const char *word;
+    notify_sent_state st;
+} sent_words[] = {
+    {"sent", NOTIFY_SENT_DONE},     {"queued", NOTIFY_SENT_QUEUED},
+    {"dead", NOTIFY_SENT_QUEUED},   {"sending", NOTIFY_SENT_SENDING},
+};
+
 static void reserve_get_reply(sp_redis *r, redisReply *rep, void *priv) {
     store_call *call = priv;
     notify_store_sent_cb cb = call->cb.sent;
-    notify_sent_state st = NOTIFY_SENT_ERROR;
+    notify_sent_state st = NOTIFY_SENT_SENDING; /* nil: expired between SET and GET */
+    char pid[160] = "";
+    int attempt = 1;
     if (reply_error(rep, "sent get"))
         st = NOTIFY_SENT_ERROR;
-    else if (rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "sent") == 0)
-        st = NOTIFY_SENT_DONE;
     else if (rep->type == REDIS_REPLY_STRING)
-        st = NOTIFY_SENT_SENDING;
-    else if (rep->type == REDIS_REPLY_NIL) /* expired between SET and GET */
-        st = NOTIFY_SENT_SENDING;
-    cb(st, call->opaque);
+        for (size_t i = 0; i < sizeof(sent_words) / sizeof(sent_words[0]); i++) {
+            size_t n = strlen(sent_words[i].word);
+            if (strncmp(rep->str, sent_words[i].word, n) ||
+                (rep->str[n] && rep->str[n] != ' '))
+                continue;
+            st = sent_words[i].st;
+            if (st == NOTIFY_SENT_DONE && rep->str[n] &&
+                sscanf(rep->str + n, " %d %159s", &attempt, pid) < 1)
+                attempt = 1;
+            break;
+        }
+    cb(st, attempt, pid, call->opaque);
     free(call);
 }
 
@@ -207,13 +106,13 @@ static void reserve_set_reply(sp_redis *r, redisReply *rep, void *priv) {
     store_call *call = priv;
     notify_store_sent_cb cb = call->cb.sent;
     if (reply_error(rep, "sent reserve")) {
-        cb(NOTIFY_SENT_ERROR, call->opaque);
+        cb(NOTIFY_SENT_ERROR, 0, "", call->opaque);
     } else if (rep->type == REDIS_REPLY_STATUS) {
-        cb(NOTIFY_SENT_NEW, call->opaque);
+        cb(NOTIFY_SENT_NEW, 0, "", call->opaque);
     } else if (sp_redis_command(r, reserve_get_reply, call, "GET %s", call->key) == 0) {
         return; /* call now belongs to reserve_get_reply */
     } else {
-        cb(NOTIFY_SENT_ERROR, call->opaque);
+        cb(NOTIFY_SENT_ERROR, 0, "", call->opaque);
     }
     free(call);
 }

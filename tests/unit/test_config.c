@@ -16,6 +16,7 @@ typedef struct conf {
     int debug;
     int mode;
     char *name;
+    sp_conf_kvs ids;
 } conf;
 
 static const char *const modes[] = {"real", "manual", NULL};
@@ -29,6 +30,7 @@ static const sp_conf_def common_rows[] = {
 static const sp_conf_def service_rows[] = {
     {"redis.port", SP_CONF_INT, offsetof(conf, port), "7000", 1, 65535, NULL, "p"},
     {"name", SP_CONF_STRING, offsetof(conf, name), NULL, 0, 0, NULL, "n"},
+    {"template.", SP_CONF_MAP, offsetof(conf, ids), NULL, 0, 0, NULL, "t"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 static const sp_conf_def *const tables[] = {common_rows, service_rows, NULL};
@@ -129,6 +131,28 @@ static void test_kafka_from_environment(void **state) {
     sp_conf_kvs_free(&k);
 }
 
+/* A map row takes every key under its name, from the file and the
+ * environment, the service's own keys last. */
+static void test_map_rows(void **state) {
+    conf c;
+    sp_conf_kvs k = {0};
+    char err[256];
+    clear_env();
+    setenv("SENDPATH_TIMERS_TEMPLATE_REQUEST_RECEIVED", "uuid-3", 1);
+    assert_int_equal(load(&c, "timers.template.a = uuid-1\ntemplate.a = uuid-0\n"
+                              "template.b = uuid-2\nnotify.template.c = x\n",
+                          &k, err, sizeof(err)), 0);
+    assert_int_equal(c.ids.count, 3);
+    assert_string_equal(sp_conf_kvs_get(&c.ids, "a"), "uuid-1");
+    assert_string_equal(sp_conf_kvs_get(&c.ids, "b"), "uuid-2");
+    assert_string_equal(sp_conf_kvs_get(&c.ids, "request_received"), "uuid-3");
+    assert_null(sp_conf_kvs_get(&c.ids, "c"));
+    unsetenv("SENDPATH_TIMERS_TEMPLATE_REQUEST_RECEIVED");
+    sp_config_free(&c, tables);
+    assert_int_equal(c.ids.count, 0);
+    sp_conf_kvs_free(&k);
+}
+
 static void test_errors_name_key_and_place(void **state) {
     static const struct {
         const char *file, *expect;
@@ -169,6 +193,7 @@ int main(void) {
         cmocka_unit_test(test_lookup_order),
         cmocka_unit_test(test_kafka_passthrough),
         cmocka_unit_test(test_kafka_from_environment),
+        cmocka_unit_test(test_map_rows),
         cmocka_unit_test(test_errors_name_key_and_place),
         cmocka_unit_test(test_missing_file),
     };
