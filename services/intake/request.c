@@ -104,6 +104,15 @@ static cJSON *parse_areas(sp_valid *v, const cJSON *body) {
     return out;
 }
 
+/* The child, the contact and the school a case is about, into r. */
+static void parse_people(sp_valid *v, const cJSON *body, sp_date today,
+                         int school_required, cJSON *r) {
+    cJSON_AddItemToObject(r, "child", parse_child(v, body, today));
+    cJSON_AddItemToObject(r, "contact", parse_contact(v, body));
+    cJSON *school = parse_school(v, body, school_required);
+    if (school) cJSON_AddItemToObject(r, "school", school);
+}
+
 cJSON *intake_request_parse(const cJSON *body, sp_date today, cJSON **errors) {
     sp_valid v;
     char buf[16];
@@ -120,10 +129,7 @@ cJSON *intake_request_parse(const cJSON *body, sp_date today, cJSON **errors) {
     }
     cJSON_AddItemToObject(r, "requester", req);
     req = NULL;
-    cJSON_AddItemToObject(r, "child", parse_child(&v, body, today));
-    cJSON_AddItemToObject(r, "contact", parse_contact(&v, body));
-    cJSON *school = parse_school(&v, body, 0);
-    if (school) cJSON_AddItemToObject(r, "school", school);
+    parse_people(&v, body, today, 0, r);
     cJSON_AddItemToObject(r, "areas_of_need", parse_areas(&v, body));
     sp_date rd = sp_valid_date(&v, body, "received_date", 1, sp_date_make(2014, 9, 1), today);
     if (rd != SP_DATE_INVALID)
@@ -153,10 +159,7 @@ cJSON *intake_sen_support_parse(const cJSON *body, sp_date today, cJSON **errors
         sp_valid_error(&v, "(body)", "must be a JSON object");
         goto out;
     }
-    cJSON_AddItemToObject(r, "child", parse_child(&v, body, today));
-    cJSON_AddItemToObject(r, "contact", parse_contact(&v, body));
-    cJSON *school = parse_school(&v, body, 1);
-    if (school) cJSON_AddItemToObject(r, "school", school);
+    parse_people(&v, body, today, 1, r);
     const char *outcomes = sp_valid_string(&v, body, "outcomes_summary", 1, 4000);
     if (outcomes) cJSON_AddStringToObject(r, "outcomes_summary", outcomes);
     sp_date d = sp_valid_date(&v, body, "date", 1, sp_date_add_months(today, -120), today);
@@ -198,10 +201,7 @@ cJSON *intake_plan_parse(const cJSON *body, sp_date today, cJSON **errors) {
         sp_valid_error(&v, "(body)", "must be a JSON object");
         goto out;
     }
-    cJSON_AddItemToObject(r, "child", parse_child(&v, body, today));
-    cJSON_AddItemToObject(r, "contact", parse_contact(&v, body));
-    cJSON *school = parse_school(&v, body, 0);
-    if (school) cJSON_AddItemToObject(r, "school", school);
+    parse_people(&v, body, today, 0, r);
     sp_date made = sp_valid_date(&v, body, "plan_date", 1, sp_date_make(2014, 9, 1), today);
     sp_date last = sp_valid_date(&v, body, "last_review_date", 0,
                                  made != SP_DATE_INVALID ? made : sp_date_make(2014, 9, 1),
