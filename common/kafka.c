@@ -97,11 +97,15 @@ struct sp_producer {
     uv_timer_t backstop;
     size_t inflight;
     int open_handles;
+    sp_metric *m_latency, *m_errors; /* borrowed; may be NULL */
 };
 
+/* Every message carries one, callback or not, so its latency can be taken
+ * when the delivery report comes back. */
 typedef struct produce_req {
-    sp_produce_cb cb;
+    sp_produce_cb cb; /* may be NULL */
     void *opaque;
+    uint64_t sent_ns; /* uv_hrtime(): uv_now() is cached per loop turn */
 } produce_req;
 
 static void producer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
@@ -109,8 +113,10 @@ static void producer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m,
     sp_producer *p = opaque;
     produce_req *req = m->_private;
     p->inflight--;
+    if (m->err) sp_metric_inc(p->m_errors);
+    else if (req) sp_metric_observe(p->m_latency, (double)(uv_hrtime() - req->sent_ns) / 1e9);
     if (req) {
-        req->cb(m->err, req->opaque);
+        if (req->cb) req->cb(m->err, req->opaque);
         free(req);
     }
 }
@@ -175,18 +181,18 @@ int sp_producer_send(sp_producer *p, const char *topic, const char *key,
                      const void *value, size_t len, const sp_header *headers,
                      size_t nheaders, sp_produce_cb cb, void *opaque,
                      char *errstr, size_t size) {
-    produce_req *req = NULL;
-    rd_kafka_headers_t *hdrs = headers_build(headers, nheaders);
+    produce_req *req = malloc(sizeof(*req));
+    rd_kafka_headers_t *hdrs;
     rd_kafka_resp_err_t err;
-    if (cb) {
-        if (!(req = malloc(sizeof(*req)))) {
-            snprintf(errstr, size, "out of memory");
-            if (hdrs) rd_kafka_headers_destroy(hdrs);
-            return -1;
-        }
-        req->cb = cb;
-        req->opaque = opaque;
+    if (!req) {
+        snprintf(errstr, size, "out of memory");
+        sp_metric_inc(p->m_errors);
+        return -1;
     }
+    req->cb = cb;
+    req->opaque = opaque;
+    req->sent_ns = uv_hrtime();
+    hdrs = headers_build(headers, nheaders);
     err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
                             RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
                             RD_KAFKA_V_VALUE((void *)value, len),
@@ -197,6 +203,7 @@ int sp_producer_send(sp_producer *p, const char *topic, const char *key,
         snprintf(errstr, size, "produce to %s: %s", topic, rd_kafka_err2str(err));
         if (hdrs) rd_kafka_headers_destroy(hdrs);
         free(req);
+        sp_metric_inc(p->m_errors);
         return -1;
     }
     p->inflight++;
@@ -204,6 +211,11 @@ int sp_producer_send(sp_producer *p, const char *topic, const char *key,
 }
 
 size_t sp_producer_inflight(const sp_producer *p) { return p->inflight; }
+
+void sp_producer_set_metrics(sp_producer *p, sp_metric *latency, sp_metric *errors) {
+    p->m_latency = latency;
+    p->m_errors = errors;
+}
 
 rd_kafka_t *sp_producer_handle(sp_producer *p) { return p->rk; }
 
@@ -398,7 +410,7 @@ int sp_consumer_assigned(const sp_consumer *c) { return c->assigned; }
 int sp_consumer_busy(const sp_consumer *c) { return c->busy; }
 rd_kafka_t *sp_consumer_handle(sp_consumer *c) { return c->rk; }
 
-int64_t sp_consumer_lag(const sp_consumer *c) {
+int64_t sp_consumer_lag(const sp_consumer *c, const char *topic) {
     rd_kafka_topic_partition_list_t *parts = NULL;
     int64_t lag = 0;
     if (rd_kafka_assignment(c->rk, &parts) || !parts) return -1;
@@ -409,6 +421,7 @@ int64_t sp_consumer_lag(const sp_consumer *c) {
     for (int i = 0; i < parts->cnt; i++) {
         int64_t lo, hi;
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        if (topic && strcmp(tp->topic, topic) != 0) continue;
         if (rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi))
             continue;
         int64_t pos = tp->offset >= 0 ? tp->offset : lo;

@@ -25,6 +25,7 @@
 #include <librdkafka/rdkafka.h>
 #include <uv.h>
 #include "config.h"
+#include "metrics.h"
 
 typedef struct sp_producer sp_producer;
 typedef struct sp_consumer sp_consumer;
@@ -52,6 +53,12 @@ int sp_producer_send(sp_producer *p, const char *topic, const char *key,
                      char *errstr, size_t errstr_size);
 /* Messages queued and not yet reported. */
 size_t sp_producer_inflight(const sp_producer *p);
+/* Where the producer reports on itself: latency (a histogram) observes the
+ * seconds from sp_producer_send() to a successful delivery report, which is
+ * what a caller waiting for the broker actually waits; errors (a counter)
+ * counts sends refused up front and failed delivery reports. Either may be
+ * NULL. Borrowed: both must outlive the producer. */
+void sp_producer_set_metrics(sp_producer *p, sp_metric *latency, sp_metric *errors);
 rd_kafka_t *sp_producer_handle(sp_producer *p);
 /* Waits (blocking, up to timeout_ms) for outstanding deliveries, serving their
  * callbacks, then frees the producer and its handles. Call once the loop has
@@ -86,9 +93,10 @@ void sp_consumer_batch_retry(sp_consumer *c, unsigned delay_ms);
 /* Number of partitions currently assigned, and whether a batch is out. */
 int sp_consumer_assigned(const sp_consumer *c);
 int sp_consumer_busy(const sp_consumer *c);
-/* Sum of (high watermark - position) over assigned partitions, from the last
- * statistics; -1 when unknown. */
-int64_t sp_consumer_lag(const sp_consumer *c);
+/* Sum of (high watermark - position) over the assigned partitions of topic
+ * (NULL: of every topic), from the watermarks librdkafka last fetched; 0 when
+ * none is assigned, -1 when unknown. */
+int64_t sp_consumer_lag(const sp_consumer *c, const char *topic);
 rd_kafka_t *sp_consumer_handle(sp_consumer *c);
 /* Stops handing out new batches. cb is called once the batch in flight (if
  * any) is done; then call sp_consumer_close(). */

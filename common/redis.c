@@ -18,7 +18,8 @@ typedef struct redis_req {
     sp_redis *r;
     sp_redis_cb cb;
     void *priv;
-    uint64_t sent_ms;
+    uint64_t sent_ms; /* uv_now(): the watchdog's coarse clock */
+    uint64_t sent_ns; /* uv_hrtime(): for the latency histogram */
     struct redis_req *next, *prev;
 } redis_req;
 
@@ -33,8 +34,7 @@ struct sp_redis {
     uv_timer_t reconnect, watchdog;
     redis_req *head, *tail;
     size_t pending;
-    double lat_sum_ms;
-    unsigned long long lat_count;
+    sp_metric *m_latency; /* borrowed; may be NULL */
     void (*state_cb)(sp_redis *, int, void *);
     void *state_opaque;
     void (*close_cb)(void *);
@@ -180,10 +180,7 @@ static void redis_reply_cb(redisAsyncContext *ac, void *reply, void *privdata) {
     redis_req *q = privdata;
     sp_redis *r = q->r;
     req_unlink(r, q);
-    if (reply) {
-        r->lat_sum_ms += (double)(uv_now(r->loop) - q->sent_ms);
-        r->lat_count++;
-    }
+    if (reply) sp_metric_observe(r->m_latency, (double)(uv_hrtime() - q->sent_ns) / 1e9);
     if (q->cb) q->cb(r, reply, q->priv);
     free(q);
 }
@@ -195,6 +192,7 @@ static redis_req *req_new(sp_redis *r, sp_redis_cb cb, void *priv) {
     q->cb = cb;
     q->priv = priv;
     q->sent_ms = uv_now(r->loop);
+    q->sent_ns = uv_hrtime();
     q->next = NULL;
     q->prev = r->tail;
     if (r->tail) r->tail->next = q; else r->head = q;
@@ -242,10 +240,7 @@ void sp_redis_on_state(sp_redis *r, void (*cb)(sp_redis *, int, void *),
     r->state_opaque = opaque;
 }
 
-void sp_redis_latency(const sp_redis *r, double *sum_ms, unsigned long long *count) {
-    *sum_ms = r->lat_sum_ms;
-    *count = r->lat_count;
-}
+void sp_redis_set_metrics(sp_redis *r, sp_metric *latency) { r->m_latency = latency; }
 
 void sp_redis_close(sp_redis *r, void (*cb)(void *), void *opaque) {
     r->closing = 1;

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 #include <uv.h>
+#include "metrics.h"
 
 typedef struct sp_redis sp_redis;
 typedef void (*sp_redis_cb)(sp_redis *r, redisReply *reply, void *priv);
@@ -46,8 +47,11 @@ int sp_redis_command_raw(sp_redis *r, sp_redis_cb cb, void *priv,
 /* Called on every connect (1) and disconnect (0). */
 void sp_redis_on_state(sp_redis *r, void (*cb)(sp_redis *r, int up, void *opaque),
                        void *opaque);
-/* Latency of the last replies, for metrics: sum in ms and count since start. */
-void sp_redis_latency(const sp_redis *r, double *sum_ms, unsigned long long *count);
+/* latency (a histogram, may be NULL) observes, for every reply, the seconds
+ * from sending the command to its reply's callback: Redis's own time plus
+ * the network and this loop's queueing, i.e. what the service waits. A
+ * command that fails (NULL reply) is not observed. Borrowed: must outlive r. */
+void sp_redis_set_metrics(sp_redis *r, sp_metric *latency);
 
 /* Lets pending replies arrive, disconnects, closes the handles; cb is called
  * once everything is freed. */

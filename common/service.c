@@ -1,5 +1,6 @@
 /* service.c - start-up, readiness, metrics and shutdown for every service.
  * See service.h. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,14 +129,22 @@ static void handle_readyz(sp_http_req *r, void *opaque) {
     sp_http_respond_json(r, ready ? 200 : 503, o);
 }
 
+/* Gauges read from the clients just before each scrape. Lag is per topic,
+ * summed over this instance's partitions: the label set stays fixed through
+ * rebalances, and sum by (topic) over instances is the group's lag. */
 static void metrics_collect(sp_metrics *m, void *opaque) {
     sp_service *s = opaque;
-    double sum;
-    unsigned long long count;
-    if (s->consumer) sp_metric_set(s->m_lag, (double)sp_consumer_lag(s->consumer));
-    sp_redis_latency(s->redis, &sum, &count);
-    sp_metric_set(s->m_redis_lat_sum, sum / 1000.0);
-    sp_metric_set(s->m_redis_lat_count, (double)count);
+    for (int t = 0; t < SP_TOPIC__COUNT && s->consumer; t++) {
+        int64_t lag;
+        if (!s->m_lag[t]) continue;
+        lag = sp_consumer_lag(s->consumer, sp_service_topic(s, t));
+        sp_metric_set(s->m_lag[t], lag >= 0 ? (double)lag : NAN);
+    }
+    if (s->consumer)
+        sp_metric_set(s->m_assigned, sp_consumer_assigned(s->consumer));
+    sp_metric_set(s->m_redis_connected, s->redis && sp_redis_ready(s->redis));
+    if (s->producer)
+        sp_metric_set(s->m_kafka_inflight, (double)sp_producer_inflight(s->producer));
     sp_metric_set(s->m_http_pending, (double)sp_http_pending(s->http));
     sp_metric_set(s->m_ready, service_ready(s));
 }
@@ -291,6 +300,51 @@ static int service_clock(sp_service *s, char *errstr, size_t size) {
     return 0;
 }
 
+/* Bucket bounds in seconds. Redis answers on loopback in well under a
+ * millisecond and the client gives up at redis.timeout_ms (2 s by default);
+ * a Kafka delivery takes at least linger.ms (5 ms) and librdkafka retries
+ * for up to message.timeout.ms (5 min). */
+static const double redis_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                      0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+static const double kafka_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                      0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+/* One gauge per consumed topic, labelled with its name. */
+static void service_metrics_lag(sp_service *s) {
+    char labels[128];
+    for (size_t i = 0; s->def->consume && s->def->consume[i] >= 0; i++) {
+        int t = s->def->consume[i];
+        if (t >= SP_TOPIC__COUNT) continue;
+        snprintf(labels, sizeof(labels), "topic=\"%s\"", sp_service_topic(s, t));
+        s->m_lag[t] = sp_metrics_gauge(
+            s->metrics, "sendpath_consumer_lag_messages",
+            "Messages between this instance's consumer position and the end of "
+            "its assigned partitions, by topic (NaN while unknown)", labels);
+    }
+    if (s->def->consume)
+        s->m_assigned = sp_metrics_gauge(s->metrics, "sendpath_consumer_assigned_partitions",
+                                         "Partitions assigned to this instance", NULL);
+}
+
+static void service_metrics_clients(sp_service *s) {
+    sp_metrics *m = s->metrics;
+    s->m_redis_latency = sp_metrics_histogram(
+        m, "sendpath_redis_latency_seconds",
+        "Time from sending a Redis command to handling its reply", NULL, redis_bounds,
+        sizeof(redis_bounds) / sizeof(redis_bounds[0]));
+    s->m_redis_connected = sp_metrics_gauge(m, "sendpath_redis_connected",
+                                            "1 while connected to Redis", NULL);
+    s->m_kafka_latency = sp_metrics_histogram(
+        m, "sendpath_kafka_produce_latency_seconds",
+        "Time from producing a message to its successful delivery report", NULL,
+        kafka_bounds, sizeof(kafka_bounds) / sizeof(kafka_bounds[0]));
+    s->m_kafka_errors = sp_metrics_counter(
+        m, "sendpath_kafka_produce_errors_total",
+        "Messages the producer refused or the broker did not acknowledge", NULL);
+    s->m_kafka_inflight = sp_metrics_gauge(m, "sendpath_kafka_inflight_messages",
+                                           "Messages produced and not yet reported", NULL);
+}
+
 static void service_metrics(sp_service *s) {
     sp_metrics *m = s->metrics = sp_metrics_new();
     s->m_events_in = sp_metrics_counter(m, "sendpath_events_in_total",
@@ -301,16 +355,14 @@ static void service_metrics(sp_service *s) {
                                      "Messages or requests that failed", NULL);
     s->m_deadletters = sp_metrics_counter(m, "sendpath_deadletters_total",
                                           "Messages sent to the dead-letter topic", NULL);
-    s->m_lag = sp_metrics_gauge(m, "sendpath_consumer_lag",
-                                "Messages behind the end of the assigned partitions", NULL);
-    s->m_redis_lat_sum = sp_metrics_gauge(m, "sendpath_redis_latency_seconds_sum",
-                                          "Total time Redis took to answer", NULL);
-    s->m_redis_lat_count = sp_metrics_gauge(m, "sendpath_redis_latency_seconds_count",
-                                            "Redis replies received", NULL);
-    s->m_http_pending = sp_metrics_gauge(m, "sendpath_http_pending",
+    service_metrics_lag(s);
+    service_metrics_clients(s);
+    s->m_http_pending = sp_metrics_gauge(m, "sendpath_http_pending_requests",
                                          "HTTP requests waiting for an answer", NULL);
     s->m_up = sp_metrics_gauge(m, "sendpath_up", "1 while the service runs", NULL);
-    s->m_ready = sp_metrics_gauge(m, "sendpath_ready", "1 when ready", NULL);
+    s->m_ready = sp_metrics_gauge(m, "sendpath_ready",
+                                  "1 when ready (Redis connected, partitions assigned)",
+                                  NULL);
     sp_metric_set(s->m_up, 1);
     sp_metrics_on_collect(m, metrics_collect, s);
 }
@@ -355,7 +407,9 @@ static int service_start(sp_service *s, char *errstr, size_t size) {
         snprintf(errstr, size, "out of memory");
         return -1;
     }
+    sp_redis_set_metrics(s->redis, s->m_redis_latency);
     if (service_kafka(s, errstr, size)) return -1;
+    sp_producer_set_metrics(s->producer, s->m_kafka_latency, s->m_kafka_errors);
     if (s->def->init && s->def->init(s, errstr, size)) return -1;
     uv_timer_init(s->loop, &s->drain_timer);
     uv_signal_init(s->loop, &s->sig_term);
