@@ -410,6 +410,17 @@ int sp_consumer_assigned(const sp_consumer *c) { return c->assigned; }
 int sp_consumer_busy(const sp_consumer *c) { return c->busy; }
 rd_kafka_t *sp_consumer_handle(sp_consumer *c) { return c->rk; }
 
+/* Messages of topic (NULL: any) in the batch the service holds. The
+ * position has moved past them, but until the batch is done they are not
+ * processed: a batch stuck retrying must show as lag. */
+static int64_t consumer_batch_count(const sp_consumer *c, const char *topic) {
+    int64_t n = 0;
+    if (!c->busy) return 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (!topic || strcmp(rd_kafka_topic_name(c->batch[i]->rkt), topic) == 0) n++;
+    return n;
+}
+
 int64_t sp_consumer_lag(const sp_consumer *c, const char *topic) {
     rd_kafka_topic_partition_list_t *parts = NULL;
     int64_t lag = 0;
@@ -428,7 +439,7 @@ int64_t sp_consumer_lag(const sp_consumer *c, const char *topic) {
         if (hi > pos) lag += hi - pos;
     }
     rd_kafka_topic_partition_list_destroy(parts);
-    return lag;
+    return lag + consumer_batch_count(c, topic);
 }
 
 void sp_consumer_stop(sp_consumer *c, void (*cb)(void *), void *opaque) {

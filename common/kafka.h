@@ -93,9 +93,10 @@ void sp_consumer_batch_retry(sp_consumer *c, unsigned delay_ms);
 /* Number of partitions currently assigned, and whether a batch is out. */
 int sp_consumer_assigned(const sp_consumer *c);
 int sp_consumer_busy(const sp_consumer *c);
-/* Sum of (high watermark - position) over the assigned partitions of topic
- * (NULL: of every topic), from the watermarks librdkafka last fetched; 0 when
- * none is assigned, -1 when unknown. */
+/* Messages of topic (NULL: of every topic) not yet fully processed: the sum
+ * of (high watermark - position) over the assigned partitions, from the
+ * watermarks librdkafka last fetched, plus those in the batch the service
+ * holds. 0 when none is assigned, -1 when unknown. */
 int64_t sp_consumer_lag(const sp_consumer *c, const char *topic);
 rd_kafka_t *sp_consumer_handle(sp_consumer *c);
 /* Stops handing out new batches. cb is called once the batch in flight (if

@@ -318,8 +318,8 @@ static void service_metrics_lag(sp_service *s) {
         snprintf(labels, sizeof(labels), "topic=\"%s\"", sp_service_topic(s, t));
         s->m_lag[t] = sp_metrics_gauge(
             s->metrics, "sendpath_consumer_lag_messages",
-            "Messages between this instance's consumer position and the end of "
-            "its assigned partitions, by topic (NaN while unknown)", labels);
+            "Messages on this instance's partitions of the topic not yet fully "
+            "processed, the batch in hand included (NaN while unknown)", labels);
     }
     if (s->def->consume)
         s->m_assigned = sp_metrics_gauge(s->metrics, "sendpath_consumer_assigned_partitions",

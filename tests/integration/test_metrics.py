@@ -12,13 +12,16 @@ fail.
 Then the figures themselves: the Redis and Kafka latency histograms have
 observations where the service did that work, consumer lag is per topic and
 drains to 0, events in and out, errors and dead letters counted where they
-happened.
+happened. Last, Redis is frozen so intake's batch cannot finish: commands
+sent meanwhile must show as lag until Redis runs again.
 """
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import SERVICES, http, main, wait_for  # noqa: E402
@@ -110,6 +113,7 @@ def drive_traffic(stack):
         t for t in http("GET", stack.url("ops", f"/v1/cases/{case_id}")).json().get(
             "timeline", []) if t["type"].startswith("notification.")], timeout=30)
     wait_for("the dead letter", lambda: stack.topic("sendpath.deadletter"))
+    return case_id
 
 
 def check_families(svc, types, samples):
@@ -152,11 +156,38 @@ def lag_drained(stack):
     return True
 
 
+def intake_lag(stack):
+    _, s = parse(scrape(stack, "intake"))
+    return value(s, "sendpath_consumer_lag_messages", topic="sendpath.commands")
+
+
+def check_lag_counts_stuck_batch(stack, case_id):
+    """With Redis frozen (SIGSTOP), intake cannot finish its batch: the
+    commands sent since must show as lag, those in the stuck batch included,
+    and drain once Redis runs again."""
+    redis = stack.procs["redis"]
+    redis.send_signal(signal.SIGSTOP)
+    try:
+        stack.produce_many("sendpath.commands", [
+            (case_id, json.dumps({"command": "decision_to_assess", "case_id": case_id,
+                                  "idempotency_key": f"metrics-lag-{i}",
+                                  "date": "2026-11-23", "assess": True}))
+            for i in range(5)])
+        wait_for("intake's lag to count the 5 commands", lambda: intake_lag(stack) == 5,
+                 timeout=20, interval=0.5)
+        time.sleep(1)
+        assert intake_lag(stack) == 5, "the lag moved while Redis was frozen"
+    finally:
+        redis.send_signal(signal.SIGCONT)
+    wait_for("intake's lag to drain once Redis is back", lambda: intake_lag(stack) == 0,
+             timeout=30, interval=0.5)
+
+
 def test(stack):
     out = promtool(OLD_EXPOSITION)
     assert out.returncode != 0 and "_sum" in out.stdout + out.stderr, \
         f"promtool accepted the old exposition: {out}"
-    drive_traffic(stack)
+    case_id = drive_traffic(stack)
     wait_for("every consumer to catch up (lag 0 on every topic)",
              lambda: lag_drained(stack), timeout=30, interval=0.5)
     scraped, lines = {}, 0
@@ -169,6 +200,7 @@ def test(stack):
         check_families(svc, *scraped[svc])
         lines += len(text.splitlines())
     check_figures(scraped)
+    check_lag_counts_stuck_batch(stack, case_id)
     print(f"metrics: {len(SERVICES)} services scraped ({lines} lines), promtool check "
           f"metrics clean on each; latency histograms and counters filled", file=sys.stderr)
     codes = stack.stop()
