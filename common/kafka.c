@@ -252,6 +252,7 @@ struct sp_consumer {
     int busy, stopping, assigned, open_handles;
     void (*stop_cb)(void *);
     void *stop_opaque;
+    sp_metric *m_processed, *m_retries; /* borrowed; may be NULL */
 };
 
 static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -387,6 +388,7 @@ static void consumer_release(sp_consumer *c) {
 }
 
 void sp_consumer_batch_done(sp_consumer *c) {
+    sp_metric_add(c->m_processed, (double)c->n);
     consumer_store_offsets(c);
     consumer_release(c);
     uv_timer_start(&c->kick, consumer_timer_cb, 0, 0);
@@ -398,12 +400,18 @@ static void consumer_retry_cb(uv_timer_t *t) {
 }
 
 void sp_consumer_batch_retry(sp_consumer *c, unsigned delay_ms) {
+    sp_metric_inc(c->m_retries);
     if (c->stopping) { /* give up the batch: it will be replayed on restart */
         consumer_release(c);
         uv_timer_start(&c->kick, consumer_timer_cb, 0, 0);
         return;
     }
     uv_timer_start(&c->retry, consumer_retry_cb, delay_ms, 0);
+}
+
+void sp_consumer_set_metrics(sp_consumer *c, sp_metric *processed, sp_metric *retries) {
+    c->m_processed = processed;
+    c->m_retries = retries;
 }
 
 int sp_consumer_assigned(const sp_consumer *c) { return c->assigned; }

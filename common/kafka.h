@@ -90,6 +90,11 @@ void sp_consumer_batch_done(sp_consumer *c);
 /* The current batch failed for a reason that may pass (Redis down): hand the
  * same messages to on_batch again after delay_ms. Nothing is stored. */
 void sp_consumer_batch_retry(sp_consumer *c, unsigned delay_ms);
+/* Where the consumer reports on itself: processed (a counter) counts the
+ * messages of every batch done, once each, however often the batch was
+ * retried; retries (a counter) counts sp_consumer_batch_retry() calls.
+ * Either may be NULL. Borrowed: both must outlive the consumer. */
+void sp_consumer_set_metrics(sp_consumer *c, sp_metric *processed, sp_metric *retries);
 /* Number of partitions currently assigned, and whether a batch is out. */
 int sp_consumer_assigned(const sp_consumer *c);
 int sp_consumer_busy(const sp_consumer *c);

@@ -321,9 +321,15 @@ static void service_metrics_lag(sp_service *s) {
             "Messages on this instance's partitions of the topic not yet fully "
             "processed, the batch in hand included (NaN while unknown)", labels);
     }
-    if (s->def->consume)
-        s->m_assigned = sp_metrics_gauge(s->metrics, "sendpath_consumer_assigned_partitions",
-                                         "Partitions assigned to this instance", NULL);
+    if (!s->def->consume) return;
+    s->m_assigned = sp_metrics_gauge(s->metrics, "sendpath_consumer_assigned_partitions",
+                                     "Partitions assigned to this instance", NULL);
+    s->m_processed = sp_metrics_counter(
+        s->metrics, "sendpath_consumer_processed_total",
+        "Messages consumed and fully processed (their batch done), each once", NULL);
+    s->m_retries = sp_metrics_counter(
+        s->metrics, "sendpath_consumer_batch_retries_total",
+        "Batches handed back to be retried (Redis or a send failed)", NULL);
 }
 
 static void service_metrics_clients(sp_service *s) {
@@ -348,7 +354,8 @@ static void service_metrics_clients(sp_service *s) {
 static void service_metrics(sp_service *s) {
     sp_metrics *m = s->metrics = sp_metrics_new();
     s->m_events_in = sp_metrics_counter(m, "sendpath_events_in_total",
-                                        "Messages consumed", NULL);
+                                        "Messages handled; a retried batch may count again",
+                                        NULL);
     s->m_events_out = sp_metrics_counter(m, "sendpath_events_out_total",
                                          "Messages published", NULL);
     s->m_errors = sp_metrics_counter(m, "sendpath_errors_total",
@@ -393,6 +400,7 @@ static int service_kafka(sp_service *s, char *errstr, size_t size) {
                               consumer_batch_cb, consumer_rebalance_cb, s};
     if (!(s->consumer = sp_consumer_new(s->loop, &s->kafka, &co, errstr, size)))
         return -1;
+    sp_consumer_set_metrics(s->consumer, s->m_processed, s->m_retries);
     return 0;
 }
 

@@ -97,7 +97,8 @@ struct sp_service {
     uint64_t drain_deadline;
     sp_metric *m_events_in, *m_events_out, *m_errors, *m_deadletters;
     sp_metric *m_lag[SP_TOPIC__COUNT]; /* by topic id; NULL if not consumed */
-    sp_metric *m_assigned, *m_redis_latency, *m_redis_connected;
+    sp_metric *m_assigned, *m_processed, *m_retries;
+    sp_metric *m_redis_latency, *m_redis_connected;
     sp_metric *m_kafka_latency, *m_kafka_errors, *m_kafka_inflight;
     sp_metric *m_http_pending, *m_up, *m_ready;
 };

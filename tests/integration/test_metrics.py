@@ -13,7 +13,8 @@ Then the figures themselves: the Redis and Kafka latency histograms have
 observations where the service did that work, consumer lag is per topic and
 drains to 0, events in and out, errors and dead letters counted where they
 happened. Last, Redis is frozen so intake's batch cannot finish: commands
-sent meanwhile must show as lag until Redis runs again.
+sent meanwhile must show as lag and the batch as retried, none as
+processed, until Redis runs again.
 """
 import json
 import os
@@ -44,6 +45,8 @@ COMMON = {
     "sendpath_deadletters_total": "counter",
     "sendpath_consumer_lag_messages": "gauge",
     "sendpath_consumer_assigned_partitions": "gauge",
+    "sendpath_consumer_processed_total": "counter",
+    "sendpath_consumer_batch_retries_total": "counter",
     "sendpath_redis_latency_seconds": "histogram",
     "sendpath_redis_connected": "gauge",
     "sendpath_kafka_produce_latency_seconds": "histogram",
@@ -156,16 +159,21 @@ def lag_drained(stack):
     return True
 
 
-def intake_lag(stack):
+def intake_consumer(stack):
+    """intake's (lag on the commands topic, processed, batch retries)."""
     _, s = parse(scrape(stack, "intake"))
-    return value(s, "sendpath_consumer_lag_messages", topic="sendpath.commands")
+    return (value(s, "sendpath_consumer_lag_messages", topic="sendpath.commands"),
+            value(s, "sendpath_consumer_processed_total"),
+            value(s, "sendpath_consumer_batch_retries_total"))
 
 
 def check_lag_counts_stuck_batch(stack, case_id):
     """With Redis frozen (SIGSTOP), intake cannot finish its batch: the
     commands sent since must show as lag, those in the stuck batch included,
-    and drain once Redis runs again."""
+    the batch is retried and nothing counts as processed; once Redis runs
+    again the lag drains and the 5 count as processed, once each."""
     redis = stack.procs["redis"]
+    _, processed, retries = intake_consumer(stack)
     redis.send_signal(signal.SIGSTOP)
     try:
         stack.produce_many("sendpath.commands", [
@@ -173,14 +181,19 @@ def check_lag_counts_stuck_batch(stack, case_id):
                                   "idempotency_key": f"metrics-lag-{i}",
                                   "date": "2026-11-23", "assess": True}))
             for i in range(5)])
-        wait_for("intake's lag to count the 5 commands", lambda: intake_lag(stack) == 5,
+        # redis.timeout_ms (2 s) fails the batch's calls: it is retried.
+        wait_for("intake's lag to count the 5 commands and its batch to be retried",
+                 lambda: (lambda c: c[0] == 5 and c[2] > retries)(intake_consumer(stack)),
                  timeout=20, interval=0.5)
         time.sleep(1)
-        assert intake_lag(stack) == 5, "the lag moved while Redis was frozen"
+        lag, now_processed, _ = intake_consumer(stack)
+        assert lag == 5, f"the lag moved while Redis was frozen: {lag}"
+        assert now_processed == processed, "a message counted processed with Redis frozen"
     finally:
         redis.send_signal(signal.SIGCONT)
-    wait_for("intake's lag to drain once Redis is back", lambda: intake_lag(stack) == 0,
-             timeout=30, interval=0.5)
+    wait_for("intake's lag to drain once Redis is back",
+             lambda: intake_consumer(stack)[0] == 0, timeout=30, interval=0.5)
+    assert intake_consumer(stack)[1] == processed + 5, intake_consumer(stack)
 
 
 def test(stack):
