@@ -9,7 +9,8 @@ and lints it (HELP on every family, _total only on counters, no _sum/_count
 promtool is shown to reject the exposition this replaced, so the check can
 fail.
 
-Then the figures themselves: the Redis and Kafka latency histograms have
+Every family exposed must be described in docs/ops.md. Then the figures
+themselves: the Redis and Kafka latency histograms have
 observations where the service did that work, consumer lag is per topic and
 drains to 0, events in and out, errors and dead letters counted where they
 happened. Last, Redis is frozen so intake's batch cannot finish: commands
@@ -151,6 +152,15 @@ def check_figures(scraped):
         assert value(scraped[svc][1], "sendpath_events_in_total") >= 1, svc
 
 
+def check_documented(stack, scraped):
+    """Every family any service exposes is named in the runbook."""
+    with open(os.path.join(stack.source, "docs/ops.md")) as f:
+        doc = f.read()
+    names = {n for types, _ in scraped.values() for n in types}
+    missing = sorted(n for n in names if f"`{n}" not in doc)
+    assert not missing, f"metrics not described in docs/ops.md: {missing}"
+
+
 def lag_drained(stack):
     for svc in SERVICES:
         _, s = parse(scrape(stack, svc))
@@ -213,6 +223,7 @@ def test(stack):
         check_families(svc, *scraped[svc])
         lines += len(text.splitlines())
     check_figures(scraped)
+    check_documented(stack, scraped)
     check_lag_counts_stuck_batch(stack, case_id)
     print(f"metrics: {len(SERVICES)} services scraped ({lines} lines), promtool check "
           f"metrics clean on each; latency histograms and counters filled", file=sys.stderr)
