@@ -150,6 +150,8 @@ static void test_every_template_has_a_route(void **state) {
     (void)state;
     for (size_t t = 0; t < shipped.count; t++) {
         size_t i = 0;
+        /* the daily digest is sent by digest.c, not by a route */
+        if (!strcmp(shipped.items[t]->name, "caseworker_digest")) continue;
         while (i < notify_routes_count &&
                strcmp(notify_routes[i].template_name, shipped.items[t]->name))
             i++;
