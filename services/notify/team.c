@@ -41,8 +41,8 @@ static int schools_check(const notify_teams *t, char *errstr, size_t size) {
             for (size_t j = i + 1; *u && j < t->count; j++)
                 if (t->items[j].schools && list_has(t->items[j].schools, u)) {
                     snprintf(errstr, size,
-                             "school %s is in notify.team_schools.%s and "
-                             "notify.team_schools.%s",
+                             "school %s is in notify.schools.%s and "
+                             "notify.schools.%s",
                              u, t->items[i].name, t->items[j].name);
                     return -1;
                 }
@@ -70,7 +70,7 @@ static int teams_from_maps(notify_teams *t, const sp_conf_kvs *mailboxes,
     for (size_t i = 0; schools && i < schools->count; i++) {
         long k = team_index(t, schools->items[i].key);
         if (k < 0) {
-            snprintf(errstr, size, "notify.team_schools.%s names no notify.team.%s",
+            snprintf(errstr, size, "notify.schools.%s names no notify.team.%s",
                      schools->items[i].key, schools->items[i].key);
             return -1;
         }
@@ -97,7 +97,7 @@ int notify_teams_load(notify_teams *t, const sp_conf_kvs *mailboxes,
         return -1;
     }
     if (schools && schools->count) {
-        snprintf(errstr, size, "notify.team_schools.%s without any notify.team.*",
+        snprintf(errstr, size, "notify.schools.%s without any notify.team.*",
                  schools->items[0].key);
         return -1;
     }

@@ -7,7 +7,7 @@
  * settings, read once at start-up:
  *
  *   notify.team.<name> = <mailbox>            one row per team
- *   notify.team_schools.<name> = URN,URN,...  the schools it covers
+ *   notify.schools.<name> = URN,URN,...  the schools it covers
  *   notify.default_team = <name>              every other case
  *
  * A case belongs to the team whose schools list its school's URN, else to
@@ -37,8 +37,8 @@ typedef struct notify_teams {
 } notify_teams;
 
 /* Builds teams from the settings (all borrowed, and must outlive teams):
- * the team.* and team_schools.* maps, default_team and caseworker_email.
- * Checks every mailbox, that every team_schools entry and default_team name
+ * the team.* and schools.* maps, default_team and caseworker_email.
+ * Checks every mailbox, that every schools entry and default_team name
  * a team, and that no URN is in two lists. Returns 0 (teams->count may be
  * 0), or -1 with errstr. */
 int notify_teams_load(notify_teams *teams, const sp_conf_kvs *mailboxes,
