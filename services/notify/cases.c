@@ -10,9 +10,9 @@
 #include "log.h"
 
 /* KEYS: case hash, facts hash, pending list, waiting index. ARGV: the
- * number of contact pairs, the pairs, then (op, field, value) per fact. The contact is
- * replaced whole, so a field dropped from a later projection does not
- * linger; facts are set one by one, or added once to a comma list. */
+ * number of contact pairs, the pairs, then (op, field, value) per fact. The
+ * contact is replaced whole, so a field dropped from a later projection does
+ * not linger; facts are set one by one, or added once to a comma list. */
 static const char project_lua[] =
     "local n = tonumber(ARGV[1])\n"
     "if n > 0 then\n"
@@ -31,8 +31,9 @@ static const char project_lua[] =
     "return redis.call('LRANGE', KEYS[3], 0, -1)\n";
 
 /* KEYS: case hash, facts hash, pending list, waiting index. ARGV: event
- * text, then (fact field, "1" if required) pairs. Returns 0 (no contact: stashed), k (the
- * k-th fact is missing: stashed) or {contact pairs, fact values}. */
+ * text, then (fact field, "1" if required) pairs. Returns 0 (no contact:
+ * stashed), k (the k-th fact is missing: stashed) or {contact pairs, fact
+ * values}. A stash also records the list's length in the waiting index. */
 static const char lookup_lua[] =
     "local c = redis.call('HGETALL', KEYS[1])\n"
     "if #c == 0 then\n"

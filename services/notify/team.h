@@ -7,7 +7,7 @@
  * settings, read once at start-up:
  *
  *   notify.team.<name> = <mailbox>            one row per team
- *   notify.schools.<name> = URN,URN,...  the schools it covers
+ *   notify.schools.<name> = URN,URN,...       the schools it covers
  *   notify.default_team = <name>              every other case
  *
  * A case belongs to the team whose schools list its school's URN, else to
