@@ -31,6 +31,7 @@
 #include "batch.h"
 #include "cases.h"
 #include "deliver.h"
+#include "digest.h"
 #include "fact.h"
 #include "ids.h"
 #include "log.h"
@@ -243,10 +244,12 @@ static void routes_next(notify_batch *b) {
     notify_deliver(b->st, row, &b->ev, text, len, &b->contact, delivered_cb, b);
 }
 
-/* The CONFIG fields of the contact (contact.c), from the settings. */
+/* The CONFIG fields of the contact (contact.c), from the settings: the
+ * caseworkers' mailbox is the case's team's, by its school (team.h). */
 static int contact_settings(notify_batch *b) {
-    return notify_contact_set(&b->contact, "caseworker_email",
-                              b->st->conf->caseworker_email);
+    const notify_team *t = notify_teams_for_school(
+        &b->st->teams, notify_contact_get(&b->contact, "school_urn"));
+    return notify_contact_set(&b->contact, "caseworker_email", t ? t->mailbox : NULL);
 }
 
 static void lookup_cb(notify_cases_result res, notify_contact *c, const char *waits_for,
@@ -380,9 +383,20 @@ static int event_check(const sp_event *ev, char *err, size_t size) {
     return 0;
 }
 
+static void message_route(notify_batch *b);
+
+/* The digest's kept clocks are written first (digest.h). */
+static void tracked_cb(int err, void *opaque) {
+    notify_batch *b = opaque;
+    if (err) {
+        batch_retry(b, "redis: cannot keep the clock for the digest");
+        return;
+    }
+    message_route(b);
+}
+
 static void message_start(notify_batch *b) {
     rd_kafka_message_t *m = b->msgs[b->i];
-    notify_fact_write w[NOTIFY_FACT_WRITES_MAX];
     char err[256];
     if (!b->retrying) sp_service_count_in(b->st->s);
     if (sp_event_parse(m->payload, m->len, &b->ev, err, sizeof(err)) ||
@@ -391,6 +405,17 @@ static void message_start(notify_batch *b) {
         return;
     }
     snprintf(b->case_id, sizeof(b->case_id), "%s", b->ev.subject);
+    if (notify_digest_tracks(b->st->digest, &b->ev)) {
+        if (notify_digest_track(b->st->digest, &b->ev, tracked_cb, b))
+            batch_retry(b, "redis not connected");
+        return;
+    }
+    message_route(b);
+}
+
+/* What the event tells, then its own messages. */
+static void message_route(notify_batch *b) {
+    notify_fact_write w[NOTIFY_FACT_WRITES_MAX];
     b->run_goes_on = run_goes_on(b);
     int opens = notify_contact_opens(b->ev.type);
     size_t nw = notify_facts_from_event(&b->ev, w, NOTIFY_FACT_WRITES_MAX);

@@ -9,10 +9,10 @@
 #include "cases.h"
 #include "log.h"
 
-/* KEYS: case hash, facts hash, pending list. ARGV: the number of contact
- * pairs, the pairs, then (op, field, value) per fact. The contact is
- * replaced whole, so a field dropped from a later projection does not
- * linger; facts are set one by one, or added once to a comma list. */
+/* KEYS: case hash, facts hash, pending list, waiting index. ARGV: the
+ * number of contact pairs, the pairs, then (op, field, value) per fact. The
+ * contact is replaced whole, so a field dropped from a later projection does
+ * not linger; facts are set one by one, or added once to a comma list. */
 static const char project_lua[] =
     "local n = tonumber(ARGV[1])\n"
     "if n > 0 then\n"
@@ -30,27 +30,40 @@ static const char project_lua[] =
     "end\n"
     "return redis.call('LRANGE', KEYS[3], 0, -1)\n";
 
-/* KEYS: case hash, facts hash, pending list. ARGV: event text, then (fact
- * field, "1" if required) pairs. Returns 0 (no contact: stashed), k (the
- * k-th fact is missing: stashed) or {contact pairs, fact values}. */
+/* KEYS: case hash, facts hash, pending list, waiting index. ARGV: event
+ * text, then (fact field, "1" if required) pairs. Returns 0 (no contact:
+ * stashed), k (the k-th fact is missing: stashed) or {contact pairs, fact
+ * values}. A stash also records the list's length in the waiting index. */
 static const char lookup_lua[] =
     "local c = redis.call('HGETALL', KEYS[1])\n"
-    "if #c == 0 then redis.call('RPUSH', KEYS[3], ARGV[1]) return 0 end\n"
+    "if #c == 0 then\n"
+    "  redis.call('HSET', KEYS[4], KEYS[3], redis.call('RPUSH', KEYS[3], ARGV[1]))\n"
+    "  return 0\n"
+    "end\n"
     "local f = {}\n"
     "for i = 2, #ARGV, 2 do\n"
     "  local v = redis.call('HGET', KEYS[2], ARGV[i])\n"
     "  if not v and ARGV[i + 1] == '1' then\n"
-    "    redis.call('RPUSH', KEYS[3], ARGV[1])\n"
+    "    redis.call('HSET', KEYS[4], KEYS[3], redis.call('RPUSH', KEYS[3], ARGV[1]))\n"
     "    return i / 2\n"
     "  end\n"
     "  f[#f + 1] = v or ''\n"
     "end\n"
     "return {c, f}\n";
 
-/* KEYS: case hash, facts hash, pending list. ARGV: the texts handled. */
+/* KEYS: case hash, facts hash, pending list, waiting index. ARGV: the texts
+ * handled. The index follows the list's length (gauge.h). */
 static const char unstash_lua[] =
     "for i = 1, #ARGV do redis.call('LREM', KEYS[3], 1, ARGV[i]) end\n"
+    "local n = redis.call('LLEN', KEYS[3])\n"
+    "if n == 0 then redis.call('HDEL', KEYS[4], KEYS[3])\n"
+    "else redis.call('HSET', KEYS[4], KEYS[3], n) end\n"
     "return 0\n";
+
+/* The case's three keys, and notify:waiting (every pending list's length,
+ * for the gauges), which the scripts keep in step with the lists. */
+#define CASES_NKEYS 4
+#define CASES_NKEYS_TEXT "4"
 
 typedef struct cases_call {
     union {
@@ -62,10 +75,11 @@ typedef struct cases_call {
     notify_fact_needs needs; /* lookup: what was asked, in order */
 } cases_call;
 
-static void cases_keys(const char *case_id, char keys[3][128]) {
+static void cases_keys(const char *case_id, char keys[CASES_NKEYS][128]) {
     snprintf(keys[0], 128, "notify:case:%s", case_id);
     snprintf(keys[1], 128, "notify:facts:%s", case_id);
     snprintf(keys[2], 128, "notify:pending:%s", case_id);
+    snprintf(keys[3], 128, "notify:waiting");
 }
 
 static int reply_bad(const redisReply *rep, const char *what) {
@@ -75,22 +89,23 @@ static int reply_bad(const redisReply *rep, const char *what) {
     return 1;
 }
 
-/* Sends EVAL script with the case's three keys and args[0..nargs). */
+/* Sends EVAL script with the case's keys and args[0..nargs). */
 static int cases_eval(sp_redis *r, sp_redis_cb reply, cases_call *call, const char *script,
                       const char *case_id, const char **args, const size_t *lens,
                       size_t nargs) {
-    char keys[3][128];
-    size_t argc = 6 + nargs;
+    char keys[CASES_NKEYS][128];
+    size_t argc = 3 + CASES_NKEYS + nargs;
     const char **argv = malloc(argc * sizeof(*argv));
     size_t *argvlen = malloc(argc * sizeof(*argvlen));
     int rc = -1;
     if (argv && argvlen) {
         cases_keys(case_id, keys);
-        argv[0] = "EVAL", argv[1] = script, argv[2] = "3";
-        argv[3] = keys[0], argv[4] = keys[1], argv[5] = keys[2];
-        for (size_t i = 0; i < nargs; i++) argv[6 + i] = args[i];
+        argv[0] = "EVAL", argv[1] = script, argv[2] = CASES_NKEYS_TEXT;
+        for (size_t i = 0; i < CASES_NKEYS; i++) argv[3 + i] = keys[i];
+        for (size_t i = 0; i < nargs; i++) argv[3 + CASES_NKEYS + i] = args[i];
         for (size_t i = 0; i < argc; i++)
-            argvlen[i] = i >= 6 && lens ? lens[i - 6] : strlen(argv[i]);
+            argvlen[i] = i >= 3 + CASES_NKEYS && lens ? lens[i - 3 - CASES_NKEYS]
+                                                     : strlen(argv[i]);
         rc = sp_redis_command_argv(r, reply, call, (int)argc, argv, argvlen);
     }
     free(argv);

@@ -11,6 +11,10 @@
  *                             (they come on other topics, so in no order
  *                             with it). Each is tried again whenever the case
  *                             learns something, and dropped once handled.
+ *   notify:waiting            hash: pending list key -> its length, for
+ *                             every case with events waiting (the gauges
+ *                             sendpath_notify_waiting_*); kept by the same
+ *                             scripts that change the lists.
  *
  * Projecting (save the contact and facts, then read the waiting list) and
  * looking up (read the contact and the facts an event needs; if something

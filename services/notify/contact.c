@@ -28,6 +28,7 @@ const notify_contact_field notify_contact_fields[] = {
     {"child_date_of_birth", STORED, "child.date_of_birth", NULL, 1, TEXT},
     {"school_name", STORED, "school.name", NULL, 0, TEXT},
     {"senco_email", STORED, "school.senco_email", NULL, 0, EMAIL},
+    {"school_urn", STORED, "school.urn", NULL, 0, TEXT}, /* the case's team (team.h) */
     /* Per event, from the facts (fact.c). The event's messages wait for the
      * required ones: each is told by an event that is certain to come. */
     {"adviser_email", FACT, "adviser_email", "qualifier", 1, EMAIL},

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "batch.h"
+#include "digest.h"
+#include "gauge.h"
 #include "fact.h"
 #include "log.h"
 #include "message.h"
@@ -80,8 +82,26 @@ static const sp_conf_def notify_conf_table[] = {
      "GOV.UK Notify template id of each template name (every route's template "
      "needs one for channel notify)"},
     {"caseworker_email", SP_CONF_STRING, N(caseworker_email), "", 0, 0, NULL,
-     "The caseworkers' team mailbox: an email for every approaching, due and overdue "
-     "statutory deadline; empty: none"},
+     "The caseworkers' mailbox when there is one team (no notify.team.*): the alerts "
+     "and the digest of every case; empty: none"},
+    {"caseworker.alerts", SP_CONF_BOOL, N(caseworker_alerts), "yes", 0, 0, NULL,
+     "An email to the case's team for every approaching, due and overdue statutory "
+     "deadline (no: the daily digest only)"},
+    {"team.", SP_CONF_MAP, N(teams), NULL, 0, 0, NULL,
+     "A caseworkers' team and its mailbox: notify.team.<name> = <address>; each case "
+     "goes to one team, by its school (notify.schools.<name>)"},
+    {"schools.", SP_CONF_MAP, N(team_schools), NULL, 0, 0, NULL,
+     "The schools (URNs, comma-separated) whose cases go to team <name>"},
+    {"default_team", SP_CONF_STRING, N(default_team), NULL, 0, 0, NULL,
+     "The team of cases whose school no notify.schools.* lists (needed with "
+     "notify.team.*)"},
+    {"digest.enabled", SP_CONF_BOOL, N(digest_enabled), "no", 0, 0, NULL,
+     "One email a day to each team listing its cases' overdue, due and approaching "
+     "statutory deadlines"},
+    {"digest.time", SP_CONF_STRING, N(digest_time), "07:30", 0, 0, NULL,
+     "When the daily digest goes, HH:MM London time (after timers' 07:00 fires)"},
+    {"digest.horizon_days", SP_CONF_INT, N(digest_horizon_days), "14", 1, 366, NULL,
+     "The digest lists as approaching the deadlines due within this many days"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 #undef N
@@ -103,27 +123,32 @@ static int notify_metrics(notify_state *st) {
     st->m_unreachable = sp_metrics_counter(m, "sendpath_notify_unreachable_total",
                                            "Messages not sent: no address for the "
                                            "recipient", NULL);
-    return st->m_sent && st->m_repeats && st->m_stashed && st->m_unreachable &&
-                   st->m_failed && st->m_dead
+    st->m_digests = sp_metrics_counter(m, "sendpath_notify_digests_sent_total",
+                                       "Daily digests handed to their channel (one per "
+                                       "team per day)", NULL);
+    return st->m_digests && st->m_sent && st->m_repeats && st->m_stashed &&
+                   st->m_unreachable && st->m_failed && st->m_dead
                ? 0
                : -1;
 }
 
-/* Rows writing to the caseworkers are off when notify.caseworker_email is
- * empty: their events are then not even looked up. */
+/* Rows writing to the caseworkers are off when there is no team (no
+ * notify.team.* and no notify.caseworker_email) or notify.caseworker.alerts
+ * is no: their events are then not even looked up. */
 static int notify_routes_switch(notify_state *st, char *errstr, size_t size) {
-    const char *mailbox = st->conf->caseworker_email ? st->conf->caseworker_email : "";
-    if (*mailbox && !sp_email_valid(mailbox)) {
-        snprintf(errstr, size, "notify.caseworker_email is not an email address");
+    const notify_conf *c = st->conf;
+    int alerts = c->caseworker_alerts;
+    if (notify_teams_load(&st->teams, &c->teams, &c->team_schools, c->default_team,
+                          c->caseworker_email, errstr, size))
         return -1;
-    }
     if (!(st->route_on = calloc(notify_routes_count, 1))) {
         snprintf(errstr, size, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < notify_routes_count; i++)
-        st->route_on[i] = *mailbox || strcmp(notify_route_email_field(&notify_routes[i]),
-                                             "caseworker_email") != 0;
+        st->route_on[i] = (alerts && st->teams.count) ||
+                          strcmp(notify_route_email_field(&notify_routes[i]),
+                                 "caseworker_email") != 0;
     return 0;
 }
 
@@ -173,7 +198,11 @@ static int notify_init(sp_service *s, char *errstr, size_t size) {
         snprintf(errstr, size, "out of memory");
         return -1;
     }
-    return 0;
+    if (!(st->gauge = notify_gauge_new(st))) {
+        snprintf(errstr, size, "out of memory");
+        return -1;
+    }
+    return (st->digest = notify_digest_new(st, errstr, size)) ? 0 : -1;
 }
 
 static void notify_on_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
@@ -181,21 +210,33 @@ static void notify_on_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) 
     notify_batch_run(st->batch, msgs, n);
 }
 
-/* Shutdown: no new retries; the one in flight, if any, finishes. */
+/* Shutdown: no new retries or digests; those in flight finish. */
 static void notify_stop(sp_service *s) {
     notify_state *st = s->priv;
     if (st && st->retry) notify_retry_stop(st->retry);
+    if (st) notify_digest_stop(st->digest);
+    if (st) notify_gauge_stop(st->gauge);
 }
 
 static int notify_busy(sp_service *s) {
     notify_state *st = s->priv;
-    return st && ((st->retry && notify_retry_busy(st->retry)) || st->channel.inflight);
+    return st && ((st->retry && notify_retry_busy(st->retry)) ||
+                  notify_digest_busy(st->digest) || st->channel.inflight);
+}
+
+/* Manual time moved (tests): the digest may be due now. */
+static void notify_on_clock(sp_service *s) {
+    notify_state *st = s->priv;
+    if (st) notify_digest_poke(st->digest);
 }
 
 static void notify_fini(sp_service *s) {
     notify_state *st = s->priv;
     if (!st) return;
     notify_retry_close(st->retry);
+    notify_digest_close(st->digest);
+    notify_gauge_close(st->gauge);
+    notify_teams_free(&st->teams);
     notify_channel_close(&st->channel);
     notify_batch_free(st->batch);
     notify_outbox_close(&st->outbox);
@@ -213,6 +254,7 @@ static const sp_service_def notify_def = {
     .consume = notify_consume,
     .init = notify_init,
     .on_batch = notify_on_batch,
+    .on_clock = notify_on_clock,
     .stop = notify_stop,
     .busy = notify_busy,
     .fini = notify_fini,

@@ -23,6 +23,10 @@
  *   store.c    notify's Redis keys about deliveries
  *   message.c  RFC 5322 messages and printable letters
  *   outbox.c   the Maildir and print directories
+ *   team.c     the caseworkers' teams and their mailboxes
+ *   gauge.c    the gauges read from Redis (queue depths)
+ *   digest.c   the caseworkers' daily digest (with agenda.c, its lists,
+ *              and clocks.c, its Redis keys)
  * and common/template.c for the templates. */
 #ifndef NOTIFY_H
 #define NOTIFY_H
@@ -30,6 +34,7 @@
 #include "channel.h"
 #include "outbox.h"
 #include "service.h"
+#include "team.h"
 #include "template.h"
 
 typedef struct notify_conf {
@@ -40,6 +45,13 @@ typedef struct notify_conf {
     int channel; /* index into notify_channel_names */
     long long sent_ttl_s;
     char *caseworker_email; /* the caseworkers' mailbox; "": no alerts */
+    int caseworker_alerts;  /* per-event alerts to the caseworkers */
+    sp_conf_kvs teams;      /* team name -> mailbox (team.h) */
+    sp_conf_kvs team_schools; /* team name -> school URNs */
+    char *default_team;
+    int digest_enabled;
+    char *digest_time;      /* "HH:MM", London */
+    long long digest_horizon_days;
     long long send_timeout_ms;
     long long retry_base_ms, retry_max_ms, retry_attempts;
     long long rate_per_minute;
@@ -52,6 +64,7 @@ typedef struct notify_conf {
 
 typedef struct notify_batch notify_batch;
 typedef struct notify_retry notify_retry;
+typedef struct notify_digest notify_digest;
 
 struct notify_state {
     sp_service *s;
@@ -63,6 +76,10 @@ struct notify_state {
     notify_channel channel;
     notify_retry *retry;
     notify_batch *batch;
+    notify_teams teams;
+    notify_digest *digest;
+    struct notify_gauge *gauge;
+    sp_metric *m_digests;
     sp_metric *m_sent, *m_repeats, *m_stashed, *m_unreachable, *m_failed, *m_dead;
 };
 

@@ -11,10 +11,17 @@
 /* ---- the tables ------------------------------------------------------------ */
 
 /* Shorthand for the placeholders most rows supply. */
-#define CASE(name, field) {name, NOTIFY_FROM_CASE, field, NOTIFY_AS_TEXT}
-#define CASE_DATE(name, field) {name, NOTIFY_FROM_CASE, field, NOTIFY_AS_DATE_LONG}
-#define EVENT(name, field) {name, NOTIFY_FROM_EVENT, field, NOTIFY_AS_TEXT}
-#define EVENT_DATE(name, field) {name, NOTIFY_FROM_EVENT, field, NOTIFY_AS_DATE_LONG}
+#define CASE(name, field) {name, NOTIFY_FROM_CASE, field, NOTIFY_AS_TEXT, 0, 0}
+#define CASE_DATE(name, field) {name, NOTIFY_FROM_CASE, field, NOTIFY_AS_DATE_LONG, 0, 0}
+#define EVENT(name, field) {name, NOTIFY_FROM_EVENT, field, NOTIFY_AS_TEXT, 0, 0}
+#define EVENT_DATE(name, field) {name, NOTIFY_FROM_EVENT, field, NOTIFY_AS_DATE_LONG, 0, 0}
+#define EVENT_DATE_PLUS(name, field, months, days)                                      \
+    {name, NOTIFY_FROM_EVENT, field, NOTIFY_AS_DATE_LONG, months, days}
+/* The last day to appeal a decision in a letter dated data.date, when no
+ * clock tells it: 2 months from the date of the letter (Tribunal Procedure
+ * (HESC) Rules 2008 r.20; months clamp to the month's end). The template
+ * says that 1 month from a mediation certificate applies if that is later. */
+#define APPEAL_BY EVENT_DATE_PLUS("appeal_last_date", "date", 2, 0)
 #define PARENT_AND_CHILD CASE("parent_name", "contact_name"), CASE("child_name", "child_name")
 /* Professionals need to know which child: names and date of birth. */
 #define CHILD_IN_FULL                                                                   \
@@ -28,7 +35,7 @@
 /* What caseworkers see of every deadline event. */
 #define CASEWORKER_VARS                                                                 \
     CASE("child_name", "child_name"), CASE("child_family_name", "child_family_name"),   \
-        EVENT("case_id", "case_id"), {"step", NOTIFY_FROM_EVENT, "clock", NOTIFY_AS_CLOCK}, \
+        EVENT("case_id", "case_id"), {"step", NOTIFY_FROM_EVENT, "clock", NOTIFY_AS_CLOCK, 0, 0}, \
         EVENT_DATE("due_date", "due_date")
 
 const notify_route notify_routes[] = {
@@ -48,19 +55,19 @@ const notify_route notify_routes[] = {
      * 5(3), reg 33) and the offer of SENDIASS and an independent supporter. */
     {"decision.not_assess", ALWAYS, "parent", "decision_not_to_assess", 0,
      {PARENT_AND_CHILD, EVENT_DATE("decision_date", "date"),
-      {"reasons", NOTIFY_FROM_EVENT, "reasons", NOTIFY_AS_PARAGRAPH},
+      {"reasons", NOTIFY_FROM_EVENT, "reasons", NOTIFY_AS_PARAGRAPH, 0, 0},
       CASE_DATE("mediation_last_date", "mediation_last_date"),
       CASE_DATE("appeal_last_date", "appeal_last_date")}},
     /* Whom the LA asked for advice (reg 6): one letter for all advisers asked
      * on one date, and the parent's own advice and the child's views. */
     {"advice.requested", ALWAYS, "parent", "advice_requested", 1,
      {PARENT_AND_CHILD, EVENT_DATE("requested_date", "date"),
-      {"advisers", NOTIFY_FROM_CASE, "advisers_asked", NOTIFY_AS_ADVISER_LIST},
+      {"advisers", NOTIFY_FROM_CASE, "advisers_asked", NOTIFY_AS_ADVISER_LIST, 0, 0},
       CASE_DATE("due_date", "advice_due_date")}},
     /* No plan after the assessment (reg 10): the same rights as a "no". */
     {"decision.not_issue_plan", ALWAYS, "parent", "decision_not_to_issue", 0,
      {PARENT_AND_CHILD, EVENT_DATE("decision_date", "date"),
-      {"reasons", NOTIFY_FROM_EVENT, "reasons", NOTIFY_AS_PARAGRAPH},
+      {"reasons", NOTIFY_FROM_EVENT, "reasons", NOTIFY_AS_PARAGRAPH, 0, 0},
       CASE_DATE("mediation_last_date", "mediation_last_date"),
       CASE_DATE("appeal_last_date", "appeal_last_date")}},
     /* The draft plan and the parent's 15 days (reg 13(1)): draft_response. */
@@ -70,16 +77,42 @@ const notify_route notify_routes[] = {
     /* The final plan, and the date of its first annual review. */
     {"final_plan.issued", ALWAYS, "parent", "final_plan_issued", 0,
      {PARENT_AND_CHILD, EVENT_DATE("issued_date", "date"),
-      CASE_DATE("review_date", "annual_review_date")}},
+      CASE_DATE("review_date", "annual_review_date"), APPEAL_BY}},
     /* The annual review meeting (reg 20), and the decision after it. */
     {"review.scheduled", ALWAYS, "parent", "review_invitation", 0,
      {PARENT_AND_CHILD, EVENT_DATE("meeting_date", "meeting_date")}},
+    /* Keeping the plan unchanged and ceasing it can be appealed; an
+     * amendment is appealed when the amended plan comes. */
     {"review.decision", {{"outcome", NOTIFY_IS, "maintain"}}, "parent",
-     "review_decision_maintain", 0, {PARENT_AND_CHILD, EVENT_DATE("decision_date", "date")}},
+     "review_decision_maintain", 0,
+     {PARENT_AND_CHILD, EVENT_DATE("decision_date", "date"), APPEAL_BY}},
     {"review.decision", {{"outcome", NOTIFY_IS, "amend"}}, "parent", "review_decision_amend",
      0, {PARENT_AND_CHILD, EVENT_DATE("decision_date", "date")}},
     {"review.decision", {{"outcome", NOTIFY_IS, "cease"}}, "parent", "review_decision_cease",
-     0, {PARENT_AND_CHILD, EVENT_DATE("decision_date", "date")}},
+     0, {PARENT_AND_CHILD, EVENT_DATE("decision_date", "date"), APPEAL_BY}},
+    /* Amending a plan (reg 22): amendment_notice.sent starts amended_plan,
+     * due 8 weeks after the notice; the parent has at least 15 days,
+     * beginning with the day of the notice, to reply (as for a draft). */
+    {"deadline.started", {CLOCK_IS("amended_plan")}, "parent", "amendment_notice", 0,
+     {PARENT_AND_CHILD, EVENT_DATE("notice_date", "started_on"),
+      EVENT_DATE_PLUS("reply_by", "started_on", 0, 14),
+      EVENT_DATE("amended_plan_date", "due_date")}},
+    {"amended_plan.issued", ALWAYS, "parent", "amended_plan_issued", 0,
+     {PARENT_AND_CHILD, EVENT_DATE("issued_date", "date"), APPEAL_BY}},
+    /* A move to a new phase (reg 18): the amended plan naming the next
+     * school or college is due 15 February of the transfer year (31 March
+     * from secondary to post-16); timers carries the date. */
+    {"deadline.started", {CLOCK_IS("phase_transfer")}, "parent", "phase_transfer", 0,
+     {PARENT_AND_CHILD, EVENT_DATE("plan_by", "due_date")}},
+    /* The end of a case: a withdrawn request; a closed case. Ceasing to
+     * maintain a plan can be appealed (reg 32); a move away or another
+     * reason cannot. */
+    {"request.withdrawn", ALWAYS, "parent", "request_withdrawn", 0,
+     {PARENT_AND_CHILD, EVENT_DATE("withdrawn_date", "date")}},
+    {"case.closed", {{"reason", NOTIFY_IS, "ceased"}}, "parent", "case_closed_ceased", 0,
+     {PARENT_AND_CHILD, EVENT_DATE("closed_date", "date"), APPEAL_BY}},
+    {"case.closed", {{"reason", NOTIFY_IS_NOT, "ceased"}}, "parent", "case_closed", 0,
+     {PARENT_AND_CHILD, EVENT_DATE("closed_date", "date")}},
     /* SEN Support: a reminder of the agreed review (CoP 6.65), at the first
      * approaching point only: one reminder, not one a week. */
     {"deadline.approaching", {CLOCK_IS("sen_support_review"), {"seq", NOTIFY_IS, "0"}},
@@ -91,16 +124,16 @@ const notify_route notify_routes[] = {
     /* A request for advice, due 6 weeks on (reg 8(1)): the advice clock. */
     {"deadline.started", {CLOCK_IS("advice"), NOT_ASKED_OF_PARENT}, "adviser",
      "advice_request", 0,
-     {CHILD_IN_FULL, {"advice", NOTIFY_FROM_EVENT, "qualifier", NOTIFY_AS_ADVICE},
+     {CHILD_IN_FULL, {"advice", NOTIFY_FROM_EVENT, "qualifier", NOTIFY_AS_ADVICE, 0, 0},
       EVENT_DATE("requested_date", "started_on"), EVENT_DATE("due_date", "due_date")}},
     {"deadline.approaching", {CLOCK_IS("advice"), NOT_ASKED_OF_PARENT}, "adviser",
      "advice_reminder", 0,
-     {CHILD_IN_FULL, {"advice", NOTIFY_FROM_EVENT, "qualifier", NOTIFY_AS_ADVICE},
+     {CHILD_IN_FULL, {"advice", NOTIFY_FROM_EVENT, "qualifier", NOTIFY_AS_ADVICE, 0, 0},
       EVENT_DATE("requested_date", "started_on"), EVENT_DATE("due_date", "due_date"),
       EVENT("working_days_left", "working_days_left")}},
     {"deadline.overdue", {CLOCK_IS("advice"), NOT_ASKED_OF_PARENT}, "adviser",
      "advice_overdue", 0,
-     {CHILD_IN_FULL, {"advice", NOTIFY_FROM_EVENT, "qualifier", NOTIFY_AS_ADVICE},
+     {CHILD_IN_FULL, {"advice", NOTIFY_FROM_EVENT, "qualifier", NOTIFY_AS_ADVICE, 0, 0},
       EVENT_DATE("requested_date", "started_on"), EVENT_DATE("due_date", "due_date"),
       EVENT("days_overdue", "days_overdue")}},
     /* Consultation on naming the school (CoP 9.83), started by
@@ -322,8 +355,10 @@ static const char *value_format(const notify_var *v, const char *raw,
     sp_date d;
     switch (v->as) {
     case NOTIFY_AS_TEXT: snprintf(buf, size, "%s", raw); return buf;
-    case NOTIFY_AS_DATE_LONG: return sp_date_parse(raw, &d) ? NULL
-                                                            : sp_date_long(d, buf, size);
+    case NOTIFY_AS_DATE_LONG:
+        if (sp_date_parse(raw, &d)) return NULL;
+        d = sp_date_add_days(sp_date_add_months(d, v->add_months), v->add_days);
+        return d == SP_DATE_INVALID ? NULL : sp_date_long(d, buf, size);
     case NOTIFY_AS_PARAGRAPH: paragraph_wrap(raw, buf, size, 72); return buf;
     case NOTIFY_AS_ADVICE: return notify_label_advice(raw, buf, size);
     case NOTIFY_AS_ADVISER_LIST: return notify_label_adviser_list(raw, buf, size);

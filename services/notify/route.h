@@ -52,6 +52,9 @@ typedef struct notify_var {
     notify_source from;
     const char *field;
     notify_format as;
+    /* NOTIFY_AS_DATE_LONG only: a date this many months, then days, after
+     * the field's (a letter's appeal date: its date + 2 months). 0: as is. */
+    int add_months, add_days;
 } notify_var;
 
 typedef enum {

@@ -15,7 +15,9 @@ cases over HTTP and reads what notify wrote to the Maildir outbox
   reminders and overdue notices as the clock moves, the draft plan and its
   15 days, consultation with the child's school (a second school, whose
   SENCO notify does not know, is skipped and counted), the final plan with
-  its first review date, a review invitation and the decision after it.
+  its first review date and last day to appeal, the phase transfer letter, a
+  review invitation and the decision after it, an amendment notice and the
+  amended plan; then case A is closed.
 - C (SEN Support): the parent's reminder of the agreed review.
 
 The caseworkers' mailbox (notify.caseworker_email) gets the approaching, due
@@ -245,10 +247,15 @@ def check_late_advice(stack, b):
 
 
 def plan_and_review(stack, b):
-    post(stack, f"/v1/cases/{b}/final-plan", {"date": "2027-01-25"})
+    post(stack, f"/v1/cases/{b}/final-plan", {"date": "2027-01-25", "transfer_year": 2028})
     m = one(stack, "final_plan_issued", KOFI_PARENT, b)
     assert "The final plan is dated Monday 25 January 2027." in m["body"], m["body"]
     assert "The first review must happen by Monday 24 January 2028." in m["body"], m["body"]
+    # No clock tells this one: the plan's date + 2 months.
+    assert "The last day to appeal is Thursday 25 March 2027." in m["body"], m["body"]
+    m = one(stack, "phase_transfer", KOFI_PARENT, b)  # reg 18: 15 February
+    assert "We must send you the changed plan by Tuesday 15 February 2028." in m["body"], \
+        m["body"]
     post(stack, f"/v1/cases/{b}/reviews/scheduled", {"date": "2027-01-25",
                                                      "meeting_date": "2027-12-01"})
     m = one(stack, "review_invitation", KOFI_PARENT, b)
@@ -256,6 +263,24 @@ def plan_and_review(stack, b):
     post(stack, f"/v1/cases/{b}/reviews/decision", {"date": "2027-01-25", "outcome": "maintain"})
     m = one(stack, "review_decision_maintain", KOFI_PARENT, b)
     assert "On Monday 25 January 2027 we decided to keep Kofi's" in m["body"], m["body"]
+    assert "The last day to appeal is Thursday 25 March 2027." in m["body"], m["body"]
+
+
+def amend_and_close(stack, a, b):
+    """An amendment (reg 22): the notice's 15 days and 8 weeks, then the
+    amended plan with its appeal date; then case A is closed."""
+    post(stack, f"/v1/cases/{b}/amendment-notice", {"date": "2027-01-25"})
+    m = one(stack, "amendment_notice", KOFI_PARENT, b)
+    assert "Please tell us what you think by Monday 8 February 2027." in m["body"], m["body"]
+    assert "We must send it by Monday 22 March 2027." in m["body"], m["body"]
+    post(stack, f"/v1/cases/{b}/amended-plan", {"date": "2027-01-25"})
+    m = one(stack, "amended_plan_issued", KOFI_PARENT, b)
+    assert "The new final plan is dated Monday 25 January 2027." in m["body"], m["body"]
+    assert "The last day to appeal is Thursday 25 March 2027." in m["body"], m["body"]
+    post(stack, f"/v1/cases/{a}/close", {"date": "2027-01-25", "reason": "moved_away"})
+    m = one(stack, "case_closed", AMARA_PARENT, a)
+    assert "We closed Amara's special educational needs case on Monday 25 January 2027." \
+        in m["body"], m["body"]
 
 
 def check_replays_send_nothing(stack, a, b):
@@ -293,6 +318,7 @@ def test(stack):
     stack.set_clock("2027-01-25T09:00:00Z")
     check_late_advice(stack, b)
     plan_and_review(stack, b)
+    amend_and_close(stack, a, b)
     check_replays_send_nothing(stack, a, b)
 
     total = check_clean(stack)

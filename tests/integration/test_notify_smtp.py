@@ -23,6 +23,9 @@ Checks:
      deliveries were in that window (notify:sent:<key> still "sending" at the
      kill), prints the duplicates it measured, and fails on any duplicate
      outside that window.
+  4. smtps:// (implicit TLS): notify restarted against a second server
+     that is TLS from the first byte; the message arrives encrypted, after
+     AUTH, trusting the same test CA.
 """
 import email
 import email.policy
@@ -83,7 +86,10 @@ class Mailbox:
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
-            self.tls_sessions += session.ssl is not None
+            # STARTTLS sets session.ssl; implicit TLS (smtps://) is a TLS
+            # transport from the first byte.
+            self.tls_sessions += (session.ssl is not None or
+                                  server.transport.get_extra_info("ssl_object") is not None)
             self.items.append((envelope.mail_from, list(envelope.rcpt_tos),
                                bytes(envelope.content)))
         return "250 2.0.0 OK: queued"
@@ -213,14 +219,14 @@ def burst_case_id(i):
     return "c_01TESTBRST000" + out + "0"
 
 
-def burst_events(stack, case_id):
-    """1,000 pairs shaped like the real ones, from the test's own source."""
+def burst_events(stack, case_id, first=0, n=BURST):
+    """n (1,000) pairs shaped like the real ones, from the test's own source."""
     req = [e for e in stack.events("sendpath.case-events")
            if e["subject"] == case_id and e["type"] == "request.received"][0]
     ddl = [e for e in stack.events("sendpath.deadlines")
            if e["subject"] == case_id and e["type"] == "deadline.started"][0]
     reqs, ddls = [], []
-    for i in range(BURST):
+    for i in range(first, first + n):
         cid = burst_case_id(i)
         r = json.loads(json.dumps(req))
         r.pop("_partition")
@@ -284,6 +290,40 @@ def check_burst_with_kill(stack, box, case_id):
     assert inside <= len(window)
 
 
+def check_implicit_tls(stack, ctx, case_id):
+    """smtps:// (implicit TLS, as on port 465): notify restarted against a
+    server that speaks TLS from the first byte, with a certificate only the
+    test's CA (notify.smtp.ca_file) vouches for, and AUTH inside it."""
+    box = Mailbox()
+    port = free_port()
+    # aiosmtpd cannot tell an implicit-TLS session from a clear one, so it
+    # must be told not to insist on STARTTLS before AUTH.
+    server = Controller(box, hostname="127.0.0.1", port=port, ssl_context=ctx,
+                        authenticator=box.authenticate, auth_required=True,
+                        auth_require_tls=False)
+    server.start()
+    try:
+        assert stack.stop_service("notify") == 0
+        stack.extra_env.update({"SENDPATH_NOTIFY_SMTP_URL": f"smtps://127.0.0.1:{port}",
+                                "SENDPATH_NOTIFY_SMTP_STARTTLS": "no"})
+        stack.start_service("notify")
+        stack.wait_ready("notify")
+        # intake and timers are stopped (the burst): one more pair, produced
+        (req,), (ddl,) = burst_events(stack, case_id, first=BURST, n=1)
+        stack.produce("sendpath.case-events", *req)
+        stack.produce("sendpath.deadlines", *ddl)
+        got = wait_for("the acknowledgement over smtps://", lambda: [
+            m for m in box.messages() if m[3]["X-Sendpath-Case"] == req[0]])
+        mail_from, rcpts, raw, msg = got[0]
+        assert rcpts == [f"parent{BURST}@example.org"], rcpts
+        assert "Monday 4 January 2027" in msg.get_content()
+        assert box.tls_sessions == len(box.items) >= 1, "a message went in the clear"
+        assert box.logins >= 1, "notify did not log in"
+        print("smtps://: 1 message over implicit TLS with AUTH", file=sys.stderr)
+    finally:
+        server.stop()
+
+
 def make_certificate():
     """A self-signed certificate for 127.0.0.1: the server's, and the CA
     notify trusts (notify.smtp.ca_file)."""
@@ -298,8 +338,9 @@ def make_certificate():
 
 def test(stack):
     box = Mailbox()
+    ctx = make_certificate()
     server = Controller(box, hostname="127.0.0.1", port=SMTP_PORT,
-                        tls_context=make_certificate(), require_starttls=True,
+                        tls_context=ctx, require_starttls=True,
                         authenticator=box.authenticate, auth_required=True)
     server.start()
     try:
@@ -310,6 +351,7 @@ def test(stack):
         check_redelivery(stack, box, case_id)
         check_smtp_failures(stack, box)
         check_burst_with_kill(stack, box, case_id)
+        check_implicit_tls(stack, ctx, case_id)
         codes = stack.stop()
         assert all(c == 0 for c in codes.values()), f"unclean shutdown: {codes}"
     finally:

@@ -1,0 +1,200 @@
+/* clocks.c - the digest's Redis keys. See clocks.h.
+ *
+ * Each call carries the caller's callback through the reply in a small
+ * record; replies are borrowed, so what the caller keeps is copied. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "clocks.h"
+#include "log.h"
+
+#define CLOCKS_KEY "notify:clocks"
+
+typedef struct clocks_call {
+    union {
+        notify_clocks_cb done;
+        notify_clocks_read_cb read;
+        notify_clocks_cases_cb cases;
+        notify_clocks_reserve_cb reserve;
+    } cb;
+    void *opaque;
+    char **fields; /* cases: 3 per case, filled as replies come */
+    size_t n, answered;
+    int failed;
+} clocks_call;
+
+static clocks_call *call_new(void *opaque) {
+    clocks_call *c = calloc(1, sizeof(*c));
+    if (c) c->opaque = opaque;
+    return c;
+}
+
+static int reply_bad(const redisReply *rep, const char *what) {
+    if (!rep) return 1;
+    if (rep->type != REDIS_REPLY_ERROR) return 0;
+    sp_error("notify clocks %s: %s", what, rep->str);
+    return 1;
+}
+
+static char *str_copy(const redisReply *e) {
+    char *s;
+    if (!e || e->type != REDIS_REPLY_STRING || !(s = malloc(e->len + 1))) return NULL;
+    memcpy(s, e->str, e->len);
+    s[e->len] = '\0';
+    return s;
+}
+
+void notify_clocks_lines_free(char **lines, size_t n) {
+    if (!lines) return;
+    for (size_t i = 0; i < n; i++) free(lines[i]);
+    free(lines);
+}
+
+static void done_reply(sp_redis *r, redisReply *rep, void *priv) {
+    clocks_call *c = priv;
+    (void)r;
+    c->cb.done(reply_bad(rep, "write") ? -1 : 0, c->opaque);
+    free(c);
+}
+
+int notify_clocks_track(sp_redis *r, notify_agenda_op op, const char *clock_id,
+                        const char *line, notify_clocks_cb cb, void *opaque) {
+    clocks_call *c = call_new(opaque);
+    int rc;
+    if (!c) return -1;
+    c->cb.done = cb;
+    if (op == NOTIFY_AGENDA_KEEP)
+        rc = sp_redis_command(r, done_reply, c, "HSET " CLOCKS_KEY " %s %s", clock_id,
+                              line);
+    else
+        rc = sp_redis_command(r, done_reply, c, "HDEL " CLOCKS_KEY " %s", clock_id);
+    if (rc) free(c);
+    return rc;
+}
+
+/* ---- reading -------------------------------------------------------------------- */
+
+static void read_reply(sp_redis *r, redisReply *rep, void *priv) {
+    clocks_call *c = priv;
+    char **lines = NULL;
+    size_t n = 0;
+    (void)r;
+    if (!reply_bad(rep, "read") && rep->type == REDIS_REPLY_ARRAY &&
+        (lines = calloc(rep->elements / 2 + 1, sizeof(*lines)))) {
+        for (size_t i = 1; i < rep->elements; i += 2, n++)
+            if (!(lines[n] = str_copy(rep->element[i]))) {
+                notify_clocks_lines_free(lines, n);
+                lines = NULL;
+                break;
+            }
+    }
+    c->cb.read(lines ? 0 : -1, lines, lines ? n : 0, c->opaque);
+    free(c);
+}
+
+int notify_clocks_read(sp_redis *r, notify_clocks_read_cb cb, void *opaque) {
+    clocks_call *c = call_new(opaque);
+    if (!c) return -1;
+    c->cb.read = cb;
+    if (sp_redis_command(r, read_reply, c, "HGETALL " CLOCKS_KEY)) {
+        free(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* One HMGET per case, pipelined; the callback runs after the last reply.
+ * The record knows its own index from the order replies come in (Redis
+ * answers a connection's commands in order). */
+static void case_reply(sp_redis *r, redisReply *rep, void *priv) {
+    clocks_call *c = priv;
+    size_t i = c->answered++;
+    (void)r;
+    if (reply_bad(rep, "case") || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
+        c->failed = 1;
+    else
+        for (size_t k = 0; k < 3; k++)
+            if (rep->element[k]->type == REDIS_REPLY_STRING &&
+                !(c->fields[3 * i + k] = str_copy(rep->element[k])))
+                c->failed = 1;
+    if (c->answered < c->n) return;
+    if (c->failed) {
+        notify_clocks_lines_free(c->fields, 3 * c->n);
+        c->fields = NULL;
+    }
+    c->cb.cases(c->failed ? -1 : 0, c->fields, c->n, c->opaque);
+    free(c);
+}
+
+int notify_clocks_cases(sp_redis *r, const char *const *case_ids, size_t n,
+                        notify_clocks_cases_cb cb, void *opaque) {
+    clocks_call *c = call_new(opaque);
+    if (!c || !(c->fields = calloc(3 * n + 1, sizeof(*c->fields)))) {
+        free(c);
+        return -1;
+    }
+    c->cb.cases = cb;
+    c->n = n;
+    if (n == 0) { /* nothing to ask: answer at once, as the contract allows */
+        cb(0, c->fields, 0, opaque);
+        free(c);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (sp_redis_command(r, case_reply, c,
+                             "HMGET notify:case:%s school_urn child_name "
+                             "child_family_name",
+                             case_ids[i])) {
+            if (i == 0) { /* nothing in flight: the callback will not come */
+                free(c->fields);
+                free(c);
+                return -1;
+            }
+            c->n = i; /* the replies in flight finish the call, as failed */
+            c->failed = 1;
+            break;
+        }
+    return 0;
+}
+
+/* ---- the digests sent ----------------------------------------------------------- */
+
+static void reserve_reply(sp_redis *r, redisReply *rep, void *priv) {
+    clocks_call *c = priv;
+    (void)r;
+    if (reply_bad(rep, "reserve"))
+        c->cb.reserve(-1, 0, c->opaque);
+    else
+        c->cb.reserve(0, rep->type == REDIS_REPLY_STATUS, c->opaque); /* OK, or nil */
+    free(c);
+}
+
+int notify_clocks_digest_reserve(sp_redis *r, const char *team, const char *date,
+                                 long long lease_s, notify_clocks_reserve_cb cb,
+                                 void *opaque) {
+    clocks_call *c = call_new(opaque);
+    if (!c) return -1;
+    c->cb.reserve = cb;
+    if (sp_redis_command(r, reserve_reply, c,
+                         "SET notify:digest:%s:%s sending NX EX %lld", team, date,
+                         lease_s)) {
+        free(c);
+        return -1;
+    }
+    return 0;
+}
+
+int notify_clocks_digest_mark(sp_redis *r, const char *team, const char *date,
+                              const char *value, notify_clocks_cb cb, void *opaque) {
+    clocks_call *c = call_new(opaque);
+    int rc;
+    if (!c) return -1;
+    c->cb.done = cb;
+    if (value)
+        rc = sp_redis_command(r, done_reply, c, "SET notify:digest:%s:%s %s EX %lld",
+                              team, date, value, NOTIFY_DIGEST_KEEP_S);
+    else
+        rc = sp_redis_command(r, done_reply, c, "DEL notify:digest:%s:%s", team, date);
+    if (rc) free(c);
+    return rc;
+}
