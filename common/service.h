@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include "auth.h"
 #include "clock.h"
 #include "config.h"
 #include "http.h"
@@ -41,6 +42,10 @@ typedef struct sp_common_conf {
     long long shutdown_timeout_ms;
     char *var_dir;
     char *group_id;
+    int auth_enabled;
+    char *auth_tokens_file;
+    char *tls_cert_file;
+    char *tls_key_file;
 } sp_common_conf;
 
 extern const sp_conf_def sp_common_conf_table[];
@@ -82,6 +87,7 @@ struct sp_service {
     sp_conf_kvs kafka;     /* librdkafka settings */
     uv_loop_t *loop;
     sp_http *http;
+    sp_auth *auth;         /* the guard every route goes through */
     sp_metrics *metrics;
     sp_redis *redis;
     sp_producer *producer;

@@ -270,7 +270,8 @@ void intake_submit_create(sp_service *s, intake_create_kind kind, const cJSON *b
     sub->event = sp_event_build_text(id, s->source, k->event, sp_service_now(s),
                                      sub->res.case_id, data);
     intake_reservation res = {sub->idem_key, child, sub->fp, sub->res.case_id, sub->event,
-                              date, dob, k->kind, k->state, sub->profile, conf->idem_ttl_s};
+                              date, dob, k->kind, k->state, sub->profile, conf->idem_ttl_s,
+                              str(data, "school.urn")};
     snprintf(sub->res.state, sizeof(sub->res.state), "%s", k->state);
     if (intake_store_reserve(s->redis, &res, reserved, sub))
         fail(sub, 503, "Not recorded", "Storage is unavailable; retry", NULL);
