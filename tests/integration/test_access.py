@@ -19,7 +19,10 @@ portal (intake:write), a caseworker (casework:write), an ops reader
   child's name, date of birth or any token;
 - HTTPS: intake restarted with a self-signed certificate made by openssl now
   answers over TLS (urllib and the CLI, trusting that certificate) and no
-  longer over plain HTTP.
+  longer over plain HTTP;
+- Redis AUTH: Redis then requires a password; intake given a wrong one says
+  so in its log and never becomes ready; given the right one as
+  SENDPATH_INTAKE_REDIS_PASSWORD, it reads and writes cases.
 """
 import json
 import os
@@ -240,12 +243,25 @@ def make_cert(stack):
 def check_tls(stack, case_a):
     cert, key = make_cert(stack)
     assert stack.stop_service("intake") == 0
+    # Connections already open stay authenticated; new ones need the password.
+    password = "redis-pw-" + os.urandom(8).hex()
+    assert stack.redis("CONFIG", "SET", "requirepass", password) == "OK"
     stack.ports["intake"] = free_port()
     stack.extra_env.update({"SENDPATH_INTAKE_HTTP_TLS_CERT_FILE": cert,
-                            "SENDPATH_INTAKE_HTTP_TLS_KEY_FILE": key})
+                            "SENDPATH_INTAKE_HTTP_TLS_KEY_FILE": key,
+                            "SENDPATH_INTAKE_REDIS_PASSWORD": "not-the-password"})
     stack.start_service("intake")
     base = f"https://127.0.0.1:{stack.ports['intake']}"
     ctx = ssl.create_default_context(cafile=cert)
+    log = os.path.join(stack.var, "logs", "intake.log")
+    wait_for("intake to report the refused password",
+             lambda: "AUTH refused" in open(log).read(), timeout=30)
+    for _ in range(10):
+        r = http("GET", base + "/readyz", timeout=2, context=ctx)
+        assert r.status == 503 and r.json()["redis"] is False, (r.status, r.body)
+    assert stack.stop_service("intake") == 0
+    stack.extra_env["SENDPATH_INTAKE_REDIS_PASSWORD"] = password
+    stack.start_service("intake")
     wait_for("intake over https",
              lambda: http("GET", base + "/readyz", timeout=2, context=ctx).status == 200,
              timeout=60, interval=0.2)
