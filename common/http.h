@@ -13,7 +13,12 @@
  *
  * Routes are a table: method plus a pattern whose ":name" segments capture
  * (e.g. "/v1/cases/:id"). An unknown path is 404, a known path with another
- * method is 405, both as application/problem+json. */
+ * method is 405, both as application/problem+json.
+ *
+ * Who may call a route is not decided here: each route carries the scopes it
+ * declares, and a guard (common/auth.c) sees them before the handler runs.
+ * This module only writes the access-log line of every answer and, given a
+ * certificate and key, speaks HTTPS (MHD over GnuTLS). */
 #ifndef SP_HTTP_H
 #define SP_HTTP_H
 
