@@ -47,6 +47,10 @@ struct sp_auth {
     int enabled;
     auth_token **tokens;
     size_t n, cap;
+    /* Replaced by a reload. A request in flight may still hold a grant
+     * pointing into one, and reloads are rare and small: kept until free. */
+    auth_token **retired;
+    size_t nretired;
 };
 
 /* Every request is admitted, as no one in particular, when auth is off. */
@@ -232,10 +236,33 @@ sp_auth *sp_auth_load(const char *path, char *errstr, size_t errstr_size) {
 
 sp_auth *sp_auth_disabled(void) { return calloc(1, sizeof(sp_auth)); }
 
+int sp_auth_reload(sp_auth *a, const char *path, char *errstr, size_t errstr_size) {
+    sp_auth *fresh = sp_auth_load(path, errstr, errstr_size);
+    auth_token **r;
+    if (!fresh) return -1;
+    r = realloc(a->retired, (a->nretired + a->n + 1) * sizeof(*r));
+    if (!r) {
+        snprintf(errstr, errstr_size, "out of memory");
+        sp_auth_free(fresh);
+        return -1;
+    }
+    memcpy(r + a->nretired, a->tokens, a->n * sizeof(*r));
+    a->retired = r;
+    a->nretired += a->n;
+    free(a->tokens);
+    a->tokens = fresh->tokens;
+    a->n = fresh->n;
+    a->cap = fresh->cap;
+    free(fresh); /* its tokens are a's now */
+    return 0;
+}
+
 void sp_auth_free(sp_auth *a) {
     if (!a) return;
     for (size_t i = 0; i < a->n; i++) free(a->tokens[i]);
+    for (size_t i = 0; i < a->nretired; i++) free(a->retired[i]);
     free(a->tokens);
+    free(a->retired);
     free(a);
 }
 

@@ -50,6 +50,11 @@ typedef struct sp_auth sp_auth;
 sp_auth *sp_auth_load(const char *path, char *errstr, size_t errstr_size);
 /* A table that admits every request without a token: auth.enabled = off. */
 sp_auth *sp_auth_disabled(void);
+/* Reads path again and, if every line is good, replaces a's tokens with it
+ * (a new token works, a removed one is refused from the next request on).
+ * Tokens of requests still in flight stay valid until sp_auth_free. On an
+ * error a is unchanged. Returns 0, or -1 with errstr. */
+int sp_auth_reload(sp_auth *a, const char *path, char *errstr, size_t errstr_size);
 void sp_auth_free(sp_auth *a);
 /* Number of tokens loaded. */
 size_t sp_auth_count(const sp_auth *a);

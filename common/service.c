@@ -200,6 +200,7 @@ static void service_finish(sp_service *s) {
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
+    uv_close((uv_handle_t *)&s->sig_hup, NULL);
     if (s->consumer) /* commits stored offsets */
         sp_consumer_close(s->consumer, (int)s->common->shutdown_timeout_ms);
     s->consumer = NULL;
@@ -244,6 +245,21 @@ static void service_signal_cb(uv_signal_t *h, int signum) {
         sp_consumer_stop(s->consumer, service_consumer_stopped, s);
     else
         service_consumer_stopped(s);
+}
+
+/* Revoking a token must not wait for a restart: SIGHUP reads the file again. */
+static void service_sighup_cb(uv_signal_t *h, int signum) {
+    sp_service *s = h->data;
+    char errstr[512];
+    if (!sp_auth_enabled(s->auth)) {
+        sp_warn("SIGHUP: auth is off, no tokens to reload");
+    } else if (sp_auth_reload(s->auth, s->common->auth_tokens_file, errstr,
+                              sizeof(errstr))) {
+        sp_error("SIGHUP: tokens not reloaded, the old ones stay in use: %s", errstr);
+    } else {
+        sp_info("auth: reloaded %zu tokens from %s", sp_auth_count(s->auth),
+                s->common->auth_tokens_file);
+    }
 }
 
 /* ---- start-up ------------------------------------------------------------ */
@@ -391,9 +407,11 @@ static int service_start(sp_service *s, char *errstr, size_t size) {
     uv_timer_init(s->loop, &s->drain_timer);
     uv_signal_init(s->loop, &s->sig_term);
     uv_signal_init(s->loop, &s->sig_int);
-    s->drain_timer.data = s->sig_term.data = s->sig_int.data = s;
+    uv_signal_init(s->loop, &s->sig_hup);
+    s->drain_timer.data = s->sig_term.data = s->sig_int.data = s->sig_hup.data = s;
     uv_signal_start(&s->sig_term, service_signal_cb, SIGTERM);
     uv_signal_start(&s->sig_int, service_signal_cb, SIGINT);
+    uv_signal_start(&s->sig_hup, service_sighup_cb, SIGHUP);
     return 0;
 }
 

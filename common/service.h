@@ -7,6 +7,8 @@
  * and hooks) and calls sp_service_main(); everything generic (start-up,
  * readiness, metrics, graceful shutdown) lives here, written once.
  *
+ * SIGHUP reloads auth.tokens_file (a bad file keeps the tokens in use).
+ *
  * Shutdown on SIGTERM or SIGINT: stop accepting HTTP connections, stop taking
  * new batches, let the batch in flight finish, wait (bounded) for HTTP answers
  * and Kafka deliveries still out, commit offsets, close, exit 0. */
@@ -98,7 +100,7 @@ struct sp_service {
     void *priv; /* the service's own state */
 
     /* runtime internals */
-    uv_signal_t sig_term, sig_int;
+    uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain_timer;
     uint64_t drain_deadline;
     sp_metric *m_events_in, *m_events_out, *m_errors, *m_deadletters;

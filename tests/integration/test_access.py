@@ -15,6 +15,8 @@ portal (intake:write), a caseworker (casework:write), an ops reader
   Support pupil and not another school's; it answers a consultation only in
   its own name;
 - /healthz, /readyz and /metrics answer without a token;
+- SIGHUP reloads the token file: a token added works, a token removed is
+  refused, a broken file keeps the tokens in use;
 - every answer has an access-log line naming the token, and no log holds a
   child's name, date of birth or any token;
 - HTTPS: intake restarted with a self-signed certificate made by openssl now
@@ -26,6 +28,7 @@ portal (intake:write), a caseworker (casework:write), an ops reader
 """
 import json
 import os
+import signal
 import ssl
 import subprocess
 import sys
@@ -193,6 +196,33 @@ def check_sen_support(stack):
     assert r.status == 201, (r.status, r.body)
 
 
+def check_reload(stack, case_b):
+    url = stack.url("ops", f"/v1/cases/{case_b}")
+    late = stack.add_token("late-reader", "ops:read")
+    assert http("GET", url, token=late).status == 401  # not loaded yet
+    stack.procs["ops"].send_signal(signal.SIGHUP)
+    wait_for("ops to load the new token", lambda: http("GET", url, token=late).status == 200)
+    # Revoke school-b: its line goes, ops is told, its token stops working.
+    with open(stack.tokens_file) as f:
+        lines = [ln for ln in f if " school-b " not in ln]
+    with open(stack.tokens_file, "w") as f:
+        f.writelines(lines)
+    assert http("GET", url, token=as_(stack, "school-b")).status == 200
+    stack.procs["ops"].send_signal(signal.SIGHUP)
+    wait_for("ops to refuse the revoked token",
+             lambda: http("GET", url, token=as_(stack, "school-b")).status == 401)
+    # A broken file is refused as a whole; the tokens in use stay.
+    with open(stack.tokens_file, "a") as f:
+        f.write("not-a-hash someone ops:read\n")
+    stack.procs["ops"].send_signal(signal.SIGHUP)
+    log = os.path.join(stack.var, "logs", "ops.log")
+    wait_for("ops to refuse the broken file",
+             lambda: "tokens not reloaded" in open(log).read())
+    assert http("GET", url, token=late).status == 200
+    with open(stack.tokens_file, "w") as f:
+        f.writelines(lines)
+
+
 def read_logs(stack):
     logs = {}
     for name in ("intake", "evidence", "timers", "notify", "ops"):
@@ -303,8 +333,9 @@ def test(stack):
     check_401(stack)
     check_open_routes(stack)
     check_403_scope(stack)
-    case_a, _ = check_schools(stack)
+    case_a, case_b = check_schools(stack)
     check_sen_support(stack)
+    check_reload(stack, case_b)
     check_logs(stack, case_a)
     check_tls(stack, case_a)
     codes = stack.stop()

@@ -173,6 +173,28 @@ static void test_empty_file_refuses_everyone(void **state) {
     sp_auth_free(a);
 }
 
+static void test_reload_swaps_tokens_or_keeps_them(void **state) {
+    char text[256], h[65], err[256];
+    const char *name, *path;
+    sp_auth *a = load_three();
+    sp_auth_hash_hex("tok-new", h, sizeof(h));
+    snprintf(text, sizeof(text), "%s newcomer ops:read\n", h);
+    path = write_tokens(text);
+    assert_int_equal(sp_auth_reload(a, path, err, sizeof(err)), 0);
+    unlink(path);
+    assert_int_equal(sp_auth_count(a), 1);
+    assert_int_equal(sp_auth_check(a, "Bearer tok-new", "ops:read", &name), SP_AUTH_ALLOW);
+    assert_string_equal(name, "newcomer");
+    assert_int_equal(sp_auth_check(a, "Bearer tok-ops", "ops:read", &name), SP_AUTH_BAD_TOKEN);
+    /* A bad file changes nothing. */
+    path = write_tokens("nothex x ops:read\n");
+    assert_int_equal(sp_auth_reload(a, path, err, sizeof(err)), -1);
+    unlink(path);
+    assert_non_null(strstr(err, "line 1"));
+    assert_int_equal(sp_auth_check(a, "Bearer tok-new", "ops:read", &name), SP_AUTH_ALLOW);
+    sp_auth_free(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_is_sha256_hex),
@@ -182,6 +204,7 @@ int main(void) {
         cmocka_unit_test(test_route_scopes_admit),
         cmocka_unit_test(test_disabled_admits_everything),
         cmocka_unit_test(test_empty_file_refuses_everyone),
+        cmocka_unit_test(test_reload_swaps_tokens_or_keeps_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

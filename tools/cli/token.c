@@ -68,8 +68,8 @@ static int token_new(int argc, char **argv) {
     printf("%s\n%s %s %s\n", token, hash, name, scopes);
     OPENSSL_cleanse(token, sizeof(token));
     fprintf(stderr, "The first line is the token: give it to its holder now, it is shown "
-                    "only once.\nThe second line goes into auth.tokens_file; restart the "
-                    "services to load it.\n");
+                    "only once.\nThe second line goes into auth.tokens_file; send the "
+                    "services SIGHUP (or restart them) to load it.\n");
     return 0;
 }
 
