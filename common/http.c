@@ -57,6 +57,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 #include "http.h"
 #include "log.h"
 
@@ -79,6 +80,7 @@ static const char http_closing_problem[] =
 typedef struct http_route {
     const char *method;
     const char *pattern;
+    const char *scopes; /* for the guard; NULL: undeclared */
     sp_http_handler fn;
     void *opaque;
 } http_route;
@@ -123,6 +125,9 @@ struct sp_http {
     size_t nroutes;
     void (*close_cb)(void *opaque);
     void *close_opaque;
+    sp_http_guard guard;
+    void *guard_opaque;
+    char *tls_cert, *tls_key; /* PEM text; NULL: plain HTTP */
     char mhd_error[256]; /* MHD's last log line: the reason start-up failed */
 };
 
@@ -145,6 +150,9 @@ struct sp_http_req {
     char *capbuf;
     http_hdr *hdrs;
     char client[INET6_ADDRSTRLEN];
+    const char *who;    /* the principal's name, for the access log */
+    const void *grant;  /* the guard's view of what it admitted */
+    uint64_t t0;        /* uv_hrtime() when the request began */
     const char *method; /* both point into text[] */
     const char *path;
     char text[];
@@ -168,6 +176,88 @@ static void http_errstr(char *errstr, size_t size, const char *fmt, ...) {
 }
 
 /* ------------------------------------------------------------------------
+ * Access log and TLS (kept apart from the request machinery: they only
+ * observe an answer, or hand MHD its key and certificate)
+ * ---------------------------------------------------------------------- */
+
+/* Probes and scrapes come every few seconds: they are logged at debug so the
+ * info log stays a record of who did what. */
+static int http_is_probe(const char *path) {
+    return !strcmp(path, "/healthz") || !strcmp(path, "/readyz") ||
+           !strcmp(path, "/metrics");
+}
+
+/* One line per answer. The path holds case ids and route words only; the
+ * query string and body are never logged (they may name a child). */
+static void http_access_log(const sp_http_req *r, int status) {
+    sp_log_level l = http_is_probe(r->path) ? SP_LOG_DEBUG : SP_LOG_INFO;
+    double ms = (double)(uv_hrtime() - r->t0) / 1e6;
+    sp_log(l, NULL, "access %s %s %d token=%s client=%s ms=%.1f", r->method,
+           r->path, status, r->who ? r->who : "-",
+           r->client[0] ? r->client : "-", ms);
+}
+
+/* Reads a whole PEM file (at most 1 MiB). Returns a new string or NULL. */
+static char *http_read_pem(const char *path, char *errstr, size_t size) {
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long len;
+
+    if (!f) {
+        http_errstr(errstr, size, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || len > (1 << 20) ||
+        fseek(f, 0, SEEK_SET) != 0 || !(buf = malloc((size_t)len + 1)) ||
+        fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        http_errstr(errstr, size, "cannot read %s (or larger than 1 MiB)", path);
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Loads the key and certificate named in opt; both or neither. */
+static int http_tls_load(sp_http *h, const sp_http_options *opt, char *errstr,
+                         size_t size) {
+    if (!opt->tls_cert_file && !opt->tls_key_file) return 0;
+    if (!opt->tls_cert_file || !opt->tls_key_file) {
+        http_errstr(errstr, size, "TLS needs both a certificate and a key file");
+        return -1;
+    }
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        http_errstr(errstr, size, "this libmicrohttpd was built without TLS");
+        return -1;
+    }
+    if (!(h->tls_cert = http_read_pem(opt->tls_cert_file, errstr, size))) return -1;
+    if (!(h->tls_key = http_read_pem(opt->tls_key_file, errstr, size))) return -1;
+    return 0;
+}
+
+/* The MHD options that turn TLS on, or none: tls[] ends with MHD_OPTION_END.
+ * The PEM text stays in h while the daemon lives. */
+static void http_tls_options(sp_http *h, struct MHD_OptionItem tls[3]) {
+    size_t n = 0;
+    if (h->tls_cert) {
+        tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
+        tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
+    }
+    tls[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+}
+
+static void http_free(sp_http *h) {
+    if (h->tls_key) { /* a private key does not linger in freed memory */
+        OPENSSL_cleanse(h->tls_key, strlen(h->tls_key));
+        free(h->tls_key);
+    }
+    free(h->tls_cert);
+    free(h);
+}
+
+/* ------------------------------------------------------------------------
  * Request lifetime
  * ---------------------------------------------------------------------- */
 
@@ -182,6 +272,7 @@ static sp_http_req *http_req_new(sp_http *h, struct MHD_Connection *conn,
     r->path = r->text + mlen + 1;
     r->h = h;
     r->conn = conn;
+    r->t0 = uv_hrtime();
     r->next = h->reqs;
     if (h->reqs) h->reqs->prev = r;
     h->reqs = r;
@@ -463,7 +554,8 @@ static enum MHD_Result http_req_dispatch(sp_http_req *r) {
 
     r->dispatched = 1;
     h->pending++;
-    rt->fn(r, rt->opaque);
+    if (!h->guard || h->guard(r, rt->scopes, h->guard_opaque))
+        rt->fn(r, rt->opaque);
 
     if (r->resp) return http_req_queue(r);
     if (r->answered) return MHD_NO; /* answered, but no response was built */
@@ -568,7 +660,7 @@ static void http_on_handle_closed(uv_handle_t *handle) {
     void *opaque = h->close_opaque;
 
     if (--h->open_handles > 0) return;
-    free(h);
+    http_free(h);
     if (cb) cb(opaque);
 }
 
@@ -576,7 +668,7 @@ static void http_close_handles(sp_http *h) {
     if (h->open_handles == 0) {
         void (*cb)(void *) = h->close_cb;
         void *opaque = h->close_opaque;
-        free(h);
+        http_free(h);
         if (cb) cb(opaque);
         return;
     }
@@ -646,14 +738,17 @@ static struct MHD_Daemon *http_start_daemon(sp_http *h, const char *addr,
     unsigned int flags =
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     struct MHD_Daemon *d;
+    struct MHD_OptionItem tls[3];
     int ipv6;
 
+    http_tls_options(h, tls);
     if (port < 0 || port > 65535 || http_sockaddr(addr, port, &sa, &ipv6) != 0) {
         http_errstr(errstr, errstr_size, "invalid listen address %s:%d", addr,
                     port);
         return NULL;
     }
     if (ipv6) flags |= MHD_USE_IPv6;
+    if (h->tls_cert) flags |= MHD_USE_TLS;
     /* The logger goes first: MHD reports problems with the options after it
      * through it, and with the ones before it on stderr. */
     d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, http_on_request, h,
@@ -661,6 +756,7 @@ static struct MHD_Daemon *http_start_daemon(sp_http *h, const char *addr,
                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                          MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, h,
                          MHD_OPTION_CONNECTION_TIMEOUT, HTTP_IDLE_TIMEOUT_S,
+                         MHD_OPTION_ARRAY, tls,
                          MHD_OPTION_END);
     if (!d)
         http_errstr(errstr, errstr_size, "cannot listen on %s:%d: %s", addr,
@@ -682,6 +778,7 @@ sp_http *sp_http_new(uv_loop_t *loop, const sp_http_options *opt,
     }
     h->loop = loop;
     h->max_body = opt && opt->max_body ? opt->max_body : HTTP_DEFAULT_MAX_BODY;
+    if (opt && http_tls_load(h, opt, errstr, errstr_size) != 0) goto err_free;
     h->d = http_start_daemon(h, addr, opt ? opt->port : 0, errstr, errstr_size);
     if (!h->d) goto err_free;
 
@@ -718,16 +815,28 @@ err_close: /* handles are freed with h in their close callbacks */
 err_stop:
     MHD_stop_daemon(h->d);
 err_free:
-    free(h);
+    http_free(h);
     return NULL;
 }
 
 int sp_http_route(sp_http *h, const char *method, const char *pattern,
                   sp_http_handler fn, void *opaque) {
+    return sp_http_route_scoped(h, method, pattern, NULL, fn, opaque);
+}
+
+int sp_http_route_scoped(sp_http *h, const char *method, const char *pattern,
+                         const char *scopes, sp_http_handler fn, void *opaque) {
     if (h->nroutes == HTTP_MAX_ROUTES) return -1;
-    h->routes[h->nroutes++] = (http_route){method, pattern, fn, opaque};
+    h->routes[h->nroutes++] = (http_route){method, pattern, scopes, fn, opaque};
     return 0;
 }
+
+void sp_http_set_guard(sp_http *h, sp_http_guard fn, void *opaque) {
+    h->guard = fn;
+    h->guard_opaque = opaque;
+}
+
+int sp_http_tls(const sp_http *h) { return h->tls_cert != NULL; }
 
 int sp_http_port(const sp_http *h) { return h->port; }
 
@@ -794,6 +903,13 @@ const char *sp_http_req_body(const sp_http_req *r, size_t *len) {
 }
 
 const char *sp_http_req_client(const sp_http_req *r) { return r->client; }
+
+void sp_http_req_set_principal(sp_http_req *r, const char *name, const void *grant) {
+    r->who = name;
+    r->grant = grant;
+}
+
+const void *sp_http_req_grant(const sp_http_req *r) { return r->grant; }
 
 /* ------------------------------------------------------------------------
  * Answers
@@ -872,6 +988,7 @@ void sp_http_respond(sp_http_req *r, int status, const char *content_type,
         return;
     }
     r->answered = 1;
+    http_access_log(r, status);
     if (r->dispatched && r->h) r->h->pending--;
     if (!r->conn) { /* MHD is done with it: the answer has nowhere to go */
         http_req_release(r);

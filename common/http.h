@@ -13,7 +13,12 @@
  *
  * Routes are a table: method plus a pattern whose ":name" segments capture
  * (e.g. "/v1/cases/:id"). An unknown path is 404, a known path with another
- * method is 405, both as application/problem+json. */
+ * method is 405, both as application/problem+json.
+ *
+ * Who may call a route is not decided here: each route carries the scopes it
+ * declares, and a guard (common/auth.c) sees them before the handler runs.
+ * This module only writes the access-log line of every answer and, given a
+ * certificate and key, speaks HTTPS (MHD over GnuTLS). */
 #ifndef SP_HTTP_H
 #define SP_HTTP_H
 
@@ -30,6 +35,10 @@ typedef struct sp_http_options {
     const char *bind_addr; /* "127.0.0.1", "0.0.0.0"; NULL = "0.0.0.0" */
     int port;              /* 0 = any free port; see sp_http_port() */
     size_t max_body;       /* bytes; larger bodies get 413. 0 = 1 MiB */
+    /* PEM files: with both set the server speaks only HTTPS (GnuTLS, through
+     * MHD); with neither, plain HTTP. Read once at start. */
+    const char *tls_cert_file;
+    const char *tls_key_file;
 } sp_http_options;
 
 /* Starts listening. Returns a new server, or NULL with errstr filled. */
@@ -39,6 +48,27 @@ sp_http *sp_http_new(uv_loop_t *loop, const sp_http_options *opt,
  * outlive the server (string literals). Returns 0 or -1 (table full). */
 int sp_http_route(sp_http *h, const char *method, const char *pattern,
                   sp_http_handler fn, void *opaque);
+/* As sp_http_route, declaring what admits the route: scopes is a list the
+ * guard reads (see auth.h: "ops:read school", "public"); borrowed, must
+ * outlive the server. sp_http_route declares nothing (scopes NULL). */
+int sp_http_route_scoped(sp_http *h, const char *method, const char *pattern,
+                         const char *scopes, sp_http_handler fn, void *opaque);
+
+/* A guard runs before every routed handler with the route's scopes (NULL
+ * when undeclared). It returns 1 to call the handler, or 0 after answering
+ * the request itself (401, 403). One per server; opaque is borrowed. */
+typedef int (*sp_http_guard)(sp_http_req *r, const char *scopes, void *opaque);
+void sp_http_set_guard(sp_http *h, sp_http_guard fn, void *opaque);
+
+/* Who asked, as the guard found: name (borrowed, must outlive the request;
+ * logged in the access log, so a token's name, never the token) and grant
+ * (opaque to http.c, for the guard's own module to read back). */
+void sp_http_req_set_principal(sp_http_req *r, const char *name, const void *grant);
+const void *sp_http_req_grant(const sp_http_req *r);
+
+/* 1 if the server speaks HTTPS. */
+int sp_http_tls(const sp_http *h);
+
 /* The port actually bound. */
 int sp_http_port(const sp_http *h);
 /* Number of requests received and not yet answered. */
@@ -72,7 +102,9 @@ const char *sp_http_req_client(const sp_http_req *r);
  * HTTP tokens and calls after the answer. Returns 0 or -1. */
 int sp_http_req_add_header(sp_http_req *r, const char *name, const char *value);
 
-/* Answers the request (exactly once). body is copied; content_type may be
+/* Answers the request (exactly once), and writes its access-log line
+ * (method, path, status, the principal's name, client, milliseconds; never
+ * the query string or body, which may hold personal data). body is copied; content_type may be
  * NULL. JSON answers (application/json, any +json type) also get
  * "Cache-Control: no-store" unless a Cache-Control header was added. May be
  * called from the handler or later from any callback on the loop; after the

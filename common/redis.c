@@ -83,7 +83,25 @@ static void redis_connect_cb(const redisAsyncContext *ac, int status) {
     }
     sp_info("redis %s:%d: connected", r->host, r->port);
     r->backoff_ms = SP_REDIS_BACKOFF_MIN_MS;
-    redis_state(r, 1);
+    /* With a password, ready waits for AUTH's answer (redis_auth_cb). */
+    if (!r->password || !r->password[0]) redis_state(r, 1);
+}
+
+/* A refused password would leave a connection on which every command fails
+ * NOAUTH while /readyz says ready: drop it instead, and retry slowly (the
+ * server's password may be being rotated). NULL: the connection went first. */
+static void redis_auth_cb(redisAsyncContext *ac, void *reply, void *priv) {
+    sp_redis *r = ac->data;
+    redisReply *rep = reply;
+    if (!rep || r->closing) return;
+    if (rep->type != REDIS_REPLY_ERROR) {
+        redis_state(r, 1);
+        return;
+    }
+    sp_error("redis %s:%d: AUTH refused (%s): check redis.password", r->host, r->port,
+             rep->str);
+    r->backoff_ms = SP_REDIS_BACKOFF_MAX_MS;
+    redisAsyncDisconnect(ac);
 }
 
 static void redis_disconnect_cb(const redisAsyncContext *ac, int status) {
@@ -122,7 +140,7 @@ static void redis_connect(sp_redis *r) {
     r->connect_deadline = uv_now(r->loop) + (uint64_t)r->timeout_ms;
     /* Queued before the connection completes: hiredis sends it first. */
     if (r->password && r->password[0])
-        redisAsyncCommand(ac, NULL, NULL, "AUTH %s", r->password);
+        redisAsyncCommand(ac, redis_auth_cb, NULL, "AUTH %s", r->password);
 }
 
 /* Drops a connect that has not completed in time, and a connection whose

@@ -42,6 +42,15 @@ const sp_conf_def sp_common_conf_table[] = {
      "Directory for local state (outbox, logs)"},
     {"consumer.group", SP_CONF_STRING, C(group_id), NULL, 0, 0, NULL,
      "Kafka consumer group (default sendpath-<service>)"},
+    {"auth.enabled", SP_CONF_BOOL, C(auth_enabled), "yes", 0, 0, NULL,
+     "Every HTTP route but /healthz, /readyz and /metrics needs a bearer token "
+     "(docs/security.md); no: anyone may call anything (local experiments only)"},
+    {"auth.tokens_file", SP_CONF_STRING, C(auth_tokens_file), NULL, 0, 0, NULL,
+     "Token file: lines '<sha256-hex> <name> <scope>[,<scope>]' (sendpath token new)"},
+    {"http.tls_cert_file", SP_CONF_STRING, C(tls_cert_file), NULL, 0, 0, NULL,
+     "PEM certificate (chain): with http.tls_key_file the API speaks only HTTPS"},
+    {"http.tls_key_file", SP_CONF_STRING, C(tls_key_file), NULL, 0, 0, NULL,
+     "PEM private key for http.tls_cert_file"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 #undef C
@@ -200,6 +209,7 @@ static void service_finish(sp_service *s) {
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
+    uv_close((uv_handle_t *)&s->sig_hup, NULL);
     if (s->consumer) /* commits stored offsets */
         sp_consumer_close(s->consumer, (int)s->common->shutdown_timeout_ms);
     s->consumer = NULL;
@@ -244,6 +254,21 @@ static void service_signal_cb(uv_signal_t *h, int signum) {
         sp_consumer_stop(s->consumer, service_consumer_stopped, s);
     else
         service_consumer_stopped(s);
+}
+
+/* Revoking a token must not wait for a restart: SIGHUP reads the file again. */
+static void service_sighup_cb(uv_signal_t *h, int signum) {
+    sp_service *s = h->data;
+    char errstr[512];
+    if (!sp_auth_enabled(s->auth)) {
+        sp_warn("SIGHUP: auth is off, no tokens to reload");
+    } else if (sp_auth_reload(s->auth, s->common->auth_tokens_file, errstr,
+                              sizeof(errstr))) {
+        sp_error("SIGHUP: tokens not reloaded, the old ones stay in use: %s", errstr);
+    } else {
+        sp_info("auth: reloaded %zu tokens from %s", sp_auth_count(s->auth),
+                s->common->auth_tokens_file);
+    }
 }
 
 /* ---- start-up ------------------------------------------------------------ */
@@ -374,14 +399,36 @@ static void service_metrics(sp_service *s) {
     sp_metrics_on_collect(m, metrics_collect, s);
 }
 
+/* Loads the tokens, or says loudly that there are none to check. */
+static int service_auth(sp_service *s, char *errstr, size_t size) {
+    if (!s->common->auth_enabled) {
+        s->auth = sp_auth_disabled();
+        sp_warn("AUTH IS OFF (auth.enabled = no): anyone who can reach port %d may "
+                "read and change every case. Never run so with real data.",
+                sp_http_port(s->http));
+    } else if ((s->auth = sp_auth_load(s->common->auth_tokens_file, errstr, size))) {
+        sp_info("auth: %zu tokens from %s", sp_auth_count(s->auth),
+                s->common->auth_tokens_file);
+    }
+    if (!s->auth) return -1;
+    sp_auth_attach(s->auth, s->http);
+    return 0;
+}
+
+/* Probes and metrics are open: an orchestrator and Prometheus must reach
+ * them without a secret, and they carry counts, never case data. */
 static int service_http(sp_service *s, char *errstr, size_t size) {
-    sp_http_options o = {s->common->http_bind, (int)s->common->http_port, 0};
+    sp_http_options o = {.bind_addr = s->common->http_bind,
+                         .port = (int)s->common->http_port,
+                         .tls_cert_file = s->common->tls_cert_file,
+                         .tls_key_file = s->common->tls_key_file};
     if (!(s->http = sp_http_new(s->loop, &o, errstr, size))) return -1;
-    sp_http_route(s->http, "GET", "/healthz", handle_healthz, s);
-    sp_http_route(s->http, "GET", "/readyz", handle_readyz, s);
-    sp_http_route(s->http, "GET", "/metrics", handle_metrics, s);
-    sp_http_route(s->http, "GET", "/admin/clock", handle_clock, s);
-    sp_http_route(s->http, "POST", "/admin/clock", handle_clock, s);
+    if (service_auth(s, errstr, size)) return -1;
+    sp_http_route_scoped(s->http, "GET", "/healthz", "public", handle_healthz, s);
+    sp_http_route_scoped(s->http, "GET", "/readyz", "public", handle_readyz, s);
+    sp_http_route_scoped(s->http, "GET", "/metrics", "public", handle_metrics, s);
+    sp_http_route_scoped(s->http, "GET", "/admin/clock", "admin ops:read", handle_clock, s);
+    sp_http_route_scoped(s->http, "POST", "/admin/clock", "admin", handle_clock, s);
     return 0;
 }
 
@@ -422,9 +469,11 @@ static int service_start(sp_service *s, char *errstr, size_t size) {
     uv_timer_init(s->loop, &s->drain_timer);
     uv_signal_init(s->loop, &s->sig_term);
     uv_signal_init(s->loop, &s->sig_int);
-    s->drain_timer.data = s->sig_term.data = s->sig_int.data = s;
+    uv_signal_init(s->loop, &s->sig_hup);
+    s->drain_timer.data = s->sig_term.data = s->sig_int.data = s->sig_hup.data = s;
     uv_signal_start(&s->sig_term, service_signal_cb, SIGTERM);
     uv_signal_start(&s->sig_int, service_signal_cb, SIGINT);
+    uv_signal_start(&s->sig_hup, service_sighup_cb, SIGHUP);
     return 0;
 }
 
@@ -489,11 +538,13 @@ int sp_service_main(const sp_service_def *def, int argc, char **argv) {
         rc = 1;
         goto out; /* exiting: the OS reclaims what start-up opened */
     }
-    sp_info("started: http on %s:%d", s->common->http_bind, sp_http_port(s->http));
+    sp_info("started: %s on %s:%d", sp_http_tls(s->http) ? "https" : "http",
+            s->common->http_bind, sp_http_port(s->http));
     uv_run(s->loop, UV_RUN_DEFAULT);
     if (def->fini) def->fini(s);
     uv_run(s->loop, UV_RUN_DEFAULT); /* close callbacks of fini */
     sp_metrics_free(s->metrics);
+    sp_auth_free(s->auth); /* the server, and its guard, closed above */
     if (uv_loop_close(s->loop)) sp_warn("loop closed with handles still open");
     rc = 0;
 out:

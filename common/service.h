@@ -7,6 +7,8 @@
  * and hooks) and calls sp_service_main(); everything generic (start-up,
  * readiness, metrics, graceful shutdown) lives here, written once.
  *
+ * SIGHUP reloads auth.tokens_file (a bad file keeps the tokens in use).
+ *
  * Shutdown on SIGTERM or SIGINT: stop accepting HTTP connections, stop taking
  * new batches, let the batch in flight finish, wait (bounded) for HTTP answers
  * and Kafka deliveries still out, commit offsets, close, exit 0. */
@@ -16,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include "auth.h"
 #include "clock.h"
 #include "config.h"
 #include "http.h"
@@ -41,6 +44,10 @@ typedef struct sp_common_conf {
     long long shutdown_timeout_ms;
     char *var_dir;
     char *group_id;
+    int auth_enabled;
+    char *auth_tokens_file;
+    char *tls_cert_file;
+    char *tls_key_file;
 } sp_common_conf;
 
 extern const sp_conf_def sp_common_conf_table[];
@@ -82,6 +89,7 @@ struct sp_service {
     sp_conf_kvs kafka;     /* librdkafka settings */
     uv_loop_t *loop;
     sp_http *http;
+    sp_auth *auth;         /* the guard every route goes through */
     sp_metrics *metrics;
     sp_redis *redis;
     sp_producer *producer;
@@ -92,7 +100,7 @@ struct sp_service {
     void *priv; /* the service's own state */
 
     /* runtime internals */
-    uv_signal_t sig_term, sig_int;
+    uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain_timer;
     uint64_t drain_deadline;
     sp_metric *m_events_in, *m_events_out, *m_errors, *m_deadletters;

@@ -317,7 +317,11 @@ static void handle_advice(sp_http_req *req, void *opaque) {
     }
 }
 
+/* The route table; the third column is who may call (auth.h). Advice is
+ * the authority's business: schools see it through their caseworker. */
 void evidence_api_register(sp_service *s) {
-    sp_http_route(s->http, "GET", "/v1/cases/:id/advice", handle_advice, s);
-    sp_http_route(s->http, "POST", "/v1/cases/:id/advice/:adviser", handle_return, s);
+    sp_http_route_scoped(s->http, "GET", "/v1/cases/:id/advice", "casework:write ops:read",
+                         handle_advice, s);
+    sp_http_route_scoped(s->http, "POST", "/v1/cases/:id/advice/:adviser",
+                         "casework:write intake:write", handle_return, s);
 }

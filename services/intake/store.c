@@ -26,6 +26,7 @@ static const char reserve_lua[] =
     "redis.call('HSET', KEYS[3], 'state', ARGV[9], 'child', ARGV[5],\n"
     "           'received_date', ARGV[6], 'date_of_birth', ARGV[7], 'kind', ARGV[8])\n"
     "if ARGV[10] ~= '' then redis.call('HSET', KEYS[3], 'profile', ARGV[10]) end\n"
+    "if ARGV[11] ~= '' then redis.call('HSET', KEYS[3], 'school_urn', ARGV[11]) end\n"
     "return {'new', ARGV[1], ARGV[2]}\n";
 
 /* KEYS: idem, case, child. ARGV: case id, event, fp, ttl, allowed, next,
@@ -106,8 +107,9 @@ int intake_store_reserve(sp_redis *r, const intake_reservation *res,
                           res->case_id, res->event, res->fingerprint, ttl,
                           res->child_key, res->received_date,
                           res->date_of_birth ? res->date_of_birth : "", res->kind,
-                          res->state, res->profile ? res->profile : ""};
-    if (sp_redis_command_argv(r, reserve_reply, call, 16, argv, NULL)) {
+                          res->state, res->profile ? res->profile : "",
+                          res->school_urn ? res->school_urn : ""};
+    if (sp_redis_command_argv(r, reserve_reply, call, 17, argv, NULL)) {
         free(call);
         return -1;
     }
@@ -138,7 +140,8 @@ int intake_store_reserve_command(sp_redis *r, const intake_command_reservation *
 
 int intake_store_case_read(sp_redis *r, const char *case_id, sp_redis_cb cb, void *priv) {
     return sp_redis_command(r, cb, priv,
-                            "HMGET intake:case:%s state child received_date date_of_birth kind profile",
+                            "HMGET intake:case:%s state child received_date date_of_birth kind profile "
+                            "school_urn",
                             case_id);
 }
 

@@ -9,7 +9,10 @@
  *       of losing it; "done" answers repeats. Expires after idem_ttl_s.
  *   intake:child:<child key>               string: the child's open case id
  *   intake:case:<case id>                  hash {state, child, received_date,
- *                                                date_of_birth, kind, profile}
+ *                                                date_of_birth, kind, profile,
+ *                                                school_urn}
+ *       school_urn is the school the case names, for the access check of a
+ *       school's token (auth.h); absent when it names none.
  *
  * The reservation is one Lua script, so two concurrent requests for the same
  * child or key cannot both win. */
@@ -49,6 +52,7 @@ typedef struct intake_reservation {
     const char *profile;   /* SEN Support: child, contact and school (JSON), kept
                               so an escalation can open the EHC request */
     long long idem_ttl_s;
+    const char *school_urn; /* NULL or "": the case names no school */
 } intake_reservation;
 
 /* Returns 0 (cb will be called once) or -1 (Redis not connected). */
@@ -74,7 +78,7 @@ int intake_store_reserve_command(sp_redis *r, const intake_command_reservation *
                                  intake_reserve_cb cb, void *opaque);
 
 /* Reads a case's fields (state, child, received_date, date_of_birth, kind,
- * profile);
+ * profile, school_urn);
  * the reply to cb is an array in that order, nil where absent. */
 int intake_store_case_read(sp_redis *r, const char *case_id, sp_redis_cb cb, void *priv);
 

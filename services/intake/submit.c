@@ -239,7 +239,7 @@ void intake_submit_create(sp_service *s, intake_create_kind kind, const cJSON *b
     const create_kind *k = &create_kinds[kind];
     submit *sub = submit_new(s, idem_key, cb, opaque);
     cJSON *errors = NULL, *data;
-    char child[INTAKE_CHILD_KEY_LEN + 8], id[96], dob[16], date[16];
+    char child[INTAKE_CHILD_KEY_LEN + 8], id[96], dob[16], date[16], urn[16];
     sp_date today = sp_date_from_ms(sp_service_now(s));
     if (!sub) return;
     data = k->parse(body, today, &errors);
@@ -266,11 +266,13 @@ void intake_submit_create(sp_service *s, intake_create_kind kind, const cJSON *b
         cJSON_AddStringToObject(data, "date", str(data, "received_date"));
     snprintf(dob, sizeof(dob), "%s", str(data, "child.date_of_birth") ? str(data, "child.date_of_birth") : "");
     snprintf(date, sizeof(date), "%s", str(data, "date") ? str(data, "date") : "");
+    snprintf(urn, sizeof(urn), "%s", str(data, "school.urn") ? str(data, "school.urn") : "");
     snprintf(id, sizeof(id), "%s/%s", sub->res.case_id, k->event);
     sub->event = sp_event_build_text(id, s->source, k->event, sp_service_now(s),
                                      sub->res.case_id, data);
     intake_reservation res = {sub->idem_key, child, sub->fp, sub->res.case_id, sub->event,
-                              date, dob, k->kind, k->state, sub->profile, conf->idem_ttl_s};
+                              date, dob, k->kind, k->state, sub->profile, conf->idem_ttl_s,
+                              urn};
     snprintf(sub->res.state, sizeof(sub->res.state), "%s", k->state);
     if (intake_store_reserve(s->redis, &res, reserved, sub))
         fail(sub, 503, "Not recorded", "Storage is unavailable; retry", NULL);

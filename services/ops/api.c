@@ -2,11 +2,13 @@
  *
  * The three reads are pipelined on one connection; replies arrive in order
  * and each is copied into the answer as it comes, since a hiredis reply is
- * valid only inside its callback. */
+ * valid only inside its callback. A school's token sees only cases naming
+ * its school (the projection's school_urn), checked once all replies are in. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "api.h"
+#include "auth.h"
 #include "ids.h"
 #include "log.h"
 
@@ -14,6 +16,7 @@ typedef struct case_read {
     sp_http_req *http;
     cJSON *out;
     int pending, failed, found;
+    char school_urn[16];
 } case_read;
 
 static void case_read_step(case_read *cr) {
@@ -22,6 +25,9 @@ static void case_read_step(case_read *cr) {
         cJSON_Delete(cr->out);
         sp_http_respond_problem(cr->http, 503, "Unavailable", "The read model is "
                                 "unavailable; retry", NULL);
+    } else if (!sp_auth_req_school_ok(cr->http, cr->school_urn)) {
+        cJSON_Delete(cr->out); /* before 404: a school learns nothing of others' ids */
+        sp_auth_respond_school_forbidden(cr->http, "case_id");
     } else if (!cr->found) {
         cJSON_Delete(cr->out);
         sp_http_respond_problem(cr->http, 404, "No such case", NULL, NULL);
@@ -37,8 +43,11 @@ static void case_fields_cb(sp_redis *r, redisReply *rep, void *priv) {
         cr->failed = 1;
     } else {
         cr->found = rep->elements > 0;
-        for (size_t i = 0; i + 1 < rep->elements; i += 2)
+        for (size_t i = 0; i + 1 < rep->elements; i += 2) {
             cJSON_AddStringToObject(cr->out, rep->element[i]->str, rep->element[i + 1]->str);
+            if (!strcmp(rep->element[i]->str, "school_urn"))
+                snprintf(cr->school_urn, sizeof(cr->school_urn), "%s", rep->element[i + 1]->str);
+        }
     }
     case_read_step(cr);
 }
@@ -99,5 +108,6 @@ static void handle_case(sp_http_req *req, void *opaque) {
 }
 
 void ops_api_register(sp_service *s) {
-    sp_http_route(s->http, "GET", "/v1/cases/:id", handle_case, s);
+    sp_http_route_scoped(s->http, "GET", "/v1/cases/:id", "ops:read casework:write school",
+                         handle_case, s);
 }

@@ -3,6 +3,11 @@ the services as processes on loopback ports, each test in its own temporary
 directory. Nothing is mocked; the test talks to the stack over HTTP, Kafka
 (kcat) and Redis (redis-cli), exactly as an integrator would.
 
+Auth is on, as in production: each stack makes its own token file with
+`sendpath token new` (the harness's token has every scope but school), and
+http() sends that token unless told otherwise (token=None: no header), so
+every test goes through the same guard a portal does.
+
 Only the standard library is used, so the tests run on Debian's python3.
 """
 import argparse
@@ -19,6 +24,11 @@ import urllib.error
 import urllib.request
 
 SERVICES = ("intake", "evidence", "timers", "notify", "ops")
+
+# The bearer token http() sends by default: the running stack's (Stack.start).
+DEFAULT_TOKEN = None
+_DEFAULT = object()
+HARNESS_SCOPES = "intake:write,casework:write,ops:read,admin"
 
 
 def free_port():
@@ -50,16 +60,22 @@ class Response:
         return json.loads(self.body)
 
 
-def http(method, url, body=None, headers=None, timeout=10):
+def http(method, url, body=None, headers=None, timeout=10, token=_DEFAULT, context=None):
+    """token: the bearer token to send; by default the stack's own, None for
+    none. context: an ssl.SSLContext for https URLs."""
     data = None
     hdrs = dict(headers or {})
+    if token is _DEFAULT:
+        token = DEFAULT_TOKEN
+    if token is not None:
+        hdrs.setdefault("Authorization", f"Bearer {token}")
     if body is not None:
         data = body if isinstance(body, (bytes, str)) else json.dumps(body)
         data = data.encode() if isinstance(data, str) else data
         hdrs.setdefault("Content-Type", "application/json")
     req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
             return Response(r.status, r.headers, r.read().decode())
     except urllib.error.HTTPError as e:
         return Response(e.code, e.headers, e.read().decode())
@@ -67,7 +83,7 @@ def http(method, url, body=None, headers=None, timeout=10):
 
 class Stack:
     def __init__(self, build_dir, source_dir, clock_start=None, services=SERVICES,
-                 extra_env=None):
+                 extra_env=None, tokens=None):
         self.build = os.path.abspath(build_dir)
         self.source = os.path.abspath(source_dir)
         self.dir = tempfile.mkdtemp(prefix="sendpath-test-")
@@ -81,6 +97,23 @@ class Stack:
         self.ports = {s: free_port() for s in services}
         self.redis_port = free_port()
         self.bootstrap_file = os.path.join(self.dir, "broker.bootstrap")
+        # name -> token; "harness" is what http() sends by default.
+        self.tokens_file = os.path.join(self.dir, "tokens")
+        self.tokens = {}
+        for name, scopes in {"harness": HARNESS_SCOPES, **(tokens or {})}.items():
+            self.add_token(name, scopes)
+
+    def add_token(self, name, scopes):
+        """Makes a token with the real CLI and appends its line to the token
+        file; services started after this load it."""
+        out = subprocess.run([os.path.join(self.build, "tools/cli/sendpath"), "token", "new",
+                              "--name", name, "--scope", scopes],
+                             capture_output=True, text=True, timeout=10, check=True)
+        token, line = out.stdout.splitlines()
+        with open(self.tokens_file, "a") as f:
+            f.write(line + "\n")
+        self.tokens[name] = token
+        return token
 
     # -- processes -----------------------------------------------------------
     def _spawn(self, name, argv, env=None):
@@ -91,6 +124,9 @@ class Stack:
         return p
 
     def start(self):
+        global DEFAULT_TOKEN
+        DEFAULT_TOKEN = self.tokens["harness"]
+        os.environ["SENDPATH_TOKEN"] = DEFAULT_TOKEN  # for the CLI tests run
         self.start_redis()
         self.start_broker()
         for s in self.services:
@@ -123,7 +159,9 @@ class Stack:
             "SENDPATH_BROKER_BOOTSTRAP_FILE": self.bootstrap_file,
             "SENDPATH_VAR_DIR": self.var,
             "SENDPATH_LOG_LEVEL": "debug",
+            "SENDPATH_AUTH_TOKENS_FILE": self.tokens_file,
         })
+        env.pop("SENDPATH_TOKEN", None)  # the CLI's, not a setting
         # The config file names each service's port; the environment wins.
         env[f"SENDPATH_{name.upper()}_HTTP_PORT"] = str(self.ports[name])
         if self.clock_start:
@@ -263,7 +301,7 @@ class Stack:
                 assert r.status == 200, (s, r.status, r.body)
 
 
-def main(test_fn, clock_start=None, services=SERVICES, extra_env=None):
+def main(test_fn, clock_start=None, services=SERVICES, extra_env=None, tokens=None):
     """Entry point shared by the test scripts: parses --build-dir and
     --source-dir, runs test_fn(stack), prints a closing line ctest and people
     can read, and keeps the stack's logs on failure."""
@@ -273,7 +311,7 @@ def main(test_fn, clock_start=None, services=SERVICES, extra_env=None):
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     stack = Stack(args.build_dir, args.source_dir, clock_start=clock_start,
-                  services=services, extra_env=extra_env)
+                  services=services, extra_env=extra_env, tokens=tokens)
     ok = False
     try:
         stack.start()

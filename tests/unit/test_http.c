@@ -194,7 +194,7 @@ static void client_wait_answered(fixture *f, int n) {
 }
 
 static void fixture_start(fixture *f, size_t max_body) {
-    sp_http_options opt = {"127.0.0.1", 0, max_body};
+    sp_http_options opt = {.bind_addr = "127.0.0.1", .port = 0, .max_body = max_body};
     char err[256] = "";
 
     memset(f, 0, sizeof(*f));
@@ -602,9 +602,9 @@ static void on_closed_flag(void *opaque) { *(int *)opaque = 1; }
 
 static void test_new_errors_and_route_table(void **state) {
     uv_loop_t loop;
-    sp_http_options bad = {"not-an-address", 0, 0};
-    sp_http_options any = {"127.0.0.1", 0, 0};
-    sp_http_options same = {"127.0.0.1", 0, 0};
+    sp_http_options bad = {.bind_addr = "not-an-address"};
+    sp_http_options any = {.bind_addr = "127.0.0.1"};
+    sp_http_options same = {.bind_addr = "127.0.0.1"};
     char err[256] = "";
     sp_http *h, *h2;
     int closed = 0, n = 0;

@@ -4,13 +4,16 @@
  * Where each service listens comes from the environment (SENDPATH_<SVC>_URL)
  * with the local stack's ports as defaults, so the same commands work against
  * `make up` and a deployed stack. Exit codes: 0 done, 1 the service said no
- * or could not be reached, 2 usage. */
+ * or could not be reached, 2 usage. SENDPATH_TOKEN is the bearer token sent
+ * with every call (docs/security.md); SENDPATH_CA_FILE a CA bundle to trust
+ * for https:// service URLs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
 #include "http_client.h"
 #include "import.h"
+#include "token.h"
 
 typedef struct cli_service {
     const char *name;
@@ -144,6 +147,7 @@ static const cli_command commands[] = {
     {"status", cmd_status, "status                  show whether each service is ready"},
     {"case", cmd_case, "case CASE_ID            show a case with its timeline and clocks"},
     {"import", cmd_import, "import FILE.jsonl       load an existing caseload (see docs/integration.md)"},
+    {"token", cli_token, "token new --name N --scope S[,S]  a new API token and its line for auth.tokens_file"},
 };
 
 static void usage(void) {
@@ -151,7 +155,8 @@ static void usage(void) {
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(stderr, "  %s\n", commands[i].help);
     fprintf(stderr, "\nService URLs: SENDPATH_INTAKE_URL, SENDPATH_OPS_URL, ... "
-                    "(default http://127.0.0.1:8101..8105)\n");
+                    "(default http://127.0.0.1:8101..8105)\n"
+                    "Bearer token: SENDPATH_TOKEN; CA bundle for https: SENDPATH_CA_FILE\n");
 }
 
 int main(int argc, char **argv) {
@@ -161,6 +166,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    cli_http_set_token(getenv("SENDPATH_TOKEN"));
+    cli_http_set_ca_file(getenv("SENDPATH_CA_FILE"));
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (!strcmp(argv[1], commands[i].name)) rc = commands[i].run(argc - 2, argv + 2);
     curl_global_cleanup();
