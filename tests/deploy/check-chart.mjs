@@ -64,6 +64,7 @@ const wrong = {
   "a bootstrap list without ports": (v) => { v.kafka.bootstrapServers = "kafka"; },
   "a value with a newline": (v) => { v.config["log.level"] = "info\nredis.host = evil"; },
   "a privileged port": (v) => { v.services.ops.port = 80; },
+  "a shard table without ports": (v) => { v.redis.shards = "0-5@redis-a"; },
 };
 for (const [what, mutate] of Object.entries(wrong)) {
   const v = structuredClone(defaults);

@@ -114,6 +114,18 @@ class Stack:
                               "--appendonly", "yes", "--save", ""])
         wait_for("redis", lambda: self.redis("PING") == "PONG")
 
+    def start_redis_server(self, name, port=None):
+        """Another redis-server under its own name, port and directory (a
+        shard's server, say); its AOF survives a restart on the same port.
+        Returns the port."""
+        port = port or free_port()
+        d = os.path.join(self.dir, name)
+        os.makedirs(d, exist_ok=True)
+        self._spawn(name, ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                           "--dir", d, "--appendonly", "yes", "--save", ""])
+        wait_for(name, lambda: self.redis_on(port, "PING") == "PONG")
+        return port
+
     def start_broker(self):
         self._spawn("broker", [os.path.join(self.build, "tools/broker/sendpath-broker"),
                                "--bootstrap-file", self.bootstrap_file])
@@ -245,6 +257,12 @@ class Stack:
     # -- clients -------------------------------------------------------------
     def redis(self, *args):
         out = subprocess.run(["redis-cli", "-p", str(self.redis_port), "--raw", *args],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.rstrip("\n")
+
+    def redis_on(self, port, *args):
+        """redis-cli against any server of the stack, by port."""
+        out = subprocess.run(["redis-cli", "-p", str(port), "--raw", *args],
                              capture_output=True, text=True, timeout=10)
         return out.stdout.rstrip("\n")
 

@@ -9,7 +9,7 @@ group, over topics of 6 partitions (3 each). Then, with work in flight:
      survivor takes over notify.1's partitions at the next rebalance.
   2. notify.1 comes back (its partitions move back from a live notify.2),
      the clock jumps so every case's first "approaching" point is due, timers
-     fires it in rounds of 10, and timers.1 is SIGKILLed mid-round; the clock
+     fires it in rounds of 5, and timers.1 is SIGKILLed mid-round; the clock
      then moves on a week so every case's second point is due as well.
 
 What must hold afterwards:
@@ -151,7 +151,7 @@ def timers_failover(stack, cases):
     and notify.1 rejoins while the emails flow, so partitions move between
     two live notify instances under load as well."""
     # Every case's approaching/0 is due on timers.1, which fires its shards in
-    # rounds of 10 and dies once a few rounds are out; the survivor's clock
+    # rounds of 5 and dies once a few rounds are out; the survivor's clock
     # then moves to when approaching/1 is due as well.
     due = due_count(stack, "2026-12-16T08:00:00Z")
     stack.set_clock_of(["timers.1"], "2026-12-16T08:00:00Z")
@@ -233,5 +233,5 @@ def test(stack):
 if __name__ == "__main__":
     main(test, clock_start="2026-11-23T10:00:00Z",
          services=("intake", "timers", "notify"), instances={"timers": 2, "notify": 2},
-         extra_env={"SENDPATH_TIMERS_FIRE_BATCH": "10",
+         extra_env={"SENDPATH_TIMERS_FIRE_BATCH": "5",
                     "SENDPATH_NOTIFY_CASEWORKER_EMAIL": CASEWORKERS})
