@@ -62,7 +62,8 @@ def wait_balanced(stack, service, per_instance):
 
 
 def outbox(stack):
-    """(event, recipient, template) -> [(file, mtime in s)] for every email."""
+    """(event, recipient, template) -> [(case id, file mtime in s)], one entry
+    per Maildir file, so a key with two entries is an email sent twice."""
     out = {}
     for path in glob.glob(os.path.join(stack.var, "outbox", "new", "*")):
         with open(path, "rb") as f:
