@@ -205,7 +205,9 @@ static void redis_reply_cb(redisAsyncContext *ac, void *reply, void *privdata) {
 
 static redis_req *req_new(sp_redis *r, sp_redis_cb cb, void *priv) {
     redis_req *q;
-    if (!r->ready || !r->ac || !(q = malloc(sizeof(*q)))) return NULL;
+    /* No connection at all is refused like a closed one: a partition outside
+     * redis.shards has none (sp_service_redis). */
+    if (!r || !r->ready || !r->ac || !(q = malloc(sizeof(*q)))) return NULL;
     q->r = r;
     q->cb = cb;
     q->priv = priv;
@@ -266,9 +268,17 @@ void sp_redis_close(sp_redis *r, void (*cb)(void *), void *opaque) {
     r->close_opaque = opaque;
     uv_timer_stop(&r->reconnect);
     uv_timer_stop(&r->watchdog);
-    if (r->ac) {
+    if (r->ac && r->ready) {
         redisAsyncDisconnect(r->ac); /* disconnect_cb finishes the close */
         return;
+    }
+    if (r->ac) {
+        /* A connect still pending would never call back: hiredis calls
+         * neither the connect nor the disconnect callback for a context
+         * freed before it connected, and the close would never finish. */
+        redisAsyncContext *ac = r->ac;
+        r->ac = NULL;
+        redisAsyncFree(ac);
     }
     redis_finish_close(r);
 }

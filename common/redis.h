@@ -10,8 +10,8 @@
  *
  * Callbacks follow hiredis's contract: called exactly once per accepted
  * command, with the reply (borrowed, valid only during the callback) or NULL
- * on error. A command refused up front (not connected) returns -1 and its
- * callback is never called. */
+ * on error. A command refused up front (not connected, or r NULL) returns -1
+ * and its callback is never called. */
 #ifndef SP_REDIS_H
 #define SP_REDIS_H
 

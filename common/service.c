@@ -27,6 +27,10 @@ const sp_conf_def sp_common_conf_table[] = {
      "Redis AUTH password (empty: none)"},
     {"redis.timeout_ms", SP_CONF_INT, C(redis_timeout_ms), "2000", 10, 600000, NULL,
      "A Redis command unanswered this long drops and re-opens the connection"},
+    {"redis.shards", SP_CONF_STRING, C(redis_shards), NULL, 0, 0, NULL,
+     "Partitions on other Redis servers, first-last@host:port,... covering every "
+     "partition once (docs/scaling.md); used by timers for its shards, other "
+     "services keep every key on redis.host; empty: all on redis.host"},
     {"broker.bootstrap_file", SP_CONF_STRING, C(bootstrap_file), NULL, 0, 0, NULL,
      "File holding the Kafka bootstrap list (written by sendpath-broker); "
      "used when kafka.bootstrap.servers is not set"},
@@ -58,6 +62,10 @@ const sp_conf_def sp_common_conf_table[] = {
 /* ---- helpers for services ------------------------------------------------ */
 
 int64_t sp_service_now(const sp_service *s) { return sp_clock_now_ms(&s->clock); }
+
+sp_redis *sp_service_redis(sp_service *s, int partition) {
+    return s->shards ? sp_redis_shards_get(s->shards, partition) : s->redis;
+}
 
 const char *sp_service_topic(const sp_service *s, sp_topic_id t) {
     return sp_topic_table[t].name;
@@ -118,6 +126,7 @@ void sp_service_count_error(sp_service *s) { sp_metric_inc(s->m_errors); }
 
 static int service_ready(sp_service *s) {
     if (s->stopping || !s->redis || !sp_redis_ready(s->redis)) return 0;
+    if (s->shards && !sp_redis_shards_ready(s->shards)) return 0;
     if (s->consumer && sp_consumer_assigned(s->consumer) == 0) return 0;
     return s->def->ready ? s->def->ready(s) : 1;
 }
@@ -131,7 +140,8 @@ static void handle_readyz(sp_http_req *r, void *opaque) {
     cJSON *o = cJSON_CreateObject();
     int ready = service_ready(s);
     cJSON_AddBoolToObject(o, "ready", ready);
-    cJSON_AddBoolToObject(o, "redis", s->redis && sp_redis_ready(s->redis));
+    cJSON_AddBoolToObject(o, "redis", s->redis && sp_redis_ready(s->redis) &&
+                                          (!s->shards || sp_redis_shards_ready(s->shards)));
     if (s->consumer)
         cJSON_AddNumberToObject(o, "partitions", sp_consumer_assigned(s->consumer));
     cJSON_AddBoolToObject(o, "stopping", s->stopping);
@@ -217,6 +227,8 @@ static void service_finish(sp_service *s) {
     s->producer = NULL;
     sp_redis_close(s->redis, service_closed_cb, NULL);
     s->redis = NULL;
+    sp_redis_shards_close(s->shards);
+    s->shards = NULL;
     sp_http_close(s->http, service_closed_cb, NULL);
     s->http = NULL;
     sp_info("stopped");
@@ -226,13 +238,14 @@ static void service_finish(sp_service *s) {
 static void service_drain_cb(uv_timer_t *t) {
     sp_service *s = t->data;
     int own = s->def->busy && s->def->busy(s);
-    int busy = own || sp_http_pending(s->http) || sp_producer_inflight(s->producer) ||
-               sp_redis_pending(s->redis);
+    size_t redis = sp_redis_pending(s->redis) +
+                   (s->shards ? sp_redis_shards_pending(s->shards) : 0);
+    int busy = own || sp_http_pending(s->http) || sp_producer_inflight(s->producer) || redis;
     if (busy && uv_now(s->loop) < s->drain_deadline) return;
     if (busy)
         sp_warn("shutdown: gave up waiting (http %zu, kafka %zu, redis %zu in flight%s)",
-                sp_http_pending(s->http), sp_producer_inflight(s->producer),
-                sp_redis_pending(s->redis), own ? ", and the service's own work" : "");
+                sp_http_pending(s->http), sp_producer_inflight(s->producer), redis,
+                own ? ", and the service's own work" : "");
     uv_timer_stop(t);
     service_finish(s);
 }
@@ -451,6 +464,33 @@ static int service_kafka(sp_service *s, char *errstr, size_t size) {
     return 0;
 }
 
+/* redis.shards, checked against the partition counts of the topics the
+ * service reads (a partition is a shard). */
+static int service_shards(sp_service *s, const sp_redis_options *ro, char *errstr,
+                          size_t size) {
+    int partitions = 0;
+    if (!s->common->redis_shards || !*s->common->redis_shards) return 0;
+    if (!s->def->redis_by_partition) {
+        sp_info("redis.shards: not used by %s, whose keys all stay on redis.host",
+                s->def->name);
+        return 0;
+    }
+    for (size_t i = 0; s->def->consume && s->def->consume[i] >= 0; i++)
+        if (sp_topic_table[s->def->consume[i]].partitions > partitions)
+            partitions = sp_topic_table[s->def->consume[i]].partitions;
+    if (!partitions) {
+        snprintf(errstr, size, "redis.shards: %s reads no topic, so has no partitions",
+                 s->def->name);
+        return -1;
+    }
+    if (!(s->shards = sp_redis_shards_open(s->loop, s->common->redis_shards, partitions, ro,
+                                           errstr, size)))
+        return -1;
+    sp_info("redis: %d partitions over %zu server(s) (redis.shards)", partitions,
+            sp_redis_shards_servers(s->shards));
+    return 0;
+}
+
 static int service_start(sp_service *s, char *errstr, size_t size) {
     sp_redis_options ro = {s->common->redis_host, (int)s->common->redis_port,
                            s->common->redis_password, (int)s->common->redis_timeout_ms};
@@ -462,7 +502,9 @@ static int service_start(sp_service *s, char *errstr, size_t size) {
         snprintf(errstr, size, "out of memory");
         return -1;
     }
+    if (service_shards(s, &ro, errstr, size)) return -1;
     sp_redis_set_metrics(s->redis, s->m_redis_latency);
+    if (s->shards) sp_redis_shards_set_metrics(s->shards, s->m_redis_latency);
     if (service_kafka(s, errstr, size)) return -1;
     sp_producer_set_metrics(s->producer, s->m_kafka_latency, s->m_kafka_errors);
     if (s->def->init && s->def->init(s, errstr, size)) return -1;

@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "redis.h"
 #include "topics.h"
+#include "redis_shards.h"
 
 /* Settings every service has. A service's own config struct must start with
  * this struct (so the common rows' offsets apply to it). */
@@ -37,6 +38,7 @@ typedef struct sp_common_conf {
     long long redis_port;
     char *redis_password;
     long long redis_timeout_ms;
+    char *redis_shards;
     char *bootstrap_file;
     int clock_mode;
     char *clock_start;
@@ -59,6 +61,10 @@ typedef struct sp_service_def {
     size_t conf_size; /* sizeof the service's config struct */
     const sp_conf_def *conf_table; /* its own rows (may re-declare common ones) */
     const int *consume; /* topic ids, -1 terminated; NULL: no consumer */
+    /* 1: every Redis call names its partition (sp_service_redis), so
+     * redis.shards can spread the keys over servers; 0: redis.shards is
+     * ignored and every key is on redis.host. */
+    int redis_by_partition;
     /* Called once the runtime is up, before the loop runs. */
     int (*init)(sp_service *s, char *errstr, size_t errstr_size);
     /* A batch from the consumer: call sp_consumer_batch_done() or _retry(). */
@@ -91,7 +97,8 @@ struct sp_service {
     sp_http *http;
     sp_auth *auth;         /* the guard every route goes through */
     sp_metrics *metrics;
-    sp_redis *redis;
+    sp_redis *redis;          /* redis.host: every key not routed by partition */
+    sp_redis_shards *shards;  /* redis.shards, or NULL: see sp_service_redis */
     sp_producer *producer;
     sp_consumer *consumer;
     sp_clock clock;
@@ -115,6 +122,11 @@ struct sp_service {
 int sp_service_main(const sp_service_def *def, int argc, char **argv);
 
 int64_t sp_service_now(const sp_service *s);
+/* The Redis connection holding partition's keys: its redis.shards server,
+ * or s->redis when redis.shards is not set. NULL for a partition outside
+ * the shard table (the topic has more partitions than the table covers;
+ * the caller fails the batch). Borrowed. */
+sp_redis *sp_service_redis(sp_service *s, int partition);
 /* The name of topic id, as configured. */
 const char *sp_service_topic(const sp_service *s, sp_topic_id t);
 

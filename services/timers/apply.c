@@ -127,8 +127,8 @@ static int apply_start(sp_pipeline *b, const sp_event *ev, const timers_rule *ru
     timers_fire_point p;
     timers_schedule_point(&t->schedule, &op->rec, op->rec.seq, &p);
     timers_record_encode(&op->rec, text, sizeof(text));
-    if (timers_store_arm(sp_pipeline_service(b)->redis, shard, op->slot, text, p.at_ms, qual != NULL,
-                         armed_cb, op))
+    sp_redis *r = sp_service_redis(sp_pipeline_service(b), shard);
+    if (timers_store_arm(r, shard, op->slot, text, p.at_ms, qual != NULL, armed_cb, op))
         op_unsent(op);
     return 0;
 }
@@ -169,8 +169,9 @@ static void stop_slots(sp_pipeline *b, const sp_event *ev, int shard, int met, i
     snprintf(op->by, sizeof(op->by), "%s", ev->type);
     op->on = on;
     op->met = met;
-    if (timers_store_stop(sp_pipeline_service(b)->redis, shard, ev->subject, day, strict, outcome, with_index,
-                          slots, n, sp_service_now(sp_pipeline_service(b)), stopped_cb, op))
+    sp_redis *r = sp_service_redis(sp_pipeline_service(b), shard);
+    if (timers_store_stop(r, shard, ev->subject, day, strict, outcome, with_index, slots, n,
+                          sp_service_now(sp_pipeline_service(b)), stopped_cb, op))
         op_unsent(op);
 }
 
@@ -234,7 +235,8 @@ static int apply_exception(sp_pipeline *b, const sp_event *ev, int shard, char *
     if (!op) return 0;
     timers_slot_make(op->slot, sizeof(op->slot), ev->subject, clock,
                      sp_event_str(ev, "qualifier"));
-    if (timers_store_except(sp_pipeline_service(b)->redis, shard, op->slot, reason, excepted_cb, op))
+    sp_redis *r = sp_service_redis(sp_pipeline_service(b), shard);
+    if (timers_store_except(r, shard, op->slot, reason, excepted_cb, op))
         op_unsent(op);
     return 0;
 }

@@ -62,8 +62,9 @@ static void round_advance(fire_round *fr) {
         slots[2 * fr->n + i] = fr->items[i].new_rec;
         scores[i] = fr->items[i].next_ms;
     }
-    if (timers_store_advance(fr->s->redis, fr->shard, fr->n, slots, slots + fr->n,
-                             slots + 2 * fr->n, scores, advanced_cb, fr))
+    sp_redis *r = sp_service_redis(fr->s, fr->shard);
+    if (timers_store_advance(r, fr->shard, fr->n, slots, slots + fr->n, slots + 2 * fr->n,
+                             scores, advanced_cb, fr))
         goto fail;
     free(slots);
     free(scores);
@@ -160,7 +161,8 @@ static void fire_round_start(sp_service *s, int shard) {
     fr->s = s;
     fr->shard = shard;
     t->inflight[shard] = 1;
-    if (timers_store_due(s->redis, shard, sp_service_now(s), (int)conf->fire_batch, due_cb, fr)) {
+    if (timers_store_due(sp_service_redis(s, shard), shard, sp_service_now(s),
+                         (int)conf->fire_batch, due_cb, fr)) {
         t->inflight[shard] = 0;
         free(fr);
     }
@@ -168,9 +170,13 @@ static void fire_round_start(sp_service *s, int shard) {
 
 void timers_fire_kick(sp_service *s) {
     timers_state *t = s->priv;
-    if (s->stopping || !sp_redis_ready(s->redis)) return;
-    for (int shard = 0; shard < TIMERS_MAX_SHARDS; shard++)
-        if (t->owned[shard] && !t->inflight[shard]) fire_round_start(s, shard);
+    if (s->stopping) return;
+    /* A shard whose Redis server is down waits; the others fire. */
+    for (int shard = 0; shard < TIMERS_MAX_SHARDS; shard++) {
+        if (!t->owned[shard] || t->inflight[shard]) continue;
+        sp_redis *r = sp_service_redis(s, shard);
+        if (r && sp_redis_ready(r)) fire_round_start(s, shard);
+    }
 }
 
 static void tick_cb(uv_timer_t *h) { timers_fire_kick(h->data); }

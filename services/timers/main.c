@@ -120,6 +120,7 @@ static const sp_service_def timers_def = {
     .conf_size = sizeof(timers_conf),
     .conf_table = timers_conf_table,
     .consume = timers_topics,
+    .redis_by_partition = 1, /* shard = partition: tm:{s<p>} */
     .init = timers_init,
     .on_batch = timers_apply_batch,
     .on_rebalance = timers_rebalance,

@@ -82,8 +82,13 @@ def http(method, url, body=None, headers=None, timeout=10, token=_DEFAULT, conte
 
 
 class Stack:
+    """instances: {service: n} runs n processes of that service, named
+    "<service>.1" .. "<service>.<n>", each with its own HTTP port and log file
+    and all in the service's one consumer group (sendpath-<service>), as
+    replicas of a Deployment would be. Other services run once, named for the
+    service."""
     def __init__(self, build_dir, source_dir, clock_start=None, services=SERVICES,
-                 extra_env=None, tokens=None):
+                 extra_env=None, tokens=None, instances=None):
         self.build = os.path.abspath(build_dir)
         self.source = os.path.abspath(source_dir)
         self.dir = tempfile.mkdtemp(prefix="sendpath-test-")
@@ -93,8 +98,12 @@ class Stack:
         self.services = services
         self.extra_env = extra_env or {}
         self.procs = {}
+        self.names = []  # every service process, instances included, in start order
+        for s in services:
+            n = (instances or {}).get(s, 1)
+            self.names += [s] if n == 1 else [f"{s}.{i}" for i in range(1, n + 1)]
         self.injected = set()  # message values the test put on topics itself
-        self.ports = {s: free_port() for s in services}
+        self.ports = {name: free_port() for name in self.names}
         self.redis_port = free_port()
         self.bootstrap_file = os.path.join(self.dir, "broker.bootstrap")
         # name -> token; "harness" is what http() sends by default.
@@ -129,10 +138,10 @@ class Stack:
         os.environ["SENDPATH_TOKEN"] = DEFAULT_TOKEN  # for the CLI tests run
         self.start_redis()
         self.start_broker()
-        for s in self.services:
-            self.start_service(s)
-        for s in self.services:
-            self.wait_ready(s)
+        for name in self.names:
+            self.start_service(name)
+        for name in self.names:
+            self.wait_ready(name)
         return self
 
     def start_redis(self):
@@ -140,6 +149,18 @@ class Stack:
                               "--bind", "127.0.0.1", "--dir", self.dir,
                               "--appendonly", "yes", "--save", ""])
         wait_for("redis", lambda: self.redis("PING") == "PONG")
+
+    def start_redis_server(self, name, port=None):
+        """Another redis-server under its own name, port and directory (a
+        shard's server, say); its AOF survives a restart on the same port.
+        Returns the port."""
+        port = port or free_port()
+        d = os.path.join(self.dir, name)
+        os.makedirs(d, exist_ok=True)
+        self._spawn(name, ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                           "--dir", d, "--appendonly", "yes", "--save", ""])
+        wait_for(name, lambda: self.redis_on(port, "PING") == "PONG")
+        return port
 
     def start_broker(self):
         self._spawn("broker", [os.path.join(self.build, "tools/broker/sendpath-broker"),
@@ -150,7 +171,17 @@ class Stack:
         with open(self.bootstrap_file) as f:
             self.bootstrap = f.read().strip()
 
+    @staticmethod
+    def service_of(name):
+        """"timers.2" -> "timers"; a single instance is named for its service."""
+        return name.split(".", 1)[0]
+
+    def instances(self, service):
+        """The process names of one service's instances, in start order."""
+        return [n for n in self.names if self.service_of(n) == service]
+
     def service_env(self, name):
+        service = self.service_of(name)
         env = os.environ.copy()
         env.update({
             "SENDPATH_CONFIG": os.path.join(self.source, "config/sendpath.conf"),
@@ -163,7 +194,7 @@ class Stack:
         })
         env.pop("SENDPATH_TOKEN", None)  # the CLI's, not a setting
         # The config file names each service's port; the environment wins.
-        env[f"SENDPATH_{name.upper()}_HTTP_PORT"] = str(self.ports[name])
+        env[f"SENDPATH_{service.upper()}_HTTP_PORT"] = str(self.ports[name])
         if self.clock_start:
             env["SENDPATH_CLOCK_MODE"] = "manual"
             env["SENDPATH_CLOCK_START"] = self.clock_start
@@ -171,13 +202,23 @@ class Stack:
         return env
 
     def start_service(self, name):
-        binary = os.path.join(self.build, f"services/{name}/sendpath-{name}")
+        """Starts a service, or one instance of it by its "<service>.<i>" name
+        (a new name gets a port of its own and joins the same group)."""
+        service = self.service_of(name)
+        if name not in self.names:
+            self.names.append(name)
+        self.ports.setdefault(name, free_port())
+        binary = os.path.join(self.build, f"services/{service}/sendpath-{service}")
         return self._spawn(name, [binary], env=self.service_env(name))
 
     def wait_ready(self, name, timeout=60):
         wait_for(f"{name} ready",
                  lambda: http("GET", self.url(name, "/readyz"), timeout=2).status == 200,
                  timeout=timeout, interval=0.2)
+
+    def readyz(self, name):
+        """The instance's /readyz body: {"ready", "redis", "partitions", ...}."""
+        return http("GET", self.url(name, "/readyz"), timeout=2).json()
 
     def url(self, name, path):
         return f"http://127.0.0.1:{self.ports[name]}{path}"
@@ -222,9 +263,9 @@ class Stack:
         if "broker" in self.procs:
             self.check_contract()
         codes = {}
-        for s in reversed(self.services):
-            if s in self.procs:
-                codes[s] = self.stop_service(s)
+        for name in reversed(self.names):
+            if name in self.procs:
+                codes[name] = self.stop_service(name)
         for name in ("broker", "redis"):
             if name in self.procs:
                 p = self.procs.pop(name)
@@ -257,9 +298,17 @@ class Stack:
                              capture_output=True, text=True, timeout=10)
         return out.stdout.rstrip("\n")
 
+    def redis_on(self, port, *args):
+        """redis-cli against any server of the stack, by port."""
+        out = subprocess.run(["redis-cli", "-p", str(port), "--raw", *args],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.rstrip("\n")
+
     def topic(self, name, timeout_s=10):
-        """Every message now on a topic, as dicts {key, partition, offset, value}."""
-        fmt = "%k\t%p\t%o\t%s\n"
+        """Every message now on a topic, as dicts {key, partition, offset, ts,
+        value}; ts is the message's timestamp (ms since the epoch), set by the
+        producing client when it sent the message."""
+        fmt = "%k\t%p\t%o\t%T\t%s\n"
         out = subprocess.run(["kcat", "-b", self.bootstrap, "-C", "-t", name,
                               "-o", "beginning", "-e", "-q", "-f", fmt],
                              capture_output=True, text=True, timeout=timeout_s)
@@ -267,8 +316,9 @@ class Stack:
         for line in out.stdout.splitlines():
             if not line.strip():
                 continue
-            k, p, o, v = line.split("\t", 3)
-            msgs.append({"key": k, "partition": int(p), "offset": int(o), "value": v})
+            k, p, o, ts, v = line.split("\t", 4)
+            msgs.append({"key": k, "partition": int(p), "offset": int(o), "ts": int(ts),
+                         "value": v})
         return msgs
 
     def kill(self, name):
@@ -295,13 +345,17 @@ class Stack:
     def set_clock(self, iso):
         # A service restarted later starts its manual clock here too.
         self.clock_start = iso
-        for s in self.services:
-            if s in self.procs:
-                r = http("POST", self.url(s, "/admin/clock"), {"now": iso})
-                assert r.status == 200, (s, r.status, r.body)
+        self.set_clock_of(self.names, iso)
+
+    def set_clock_of(self, names, iso):
+        """Moves the manual clock of the named running processes only."""
+        for name in names:
+            if name in self.procs:
+                r = http("POST", self.url(name, "/admin/clock"), {"now": iso})
+                assert r.status == 200, (name, r.status, r.body)
 
 
-def main(test_fn, clock_start=None, services=SERVICES, extra_env=None, tokens=None):
+def main(test_fn, clock_start=None, services=SERVICES, extra_env=None, tokens=None, instances=None):
     """Entry point shared by the test scripts: parses --build-dir and
     --source-dir, runs test_fn(stack), prints a closing line ctest and people
     can read, and keeps the stack's logs on failure."""
@@ -311,7 +365,7 @@ def main(test_fn, clock_start=None, services=SERVICES, extra_env=None, tokens=No
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     stack = Stack(args.build_dir, args.source_dir, clock_start=clock_start,
-                  services=services, extra_env=extra_env, tokens=tokens)
+                  services=services, extra_env=extra_env, tokens=tokens, instances=instances)
     ok = False
     try:
         stack.start()
