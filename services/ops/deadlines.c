@@ -343,6 +343,16 @@ static void handle_deadlines(sp_http_req *req, void *opaque) {
     }
 }
 
+/* GET /v1/teams: the names the team filter takes, for the dashboard. */
+static void handle_teams(sp_http_req *req, void *opaque) {
+    const ops_teams *t = ops_of(opaque)->teams;
+    cJSON *out = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(out, "teams");
+    for (size_t i = 0; i < ops_teams_count(t); i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(ops_teams_name(t, i)));
+    sp_http_respond_json(req, 200, out);
+}
+
 void ops_deadlines_register(sp_service *s) {
     sp_http_route(s->http, "GET", "/v1/deadlines", handle_deadlines, s);
+    sp_http_route(s->http, "GET", "/v1/teams", handle_teams, s);
 }

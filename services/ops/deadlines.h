@@ -52,7 +52,7 @@ typedef void (*ops_deadlines_cb)(sp_service *s, ops_deadline *rows, size_t n, vo
  * connected; cb not called). */
 int ops_deadlines_load(sp_service *s, int join, ops_deadlines_cb cb, void *priv);
 
-/* Adds GET /v1/deadlines. */
+/* Adds GET /v1/deadlines and GET /v1/teams. */
 void ops_deadlines_register(sp_service *s);
 
 #endif

@@ -36,6 +36,10 @@ const clockNames = {
   phase_transfer: "Phase transfer", sen_support_review: "SEN Support review",
 };
 const clockLabel = (c) => clockNames[c] || c;
+// A clock id is case:clock[:qualifier]:start; the qualifier (an adviser, a
+// school) tells apart clocks of one kind on a case.
+const qualifier = (id) => { const p = (id || "").split(":"); return p.length > 3 ? p.slice(2, -1).join(":") : ""; };
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
 function show(view) {
   for (const v of ["deadlines", "timeliness", "case"]) $(`#view-${v}`).hidden = v !== view;
@@ -76,11 +80,13 @@ function renderRows(list) {
   body.replaceChildren();
   for (const r of list.rows) {
     const late = r.state === "overdue";
-    const left = late ? `${r.days_overdue} days overdue` : `${r.working_days_left} working days left`;
+    const left = late ? `${plural(r.days_overdue, "day", "days")} overdue`
+      : `${plural(r.working_days_left, "working day", "working days")} left`;
+    const q = qualifier(r.clock_id);
     body.append(el("tr", {},
       el("td", {}, el("a", { href: `#/case/${r.case_id}` }, r.case_id)),
-      el("td", {}, r.child || "-"), el("td", {}, clockLabel(r.clock) + (r.excepted ? " (exception)" : "")),
-      el("td", {}, r.due_date),
+      el("td", {}, r.child || "-"), el("td", {}, clockLabel(r.clock) + (q ? `: ${q}` : "") + (r.excepted ? " (exception)" : "")),
+      el("td", { class: "date" }, r.due_date),
       el("td", { class: "num " + (late ? "late" : r.state === "approaching" ? "soon" : "") }, left),
       el("td", {}, r.team), el("td", {}, r.school_urn || "-")));
   }
@@ -163,8 +169,10 @@ async function loadTimeliness() {
   if (!$("#p-to").value) {
     const d = await api("/v1/deadlines?limit=1").catch(() => ({ as_of: new Date().toISOString().slice(0, 10) }));
     const to = d.as_of, y = Number(to.slice(0, 4)) - 1;
-    $("#p-to").value = to;
-    $("#p-from").value = `${y}${to.slice(4, 8)}01`;
+    if (!$("#p-to").value) { // unless typed in while we asked
+      $("#p-to").value = to;
+      $("#p-from").value = `${y}${to.slice(4, 8)}01`;
+    }
   }
   const q = new URLSearchParams({ from: $("#p-from").value, to: $("#p-to").value });
   $("#csv").href = `/v1/stats/timeliness?${q}&format=csv`;
@@ -199,8 +207,8 @@ async function loadCase(id) {
     $("#case-clocks tbody").replaceChildren(...clocks.map((k) => el("tr", {},
       el("th", { scope: "row" }, clockLabel(k.clock)), el("td", {}, k.due_date),
       el("td", { class: k.state === "overdue" ? "late" : k.state === "approaching" ? "soon" : "" },
-        k.state === "overdue" ? `overdue by ${k.days_overdue} days` :
-          `${k.state}, ${k.working_days_left} working days left`),
+        k.state === "overdue" ? `overdue by ${plural(k.days_overdue, "day", "days")}` :
+          `${k.state}, ${plural(k.working_days_left, "working day", "working days")} left`),
       el("td", {}, k.excepted ? (k.exception_reason || "yes") : "-"))));
     if (!clocks.length) $("#case-clocks tbody").append(el("tr", {}, el("td", { colspan: "4" }, "No open clocks.")));
     $("#case-missing").replaceChildren(...(c.missing_advice.length ? c.missing_advice.map((a) => el("li", {}, a))
