@@ -12,6 +12,7 @@
 #include "cases.h"
 #include "dashboard.h"
 #include "deadlines.h"
+#include "batch.h"
 #include "envelope.h"
 #include "gauges.h"
 #include "log.h"
@@ -58,29 +59,39 @@ int ops_bad_param(sp_http_req *req, const char *param, const char *reason) {
 
 /* ---- applying batches ------------------------------------------------------ */
 
+/* A batch's script call in flight: its pipeline, and how many events it
+ * carries (the reply says how many were new). Owned by the pipeline. */
+typedef struct ops_applying {
+    sp_pipeline *p;
+    size_t events;
+} ops_applying;
+
 static void script_loaded_cb(sp_redis *r, redisReply *reply, void *priv) {
     if (!reply || reply->type == REDIS_REPLY_ERROR)
         sp_error("ops: SCRIPT LOAD failed: %s", reply ? reply->str : "no connection");
 }
 
 static void applied_cb(sp_redis *r, redisReply *reply, void *priv) {
-    sp_pipeline *p = priv;
-    sp_service *s = sp_pipeline_service(p);
-    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+    ops_applying *a = priv;
+    sp_service *s = sp_pipeline_service(a->p);
+    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
         /* A Redis restarted (or flushed) has forgotten the script: load it,
          * and the batch's retry finds it. */
-        if (reply && !strncmp(reply->str, "NOSCRIPT", 8) && !sp_pipeline_failed(p))
-            ops_projection_load(s->redis, script_loaded_cb, NULL);
+        if (reply && reply->type == REDIS_REPLY_ERROR && !strncmp(reply->str, "NOSCRIPT", 8))
+            ops_batch_load(s->redis, script_loaded_cb, NULL);
         else
-            sp_error("ops: apply failed: %s", reply ? reply->str : "no connection");
-        sp_pipeline_fail(p);
+            sp_error("ops: apply failed: %s", reply && reply->str ? reply->str : "no connection");
+        sp_pipeline_fail(a->p);
     } else if (ops_of(s)->rebuild) {
-        ops_rebuild_count(ops_of(s)->rebuild, reply->integer == 1);
+        ops_rebuild_count(ops_of(s)->rebuild, (size_t)reply->integer,
+                          a->events - (size_t)reply->integer);
     }
-    sp_pipeline_release(p);
+    sp_pipeline_release(a->p);
 }
 
-static void ops_apply_one(sp_service *s, sp_pipeline *p, rd_kafka_message_t *m) {
+/* Adds m to the batch, or sends it to the dead-letter topic if it is not an
+ * event. */
+static void ops_add_one(sp_service *s, sp_pipeline *p, ops_batch *b, rd_kafka_message_t *m) {
     sp_event ev;
     char errstr[256];
     sp_service_count_in(s);
@@ -88,24 +99,38 @@ static void ops_apply_one(sp_service *s, sp_pipeline *p, rd_kafka_message_t *m) 
         sp_pipeline_deadletter(p, m, errstr);
         return;
     }
-    sp_pipeline_hold(p);
-    int rc = ops_projection_apply(s->redis, ops_of(s)->script_sha, &ev, applied_cb, p);
-    if (rc == -2) {
-        sp_pipeline_release(p);
-        sp_pipeline_deadletter(p, m, "ops: event too large to project");
-    } else if (rc) {
-        sp_pipeline_fail(p);
-        sp_pipeline_release(p);
-    }
+    ops_projection_add(b, &ev);
     sp_event_free(&ev);
 }
 
+/* The whole batch is one script call (batch.h); its offsets are stored once
+ * Redis has answered and any dead letters are acknowledged. */
 static void ops_on_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
     sp_pipeline *p = sp_pipeline_new(s, SP_TOPIC_DEADLETTER); /* ops publishes nothing */
-    if (!p) return;
+    ops_batch *b = ops_batch_new();
+    ops_applying *a = calloc(1, sizeof(*a));
+    if (!p) goto out;
+    sp_pipeline_own(p, a);
+    if (!b || !a) {
+        sp_pipeline_fail(p);
+        goto out;
+    }
     if (ops_of(s)->rebuild) ops_rebuild_batch(ops_of(s)->rebuild, msgs, n);
-    for (size_t i = 0; i < n && !sp_pipeline_failed(p); i++) ops_apply_one(s, p, msgs[i]);
-    sp_pipeline_release(p);
+    for (size_t i = 0; i < n; i++) ops_add_one(s, p, b, msgs[i]);
+    if (ops_batch_failed(b)) {
+        sp_pipeline_fail(p);
+    } else if ((a->events = ops_batch_events(b)) > 0) {
+        a->p = p;
+        sp_pipeline_hold(p);
+        if (ops_batch_send(b, s->redis, ops_of(s)->script_sha, applied_cb, a)) {
+            sp_pipeline_fail(p);
+            sp_pipeline_release(p);
+        }
+    }
+out:
+    ops_batch_free(b);
+    if (p) sp_pipeline_release(p);
+    else free(a);
 }
 
 /* ---- life cycle -------------------------------------------------------------- */
@@ -124,7 +149,7 @@ static int ops_parse_arg(sp_service *s, const char *arg) {
 }
 
 static void ops_redis_state(sp_redis *r, int up, void *opaque) {
-    if (up) ops_projection_load(r, script_loaded_cb, NULL);
+    if (up) ops_batch_load(r, script_loaded_cb, NULL);
 }
 
 static int ops_init(sp_service *s, char *errstr, size_t size) {
@@ -134,7 +159,7 @@ static int ops_init(sp_service *s, char *errstr, size_t size) {
     if (!(st->holidays = sp_holidays_load(conf->holidays_file, errstr, size))) return -1;
     if (!(st->teams = ops_teams_parse(conf->teams, conf->team_default, errstr, size)))
         return -1;
-    ops_projection_sha(st->script_sha);
+    ops_batch_sha(st->script_sha);
     /* Loaded on every (re)connect, before any batch's EVALSHA on that
      * connection: replies and commands keep their order. */
     sp_redis_on_state(s->redis, ops_redis_state, s);

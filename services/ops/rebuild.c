@@ -25,7 +25,7 @@ struct ops_rebuild {
     rebuild_part *parts;
     size_t nparts;
     uv_timer_t timer;
-    uint64_t started_ms;
+    uint64_t started_ms, first_ms; /* first_ms: the first batch (after the group join) */
     unsigned long long applied, repeats, messages;
     int done;
 };
@@ -144,11 +144,13 @@ static void rebuild_check(uv_timer_t *t) {
     ops_rebuild *rb = t->data;
     if (rb->done || sp_consumer_busy(rb->s->consumer) || !rebuild_caught_up(rb)) return;
     rb->done = 1;
-    uint64_t ms = uv_now(rb->s->loop) - rb->started_ms;
-    double rate = ms ? (double)(rb->applied + rb->repeats) * 1000.0 / (double)ms : 0;
+    uint64_t now = uv_now(rb->s->loop), ms = now - rb->started_ms;
+    uint64_t apply_ms = rb->first_ms ? now - rb->first_ms : 0;
+    double rate = apply_ms ? (double)(rb->applied + rb->repeats) * 1000.0 / (double)apply_ms : 0;
     printf("{\"rebuild\":\"done\",\"partitions\":%zu,\"messages\":%llu,\"applied\":%llu,"
-           "\"repeats\":%llu,\"ms\":%llu,\"events_per_s\":%.0f}\n",
-           rb->nparts, rb->messages, rb->applied, rb->repeats, (unsigned long long)ms, rate);
+           "\"repeats\":%llu,\"ms\":%llu,\"apply_ms\":%llu,\"events_per_s\":%.0f}\n",
+           rb->nparts, rb->messages, rb->applied, rb->repeats, (unsigned long long)ms,
+           (unsigned long long)apply_ms, rate);
     fflush(stdout);
     sp_info("rebuild: done: %llu events applied, %llu repeats dropped, in %llu ms",
             rb->applied, rb->repeats, (unsigned long long)ms);
@@ -179,6 +181,7 @@ ops_rebuild *ops_rebuild_start(sp_service *s, char *errstr, size_t size) {
 }
 
 void ops_rebuild_batch(ops_rebuild *rb, rd_kafka_message_t **msgs, size_t n) {
+    if (!rb->first_ms) rb->first_ms = uv_now(rb->s->loop);
     for (size_t i = 0; i < n; i++) {
         const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
         for (size_t p = 0; p < rb->nparts; p++) {
@@ -190,9 +193,9 @@ void ops_rebuild_batch(ops_rebuild *rb, rd_kafka_message_t **msgs, size_t n) {
     }
 }
 
-void ops_rebuild_count(ops_rebuild *rb, int applied) {
-    if (applied) rb->applied++;
-    else rb->repeats++;
+void ops_rebuild_count(ops_rebuild *rb, size_t applied, size_t repeats) {
+    rb->applied += applied;
+    rb->repeats += repeats;
 }
 
 static void rebuild_closed(uv_handle_t *h) {

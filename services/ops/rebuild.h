@@ -28,8 +28,8 @@ void ops_rebuild_prepare(void);
 ops_rebuild *ops_rebuild_start(sp_service *s, char *errstr, size_t errstr_size);
 /* A batch is being handed to the projection. */
 void ops_rebuild_batch(ops_rebuild *rb, rd_kafka_message_t **msgs, size_t n);
-/* An event was applied (1) or was a repeat (0). */
-void ops_rebuild_count(ops_rebuild *rb, int applied);
+/* A batch's events were applied, or were repeats. */
+void ops_rebuild_count(ops_rebuild *rb, size_t applied, size_t repeats);
 void ops_rebuild_free(ops_rebuild *rb);
 
 #endif
