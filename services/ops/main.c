@@ -1,61 +1,201 @@
-/* main.c - sendpath-ops: the read model, its API and (later) the dashboard.
+/* main.c - sendpath-ops: the read model, its API and the dashboard.
  *
  * Consumes every topic that says something about a case and applies each
  * event to its own Redis projection (projection.h). A batch's offsets are
  * stored once every event of it is applied, so a crash replays, and the
- * projection's event-id check makes the replay change nothing. */
+ * projection's event-id check makes the replay change nothing. With
+ * --rebuild it drops the projection, makes it again from offset zero and
+ * exits (rebuild.h). */
 #include <stdio.h>
 #include <stdlib.h>
-#include "api.h"
+#include <string.h>
+#include "cases.h"
+#include "dashboard.h"
+#include "deadlines.h"
+#include "batch.h"
 #include "envelope.h"
+#include "gauges.h"
 #include "log.h"
+#include "ops.h"
 #include "pipeline.h"
 #include "projection.h"
-#include "service.h"
+#include "rebuild.h"
+#include "stats.h"
+#include "teams.h"
 
-typedef struct ops_conf {
-    sp_common_conf common;
-} ops_conf;
-
+#define O(f) offsetof(ops_conf, f)
 static const sp_conf_def ops_conf_table[] = {
     {"http.port", SP_CONF_INT, offsetof(sp_common_conf, http_port), "8105", 0, 65535,
      NULL, "HTTP port of the ops API and dashboard"},
+    {"holidays.file", SP_CONF_STRING, O(holidays_file), "config/bank-holidays.json", 0, 0,
+     NULL, "Bank holidays in the GOV.UK bank-holidays.json format (working days left)"},
+    {"approaching_working_days", SP_CONF_INT, O(approaching_wd), "10", 0, 60, NULL,
+     "A deadline due within this many working days is listed as approaching"},
+    {"teams", SP_CONF_STRING, O(teams), "", 0, 0, NULL,
+     "Casework teams by school: Team=URN,URN;Team2=URN (a school in none is in "
+     "ops.team_default)"},
+    {"team_default", SP_CONF_STRING, O(team_default), "unassigned", 0, 0, NULL,
+     "Team of a school no row of ops.teams names"},
+    {"gauge_interval_ms", SP_CONF_INT, O(gauge_interval_ms), "15000", 100, 3600000, NULL,
+     "How often the sendpath_deadlines gauges are recounted"},
+    {"page_max", SP_CONF_INT, O(page_max), "500", 1, 10000, NULL,
+     "Largest page (limit) GET /v1/deadlines gives"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
+#undef O
 
-static void applied_cb(sp_redis *r, redisReply *reply, void *priv) {
-    sp_pipeline *p = priv;
-    if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        sp_error("ops: apply failed: %s", reply ? reply->str : "no connection");
-        sp_pipeline_fail(p);
-    }
-    sp_pipeline_release(p);
+sp_date ops_today(sp_service *s) { return sp_date_from_ms(sp_service_now(s)); }
+
+int ops_bad_param(sp_http_req *req, const char *param, const char *reason) {
+    cJSON *errs = cJSON_CreateArray(), *e = cJSON_CreateObject();
+    char title[96];
+    cJSON_AddStringToObject(e, "field", param);
+    cJSON_AddStringToObject(e, "reason", reason);
+    cJSON_AddItemToArray(errs, e);
+    snprintf(title, sizeof(title), "Invalid parameter: %s", param);
+    sp_http_respond_problem(req, 400, title, NULL, errs);
+    return -1;
 }
 
+/* ---- applying batches ------------------------------------------------------ */
+
+/* A batch's script call in flight: its pipeline, and how many events it
+ * carries (the reply says how many were new). Owned by the pipeline. */
+typedef struct ops_applying {
+    sp_pipeline *p;
+    size_t events;
+} ops_applying;
+
+static void script_loaded_cb(sp_redis *r, redisReply *reply, void *priv) {
+    if (!reply || reply->type == REDIS_REPLY_ERROR)
+        sp_error("ops: SCRIPT LOAD failed: %s", reply ? reply->str : "no connection");
+}
+
+static void applied_cb(sp_redis *r, redisReply *reply, void *priv) {
+    ops_applying *a = priv;
+    sp_service *s = sp_pipeline_service(a->p);
+    if (!reply || reply->type != REDIS_REPLY_INTEGER) {
+        /* A Redis restarted (or flushed) has forgotten the script: load it,
+         * and the batch's retry finds it. */
+        if (reply && reply->type == REDIS_REPLY_ERROR && !strncmp(reply->str, "NOSCRIPT", 8))
+            ops_batch_load(s->redis, script_loaded_cb, NULL);
+        else
+            sp_error("ops: apply failed: %s", reply && reply->str ? reply->str : "no connection");
+        sp_pipeline_fail(a->p);
+    } else if (ops_of(s)->rebuild) {
+        ops_rebuild_count(ops_of(s)->rebuild, (size_t)reply->integer,
+                          a->events - (size_t)reply->integer);
+    }
+    sp_pipeline_release(a->p);
+}
+
+/* Adds m to the batch, or sends it to the dead-letter topic if it is not an
+ * event. */
+static void ops_add_one(sp_service *s, sp_pipeline *p, ops_batch *b, rd_kafka_message_t *m) {
+    sp_event ev;
+    char errstr[256];
+    sp_service_count_in(s);
+    if (sp_event_parse(m->payload, m->len, &ev, errstr, sizeof(errstr))) {
+        sp_pipeline_deadletter(p, m, errstr);
+        return;
+    }
+    ops_projection_add(b, &ev);
+    sp_event_free(&ev);
+}
+
+/* The whole batch is one script call (batch.h); its offsets are stored once
+ * Redis has answered and any dead letters are acknowledged. */
 static void ops_on_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
     sp_pipeline *p = sp_pipeline_new(s, SP_TOPIC_DEADLETTER); /* ops publishes nothing */
-    char errstr[256];
-    if (!p) return;
-    for (size_t i = 0; i < n && !sp_pipeline_failed(p); i++) {
-        sp_event ev;
-        sp_service_count_in(s);
-        if (sp_event_parse(msgs[i]->payload, msgs[i]->len, &ev, errstr, sizeof(errstr))) {
-            sp_pipeline_deadletter(p, msgs[i], errstr);
-            continue;
-        }
+    ops_batch *b = ops_batch_new();
+    ops_applying *a = calloc(1, sizeof(*a));
+    if (!p) goto out;
+    sp_pipeline_own(p, a);
+    if (!b || !a) {
+        sp_pipeline_fail(p);
+        goto out;
+    }
+    if (ops_of(s)->rebuild) ops_rebuild_batch(ops_of(s)->rebuild, msgs, n);
+    for (size_t i = 0; i < n; i++) ops_add_one(s, p, b, msgs[i]);
+    if (ops_batch_failed(b)) {
+        sp_pipeline_fail(p);
+    } else if ((a->events = ops_batch_events(b)) > 0) {
+        a->p = p;
         sp_pipeline_hold(p);
-        if (ops_projection_apply(s->redis, &ev, applied_cb, p)) {
+        if (ops_batch_send(b, s->redis, ops_of(s)->script_sha, applied_cb, a)) {
             sp_pipeline_fail(p);
             sp_pipeline_release(p);
         }
-        sp_event_free(&ev);
     }
-    sp_pipeline_release(p);
+out:
+    ops_batch_free(b);
+    if (p) sp_pipeline_release(p);
+    else free(a);
+}
+
+/* ---- life cycle -------------------------------------------------------------- */
+
+static ops_state *ops_state_get(sp_service *s) {
+    if (!s->priv) s->priv = calloc(1, sizeof(ops_state));
+    return s->priv;
+}
+
+static int ops_parse_arg(sp_service *s, const char *arg) {
+    ops_state *st = ops_state_get(s);
+    if (!st || strcmp(arg, "--rebuild")) return 0;
+    st->want_rebuild = 1;
+    ops_rebuild_prepare();
+    return 1;
+}
+
+static void ops_redis_state(sp_redis *r, int up, void *opaque) {
+    if (up) ops_batch_load(r, script_loaded_cb, NULL);
 }
 
 static int ops_init(sp_service *s, char *errstr, size_t size) {
-    ops_api_register(s);
+    ops_state *st = ops_state_get(s);
+    ops_conf *conf = s->conf;
+    if (!st) return snprintf(errstr, size, "out of memory"), -1;
+    if (!(st->holidays = sp_holidays_load(conf->holidays_file, errstr, size))) return -1;
+    if (!(st->teams = ops_teams_parse(conf->teams, conf->team_default, errstr, size)))
+        return -1;
+    ops_batch_sha(st->script_sha);
+    /* Loaded on every (re)connect, before any batch's EVALSHA on that
+     * connection: replies and commands keep their order. */
+    sp_redis_on_state(s->redis, ops_redis_state, s);
+    if (st->want_rebuild) {
+        if (!(st->rebuild = ops_rebuild_start(s, errstr, size))) return -1;
+    } else if (!(st->gauges = ops_gauges_start(s, (unsigned)conf->gauge_interval_ms))) {
+        return snprintf(errstr, size, "out of memory"), -1;
+    }
+    ops_cases_register(s);
+    ops_deadlines_register(s);
+    ops_stats_register(s);
+    ops_dashboard_register(s);
+    sp_info("ops: %zu teams, %zu bank holidays%s", ops_teams_count(st->teams),
+            st->holidays->count, st->rebuild ? "; rebuilding" : "");
     return 0;
+}
+
+static void ops_on_clock(sp_service *s) {
+    if (ops_of(s)->gauges) ops_gauges_refresh(ops_of(s)->gauges);
+}
+
+static void ops_stop(sp_service *s) {
+    ops_state *st = ops_of(s);
+    if (st->gauges) ops_gauges_stop(st->gauges);
+    st->gauges = NULL;
+    if (st->rebuild) ops_rebuild_free(st->rebuild);
+    st->rebuild = NULL;
+}
+
+static void ops_fini(sp_service *s) {
+    ops_state *st = ops_of(s);
+    if (!st) return;
+    sp_holidays_free(st->holidays);
+    ops_teams_free(st->teams);
+    free(st);
+    s->priv = NULL;
 }
 
 static const int ops_topics[] = {SP_TOPIC_CASE_EVENTS, SP_TOPIC_DEADLINES,
@@ -68,6 +208,10 @@ static const sp_service_def ops_def = {
     .consume = ops_topics,
     .init = ops_init,
     .on_batch = ops_on_batch,
+    .on_clock = ops_on_clock,
+    .stop = ops_stop,
+    .fini = ops_fini,
+    .parse_arg = ops_parse_arg,
 };
 
 int main(int argc, char **argv) { return sp_service_main(&ops_def, argc, argv); }

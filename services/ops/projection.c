@@ -1,45 +1,58 @@
-/* projection.c - applying events to ops's read model. See projection.h. */
+/* projection.c - what each event changes in ops's read model. See
+ * projection.h.
+ *
+ * The C side reads the event and picks its writes from small tables; the
+ * batch's script (batch.h) checks the event id once and performs them. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "batch.h"
 #include "dates.h"
 #include "projection.h"
 
-/* KEYS: seen, timeline, case, clocks. ARGV: event id, timeline entry, then
- * the number of case field pairs, the pairs, then an optional clock name and
- * its JSON. */
-static const char apply_lua[] =
-    "if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
-    "redis.call('RPUSH', KEYS[2], ARGV[2])\n"
-    "local n = tonumber(ARGV[3])\n"
-    "if n > 0 then redis.call('HSET', KEYS[3], unpack(ARGV, 4, 3 + 2 * n)) end\n"
-    "local c = 4 + 2 * n\n"
-    "if ARGV[c] then redis.call('HSET', KEYS[4], ARGV[c], ARGV[c + 1]) end\n"
-    "return 1\n";
-
-#define MAX_ARGS 32
-
-typedef struct apply_args {
-    const char *argv[MAX_ARGS];
-    int argc;
-} apply_args;
-
-static void arg(apply_args *a, const char *s) {
-    if (a->argc < MAX_ARGS) a->argv[a->argc++] = s ? s : "";
+/* Formats into buf (the batch copies every argument at once). */
+static const char *strf(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static const char *strf(char *buf, size_t size, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    return buf;
 }
+
+static void write2(ops_batch *b, const char *cmd, ops_key k, const char *x, const char *y) {
+    ops_batch_write(b, cmd, k);
+    ops_batch_arg(b, x);
+    ops_batch_arg(b, y);
+    ops_batch_write_end(b);
+}
+
+/* ---- reading events -------------------------------------------------------- */
 
 static const char *str(const cJSON *o, const char *name) {
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, name));
 }
 
+static sp_date day_of(const char *iso) {
+    sp_date d;
+    return iso && sp_date_parse(iso, &d) == 0 ? d : SP_DATE_INVALID;
+}
+
 /* The date the event is about, for the timeline: the business date the
  * regulations count from, else the day it was recorded. */
 static const char *business_date(const sp_event *ev, char *buf, size_t size) {
-    static const char *fields[] = {"received_date", "date", "decision_date",
-                                   "started_on", NULL};
+    static const char *fields[] = {"received_date", "date", "plan_date", "met_on",
+                                   "cancelled_on", "started_on", NULL};
     for (int i = 0; fields[i]; i++)
         if (sp_event_str(ev, fields[i])) return sp_event_str(ev, fields[i]);
     return sp_date_iso(sp_date_from_ms(ev->time_ms), buf, size);
 }
+
+/* Fields copied from data into the timeline entry when present. */
+static const char *const timeline_fields[] = {
+    "clock", "clock_id", "due_date", "adviser", "template", "recipient_role",
+    "channel", "outcome", "reason", "by", NULL};
 
 static char *timeline_entry(const sp_event *ev) {
     char buf[16];
@@ -48,73 +61,158 @@ static char *timeline_entry(const sp_event *ev) {
     cJSON_AddStringToObject(o, "type", ev->type);
     cJSON_AddStringToObject(o, "time", ev->time);
     cJSON_AddStringToObject(o, "business_date", business_date(ev, buf, sizeof(buf)));
-    if (sp_event_str(ev, "clock")) cJSON_AddStringToObject(o, "clock", sp_event_str(ev, "clock"));
-    if (sp_event_str(ev, "template"))
-        cJSON_AddStringToObject(o, "template", sp_event_str(ev, "template"));
+    for (int i = 0; timeline_fields[i]; i++)
+        if (sp_event_str(ev, timeline_fields[i]))
+            cJSON_AddStringToObject(o, timeline_fields[i], sp_event_str(ev, timeline_fields[i]));
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
 }
 
-/* Case fields a request.received sets. name_buf holds the child's name. */
-static int request_fields(apply_args *a, const sp_event *ev, char *name_buf, size_t size) {
+/* The case's status after each case event that changes it. */
+static const struct { const char *type, *status; } case_statuses[] = {
+    {"request.received", "received"},       {"decision.assess", "assessing"},
+    {"decision.not_assess", "not_assessing"}, {"decision.issue_plan", "issuing"},
+    {"decision.not_issue_plan", "not_issuing"}, {"draft_plan.served", "draft_served"},
+    {"final_plan.issued", "plan"},          {"request.withdrawn", "withdrawn"},
+    {"case.closed", "closed"},              {"plan.imported", "plan"},
+    {"sen_support.registered", "sen_support"}, {"sen_support.escalated", "escalated"},
+    {NULL, NULL}};
+
+/* "A.O." from a name; the first character of each part, UTF-8 kept whole. */
+static void initials(const char *given, const char *family, char *out, size_t size) {
+    const char *parts[2] = {given, family};
+    size_t o = 0;
+    for (int p = 0; p < 2; p++) {
+        const unsigned char *s = (const unsigned char *)parts[p];
+        if (!s || !*s) continue;
+        size_t n = *s < 0x80 ? 1 : (*s >> 5) == 6 ? 2 : (*s >> 4) == 14 ? 3 : 4;
+        if (strnlen((const char *)s, n) < n || o + n + 2 > size) break;
+        memcpy(out + o, s, n);
+        o += n;
+        out[o++] = '.';
+    }
+    out[o] = '\0';
+}
+
+/* The child's name and school, wherever an event carries them. */
+static void case_identity(ops_batch *b, const sp_event *ev) {
     const cJSON *child = cJSON_GetObjectItemCaseSensitive(ev->data, "child");
     const cJSON *school = cJSON_GetObjectItemCaseSensitive(ev->data, "school");
     const cJSON *req = cJSON_GetObjectItemCaseSensitive(ev->data, "requester");
-    snprintf(name_buf, size, "%s %s", str(child, "given_name") ? str(child, "given_name") : "",
-             str(child, "family_name") ? str(child, "family_name") : "");
-    arg(a, "status"), arg(a, "received");
-    arg(a, "received_date"), arg(a, sp_event_str(ev, "received_date"));
-    arg(a, "child_name"), arg(a, name_buf);
-    arg(a, "school_urn"), arg(a, str(school, "urn"));
-    arg(a, "school_name"), arg(a, str(school, "name"));
-    arg(a, "requester_type"), arg(a, str(req, "type"));
-    return 6;
+    const char *urn = str(school, "urn");
+    char ini[32];
+    if (!child && !school) return;
+    ops_batch_write(b, "HSET", OPS_K_CASE);
+    if (child) {
+        ops_batch_arg(b, "child_name");
+        ops_batch_argf(b, "%s %s", str(child, "given_name") ? str(child, "given_name") : "",
+                       str(child, "family_name") ? str(child, "family_name") : "");
+    }
+    if (school) {
+        ops_batch_arg(b, "school_urn"), ops_batch_arg(b, urn);
+        ops_batch_arg(b, "school_name"), ops_batch_arg(b, str(school, "name"));
+    }
+    if (req) ops_batch_arg(b, "requester_type"), ops_batch_arg(b, str(req, "type"));
+    ops_batch_write_end(b);
+    initials(str(child, "given_name"), str(child, "family_name"), ini, sizeof(ini));
+    ops_batch_write(b, "HSET", OPS_K_WHO);
+    ops_batch_arg(b, ev->subject);
+    ops_batch_argf(b, "%s\t%s", urn ? urn : "", ini);
+    ops_batch_write_end(b);
+}
+
+/* What a case event changes on the case: status, SEN2 dates, advice. */
+static void case_event(ops_batch *b, const sp_event *ev) {
+    const char *date = sp_event_str(ev, "date"), *t = ev->type;
+    char tmp[96];
+    for (int i = 0; case_statuses[i].type; i++)
+        if (!strcmp(t, case_statuses[i].type)) write2(b, "HSET", OPS_K_CASE, "status", case_statuses[i].status);
+    if (sp_event_str(ev, "received_date"))
+        write2(b, "HSET", OPS_K_CASE, "received_date", sp_event_str(ev, "received_date"));
+    else if (sp_event_str(ev, "request_received_date"))
+        write2(b, "HSET", OPS_K_CASE, "received_date", sp_event_str(ev, "request_received_date"));
+    if (!strcmp(t, "plan.imported") && sp_event_str(ev, "plan_date"))
+        write2(b, "HSET", OPS_K_CASE, "plan_date", sp_event_str(ev, "plan_date"));
+    case_identity(b, ev);
+    if (!date || day_of(date) == SP_DATE_INVALID) return;
+    if (!strcmp(t, "decision.assess") || !strcmp(t, "decision.not_assess")) {
+        write2(b, "HSET", OPS_K_CASE, "decided_on", date);
+        write2(b, "ZADD", OPS_K_DECIDED, strf(tmp, sizeof(tmp), "%d", day_of(date)), ev->subject);
+    } else if (!strcmp(t, "final_plan.issued")) {
+        write2(b, "HSET", OPS_K_CASE, "issued_on", date);
+        write2(b, "ZADD", OPS_K_ISSUED, strf(tmp, sizeof(tmp), "%d", day_of(date)), ev->subject);
+    } else if (!strcmp(t, "exception.recorded") && sp_event_str(ev, "clock")) {
+        write2(b, "HSET", OPS_K_CASE, strf(tmp, sizeof(tmp), "exc:%s", sp_event_str(ev, "clock")),
+               sp_event_str(ev, "reason"));
+    } else if (!strcmp(t, "advice.requested") && sp_event_str(ev, "adviser")) {
+        write2(b, "HSET", OPS_K_CASE, strf(tmp, sizeof(tmp), "adv:%s", sp_event_str(ev, "adviser")), date);
+    } else if (!strcmp(t, "advice.received") && sp_event_str(ev, "adviser")) {
+        write2(b, "HSET", OPS_K_CASE, strf(tmp, sizeof(tmp), "advr:%s", sp_event_str(ev, "adviser")), date);
+    } else if (!strcmp(t, "evidence.complete")) {
+        write2(b, "HSET", OPS_K_CASE, "evidence_complete", date);
+    }
 }
 
 /* The clock's state as ops shows it, from a deadline.* event. */
-static char *clock_json(const sp_event *ev) {
-    const char *kind = ev->type + strlen("deadline.");
+static char *clock_json(const sp_event *ev, const char *kind) {
+    static const char *const copied[] = {"clock", "clock_id", "started_on", "due_date",
+                                         "exception_reason", "met_on", "cancelled_on",
+                                         "by", NULL};
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "clock", sp_event_str(ev, "clock"));
-    cJSON_AddStringToObject(o, "clock_id", sp_event_str(ev, "clock_id") ?
-                            sp_event_str(ev, "clock_id") : "");
-    if (sp_event_str(ev, "started_on"))
-        cJSON_AddStringToObject(o, "started_on", sp_event_str(ev, "started_on"));
-    if (sp_event_str(ev, "due_date"))
-        cJSON_AddStringToObject(o, "due_date", sp_event_str(ev, "due_date"));
-    cJSON_AddStringToObject(o, "state", !strcmp(kind, "started") ? "open" : kind);
-    cJSON *ex = cJSON_GetObjectItemCaseSensitive(ev->data, "excepted");
-    cJSON_AddBoolToObject(o, "excepted", cJSON_IsTrue(ex));
+    for (int i = 0; copied[i]; i++)
+        if (sp_event_str(ev, copied[i]))
+            cJSON_AddStringToObject(o, copied[i], sp_event_str(ev, copied[i]));
+    cJSON_AddStringToObject(o, "status", !strcmp(kind, "met") ? "met" :
+                            !strcmp(kind, "cancelled") ? "cancelled" : "open");
+    cJSON_AddStringToObject(o, "last_event", kind);
+    cJSON_AddBoolToObject(o, "excepted",
+                          cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev->data, "excepted")));
+    cJSON_AddBoolToObject(o, "informational", cJSON_IsTrue(
+        cJSON_GetObjectItemCaseSensitive(ev->data, "informational")));
+    const cJSON *on_time = cJSON_GetObjectItemCaseSensitive(ev->data, "on_time");
+    if (cJSON_IsBool(on_time)) cJSON_AddBoolToObject(o, "on_time", cJSON_IsTrue(on_time));
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
 }
 
-int ops_projection_apply(sp_redis *r, const sp_event *ev, sp_redis_cb cb, void *priv) {
-    char k_seen[96], k_tl[96], k_case[96], k_clk[96], npairs[8], name[256];
-    apply_args a = {{0}, 0};
-    char *entry = timeline_entry(ev), *clock = NULL;
-    int pairs = 0, rc;
-    snprintf(k_seen, sizeof(k_seen), "ops:seen:%s", ev->subject);
-    snprintf(k_tl, sizeof(k_tl), "ops:timeline:%s", ev->subject);
-    snprintf(k_case, sizeof(k_case), "ops:case:%s", ev->subject);
-    snprintf(k_clk, sizeof(k_clk), "ops:clocks:%s", ev->subject);
-    arg(&a, "EVAL"), arg(&a, apply_lua), arg(&a, "4");
-    arg(&a, k_seen), arg(&a, k_tl), arg(&a, k_case), arg(&a, k_clk);
-    arg(&a, ev->id), arg(&a, entry);
-    int npos = a.argc;
-    arg(&a, "0");
-    if (!strcmp(ev->type, "request.received"))
-        pairs = request_fields(&a, ev, name, sizeof(name));
-    snprintf(npairs, sizeof(npairs), "%d", pairs);
-    a.argv[npos] = npairs;
-    if (!strncmp(ev->type, "deadline.", 9) && sp_event_str(ev, "clock")) {
-        clock = clock_json(ev);
-        arg(&a, sp_event_str(ev, "clock")), arg(&a, clock);
+/* What a deadline.* event changes: the case's clock, the open-deadline
+ * index, and the late annual reviews SEN2 counts. */
+static void deadline_event(ops_batch *b, const sp_event *ev) {
+    const char *kind = ev->type + strlen("deadline."), *id = sp_event_str(ev, "clock_id");
+    const char *clock = sp_event_str(ev, "clock"), *due = sp_event_str(ev, "due_date");
+    int excepted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev->data, "excepted"));
+    const char *started = sp_event_str(ev, "started_on");
+    char tmp[16], rec[256], *json;
+    if (!id || !clock || !due) return;
+    if ((json = clock_json(ev, kind))) write2(b, "HSET", OPS_K_CLOCKS, id, json);
+    cJSON_free(json);
+    strf(rec, sizeof(rec), "%s\t%s\t%s\t%s\t%d", ev->subject, clock, due, started ? started : "",
+         excepted);
+    if (!strcmp(kind, "started")) {
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev->data, "informational")))
+            write2(b, "HSET", OPS_K_DL, id, rec);
+    } else if (!strcmp(kind, "excepted")) {
+        write2(b, "HSETXX", OPS_K_DL, id, rec);
+    } else if (!strcmp(kind, "met") || !strcmp(kind, "cancelled")) {
+        ops_batch_write(b, "HDEL", OPS_K_DL);
+        ops_batch_arg(b, id);
+        ops_batch_write_end(b);
+        if (!strcmp(kind, "met") && !strcmp(clock, "annual_review") &&
+            cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(ev->data, "on_time")))
+            write2(b, "ZADD", OPS_K_ARLATE, strf(tmp, sizeof(tmp), "%d", day_of(due)), id);
     }
-    rc = sp_redis_command_argv(r, cb, priv, a.argc, a.argv, NULL);
+}
+
+void ops_projection_add(ops_batch *b, const sp_event *ev) {
+    char *entry = timeline_entry(ev);
+    ops_batch_event_begin(b, ev->subject, ev->id);
+    ops_batch_write(b, "RPUSH", OPS_K_TIMELINE);
+    ops_batch_arg(b, entry);
+    ops_batch_write_end(b);
+    if (!strncmp(ev->type, "deadline.", 9)) deadline_event(b, ev);
+    else case_event(b, ev);
+    ops_batch_event_end(b);
     cJSON_free(entry);
-    cJSON_free(clock);
-    return rc;
 }

@@ -1,24 +1,40 @@
 /* projection.h - ops's read model: every case as ops teams see it.
  *
- * Built only from the topics, so it can be thrown away and rebuilt from
- * offset zero with the same result. Keys (owned by ops alone):
+ * Built only from the topics, so it can be dropped and rebuilt from offset
+ * zero with the same result (sendpath-ops --rebuild). Keys, owned by ops
+ * alone (docs/architecture.md lists them too):
  *
- *   ops:case:<case_id>      hash   status, dates, school, child's name
- *   ops:timeline:<case_id>  list   one JSON entry per event, in order
- *   ops:clocks:<case_id>    hash   clock name -> JSON {due_date, state, ...}
- *   ops:seen:<case_id>      set    event ids applied (repeats are dropped)
+ *   ops:case:<case>      hash  status, dates, child's name, school, the
+ *                              decision and issue dates SEN2 counts, advice
+ *                              asked (adv:<adviser>) and returned (advr:...),
+ *                              exceptions (exc:<clock>)
+ *   ops:timeline:<case>  list  one JSON entry per event, in arrival order
+ *   ops:clocks:<case>    hash  clock id -> JSON {clock, due_date, status...}
+ *   ops:seen:<case>      set   event ids applied, less the case id they
+ *                              start with (a repeat is dropped)
+ *   ops:dl               hash  clock id -> "case\tclock\tdue\tstarted\texcepted"
+ *                              for every open clock an authority must meet
+ *                              (informational ones, the parent's appeal
+ *                              window, are left out): the deadline lists
+ *   ops:who              hash  case -> "school urn\tchild's initials", the
+ *                              list rows' join, one HMGET per page
+ *   ops:sen2:decided     zset  case by decision day (days since 1970)
+ *   ops:sen2:issued      zset  case by final plan day
+ *   ops:sen2:arlate      zset  annual review clock id by due day, met late
  *
- * Each event is applied by one Lua script, so the dedupe check and the writes
- * are atomic: a replayed event changes nothing. */
+ * A consumer batch is applied by one script call (batch.h): each event's
+ * id is checked against its case's seen set and its writes done only if new,
+ * atomically, so a replayed event changes nothing. This module decides the
+ * writes - adding an event kind is a C change - and the script only does
+ * them once. */
 #ifndef OPS_PROJECTION_H
 #define OPS_PROJECTION_H
 
+#include "batch.h"
 #include "envelope.h"
-#include "redis.h"
 
-/* Applies ev. Returns 0 (cb called with the script's reply: 1 applied, 0 a
- * repeat) or -1 (not connected, cb not called). An event ops does not know is
- * still put on the case's timeline. */
-int ops_projection_apply(sp_redis *r, const sp_event *ev, sp_redis_cb cb, void *priv);
+/* Adds ev's writes to the batch (every string is copied: ev may be freed
+ * after). An event ops does not know is still put on the case's timeline. */
+void ops_projection_add(ops_batch *b, const sp_event *ev);
 
 #endif

@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include "http_client.h"
 #include "import.h"
+#include "ops.h"
 #include "token.h"
 
 typedef struct cli_service {
@@ -136,6 +137,14 @@ static int cmd_import(int argc, char **argv) {
     return cli_import(service_url("intake"), argv[0]);
 }
 
+static int cmd_overdue(int argc, char **argv) {
+    return cli_overdue(service_url("ops"), argc, argv);
+}
+
+static int cmd_stats(int argc, char **argv) {
+    return cli_stats(service_url("ops"), argc, argv);
+}
+
 typedef struct cli_command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -146,6 +155,10 @@ static const cli_command commands[] = {
     {"request", cmd_request, "request --file F.json   submit a request for an EHC needs assessment"},
     {"status", cmd_status, "status                  show whether each service is ready"},
     {"case", cmd_case, "case CASE_ID            show a case with its timeline and clocks"},
+    {"overdue", cmd_overdue, "overdue [--clock C] [--team T] [--school URN] [--state S]\n"
+     "                          list deadlines, most overdue first (state: overdue,\n"
+     "                          approaching, open or all)"},
+    {"stats", cmd_stats, "stats --from D --to D [--csv]  SEN2 timeliness, by month"},
     {"import", cmd_import, "import FILE.jsonl       load an existing caseload (see docs/integration.md)"},
     {"token", cli_token, "token new --name N --scope S[,S]  a new API token and its line for auth.tokens_file"},
 };

@@ -1,0 +1,35 @@
+/* rebuild.h - sendpath-ops --rebuild: the read model again, from offset zero.
+ *
+ * The projection is derived data: it can always be thrown away and made
+ * again from the topics. A rebuild
+ *   1. drops every ops:* key (SCAN + UNLINK; the other services' keys are
+ *      never touched),
+ *   2. reads the high-water mark of every partition it consumes,
+ *   3. consumes from the beginning in a fresh consumer group of its own
+ *      (sendpath-ops-rebuild-<pid>-<ms>), so the live group's committed
+ *      offsets are left as they were, applying every event as the live
+ *      service does (same batches, same script),
+ *   4. stops once every partition is applied up to its mark, prints the
+ *      counts as one JSON line on stdout and exits 0.
+ * Run it with the live ops stopped (the live service writes the same keys);
+ * start ops again after: it resumes from its own committed offsets, and what
+ * it replays is dropped by event id. Events published during the rebuild
+ * past the marks are left to the live service. */
+#ifndef OPS_REBUILD_H
+#define OPS_REBUILD_H
+
+#include "ops.h"
+
+/* Before the config is read: points the service at a fresh group and a
+ * free HTTP port. */
+void ops_rebuild_prepare(void);
+/* At init: drops ops:* and reads the marks (blocking: nothing else runs yet).
+ * Returns a new rebuild, or NULL with errstr. */
+ops_rebuild *ops_rebuild_start(sp_service *s, char *errstr, size_t errstr_size);
+/* A batch is being handed to the projection. */
+void ops_rebuild_batch(ops_rebuild *rb, rd_kafka_message_t **msgs, size_t n);
+/* A batch's events were applied, or were repeats. */
+void ops_rebuild_count(ops_rebuild *rb, size_t applied, size_t repeats);
+void ops_rebuild_free(ops_rebuild *rb);
+
+#endif
