@@ -140,6 +140,10 @@ function renderChart(months) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  // Drawn at its own size (shrunk only on a narrow screen), so a few months
+  // do not blow the text up to headline size.
+  svg.setAttribute("width", w);
+  svg.setAttribute("height", h);
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", "Percent of final plans issued within 20 weeks by month: " +
     months.map((m) => `${m.month} ${pctText(m.pct_within_20_weeks_excluding_exceptions)}`).join(", "));
