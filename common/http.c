@@ -59,6 +59,7 @@
 #include <microhttpd.h>
 #include "http.h"
 #include "log.h"
+#include "ratelimit.h"
 
 #define HTTP_MAX_ROUTES 64
 #define HTTP_MAX_PARAMS 8
@@ -67,6 +68,8 @@
  * never time out (MHD stops their clock). */
 #define HTTP_IDLE_TIMEOUT_S 30u
 #define HTTP_CT_PROBLEM "application/problem+json"
+/* Clients whose rate buckets are kept at once; see ratelimit.h. */
+#define HTTP_RATE_SLOTS 4096
 
 /* Answers that must not need memory to be made. */
 static const char http_oom_problem[] =
@@ -113,6 +116,7 @@ struct sp_http {
     int open_handles;  /* initialised uv handles not yet closed */
     int port;
     size_t max_body;
+    sp_ratelimit *rate; /* NULL: no request rate limit */
     size_t pending;    /* dispatched, not yet answered */
     int kicked;        /* a resume happened during MHD_run: run again now */
     int closing;       /* sp_http_close() called; teardown scheduled */
@@ -384,6 +388,34 @@ static enum MHD_Result http_req_too_large(sp_http_req *r) {
     return http_req_answer_here(r);
 }
 
+/* Paths that are never rate limited: liveness, readiness and metrics must
+ * answer while a client floods the API. */
+static int http_rate_exempt(const char *path) {
+    static const char *const exempt[] = {"/healthz", "/readyz", "/metrics"};
+    for (size_t i = 0; i < sizeof(exempt) / sizeof(exempt[0]); i++)
+        if (strcmp(path, exempt[i]) == 0) return 1;
+    return 0;
+}
+
+/* Takes a token from the client's bucket. Returns 0 if the request may go
+ * on, else 1 with a 429 (and Retry-After, in whole seconds) stored. */
+static int http_req_rate_limited(sp_http_req *r) {
+    char retry[24], detail[128];
+    uint64_t wait_ms;
+
+    if (http_rate_exempt(r->path)) return 0;
+    http_req_copy_client(r);
+    wait_ms = sp_ratelimit_take(r->h->rate, r->client[0] ? r->client : "?",
+                                uv_now(r->h->loop));
+    if (wait_ms == 0) return 0;
+    snprintf(retry, sizeof(retry), "%llu", (unsigned long long)((wait_ms + 999) / 1000));
+    snprintf(detail, sizeof(detail), "Too many requests from this client; retry after %s s.",
+             retry);
+    sp_http_req_add_header(r, "Retry-After", retry);
+    sp_http_respond_problem(r, 429, "Too Many Requests", detail, NULL);
+    return 1;
+}
+
 static enum MHD_Result http_req_begin(sp_http *h, struct MHD_Connection *conn,
                                       const char *url, const char *method,
                                       void **con_cls) {
@@ -392,6 +424,7 @@ static enum MHD_Result http_req_begin(sp_http *h, struct MHD_Connection *conn,
 
     if (!r) return MHD_NO;
     *con_cls = r;
+    if (h->rate && http_req_rate_limited(r)) return http_req_answer_here(r);
     /* A declared length over the limit is refused before reading the body:
      * MHD then discards the upload and closes the connection. */
     cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -561,6 +594,11 @@ static void http_on_timer(uv_timer_t *t) {
  * Server lifetime
  * ---------------------------------------------------------------------- */
 
+static void http_free(sp_http *h) {
+    sp_ratelimit_free(h->rate);
+    free(h);
+}
+
 /* Frees the server once both handles have closed, then tells the user. */
 static void http_on_handle_closed(uv_handle_t *handle) {
     sp_http *h = handle->data;
@@ -568,7 +606,7 @@ static void http_on_handle_closed(uv_handle_t *handle) {
     void *opaque = h->close_opaque;
 
     if (--h->open_handles > 0) return;
-    free(h);
+    http_free(h);
     if (cb) cb(opaque);
 }
 
@@ -576,7 +614,7 @@ static void http_close_handles(sp_http *h) {
     if (h->open_handles == 0) {
         void (*cb)(void *) = h->close_cb;
         void *opaque = h->close_opaque;
-        free(h);
+        http_free(h);
         if (cb) cb(opaque);
         return;
     }
@@ -668,6 +706,18 @@ static struct MHD_Daemon *http_start_daemon(sp_http *h, const char *addr,
     return d;
 }
 
+/* The request-rate limiter; see sp_http_options. Returns 0 or -1. */
+static int http_rate_new(sp_http *h, const sp_http_options *opt, char *errstr,
+                         size_t errstr_size) {
+    unsigned burst = opt->rate_burst;
+    if (burst == 0) burst = opt->rate_limit * 2 >= 1 ? (unsigned)(opt->rate_limit * 2) : 1;
+    if (!(h->rate = sp_ratelimit_new(opt->rate_limit, burst, HTTP_RATE_SLOTS))) {
+        http_errstr(errstr, errstr_size, "out of memory for the rate limiter");
+        return -1;
+    }
+    return 0;
+}
+
 sp_http *sp_http_new(uv_loop_t *loop, const sp_http_options *opt,
                      char *errstr, size_t errstr_size) {
     const char *addr = opt && opt->bind_addr ? opt->bind_addr : "0.0.0.0";
@@ -682,6 +732,8 @@ sp_http *sp_http_new(uv_loop_t *loop, const sp_http_options *opt,
     }
     h->loop = loop;
     h->max_body = opt && opt->max_body ? opt->max_body : HTTP_DEFAULT_MAX_BODY;
+    if (opt && opt->rate_limit > 0 && http_rate_new(h, opt, errstr, errstr_size) != 0)
+        goto err_free;
     h->d = http_start_daemon(h, addr, opt ? opt->port : 0, errstr, errstr_size);
     if (!h->d) goto err_free;
 
@@ -718,7 +770,7 @@ err_close: /* handles are freed with h in their close callbacks */
 err_stop:
     MHD_stop_daemon(h->d);
 err_free:
-    free(h);
+    http_free(h);
     return NULL;
 }
 

@@ -30,6 +30,12 @@ typedef struct sp_http_options {
     const char *bind_addr; /* "127.0.0.1", "0.0.0.0"; NULL = "0.0.0.0" */
     int port;              /* 0 = any free port; see sp_http_port() */
     size_t max_body;       /* bytes; larger bodies get 413. 0 = 1 MiB */
+    /* Requests per second per client address (a token bucket each); over it
+     * a request gets 429 with Retry-After. 0 = no limit. /healthz, /readyz
+     * and /metrics are never limited: probes and scrapes must get through
+     * a flood. */
+    double rate_limit;
+    unsigned rate_burst;   /* bucket size; 0 = twice rate_limit (at least 1) */
 } sp_http_options;
 
 /* Starts listening. Returns a new server, or NULL with errstr filled. */

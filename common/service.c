@@ -41,6 +41,16 @@ const sp_conf_def sp_common_conf_table[] = {
      "Directory for local state (outbox, logs)"},
     {"consumer.group", SP_CONF_STRING, C(group_id), NULL, 0, 0, NULL,
      "Kafka consumer group (default sendpath-<service>)"},
+    {"http.max_body", SP_CONF_INT, C(http_max_body), "1048576", 1024, 67108864, NULL,
+     "Largest request body in bytes; a larger one gets 413"},
+    {"http.rate_limit", SP_CONF_INT, C(http_rate_limit), "50", 0, 1000000, NULL,
+     "Requests per second from one client address (a token bucket each); over it, "
+     "429 with Retry-After. 0: no limit. /healthz, /readyz and /metrics are exempt"},
+    {"http.rate_burst", SP_CONF_INT, C(http_rate_burst), "200", 1, 1000000, NULL,
+     "Requests one client may send at once before http.rate_limit applies"},
+    {"input.max_depth", SP_CONF_INT, C(input_max_depth), "32", 2, 1000, NULL,
+     "Deepest nesting of JSON arrays and objects accepted in a body or a command "
+     "message; deeper is refused (400, or the dead-letter topic)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 #undef C
@@ -61,6 +71,11 @@ int sp_service_publish(sp_service *s, sp_topic_id t, const char *key,
         return -1;
     sp_metric_inc(s->m_events_out);
     return 0;
+}
+
+sp_json_limits sp_service_json_limits(const sp_service *s) {
+    return (sp_json_limits){(size_t)s->common->http_max_body,
+                            (int)s->common->input_max_depth};
 }
 
 int sp_service_deadletter(sp_service *s, const rd_kafka_message_t *m,
@@ -316,7 +331,10 @@ static void service_metrics(sp_service *s) {
 }
 
 static int service_http(sp_service *s, char *errstr, size_t size) {
-    sp_http_options o = {s->common->http_bind, (int)s->common->http_port, 0};
+    sp_http_options o = {s->common->http_bind, (int)s->common->http_port,
+                         (size_t)s->common->http_max_body,
+                         (double)s->common->http_rate_limit,
+                         (unsigned)s->common->http_rate_burst};
     if (!(s->http = sp_http_new(s->loop, &o, errstr, size))) return -1;
     sp_http_route(s->http, "GET", "/healthz", handle_healthz, s);
     sp_http_route(s->http, "GET", "/readyz", handle_readyz, s);

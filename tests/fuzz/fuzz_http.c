@@ -87,7 +87,7 @@ static void echo_header(sp_http_req *r, void *opaque) {
 }
 
 static void server_start(void) {
-    sp_http_options opt = {"127.0.0.1", 0, 1024};
+    sp_http_options opt = {.bind_addr = "127.0.0.1", .max_body = 1024};
     char errstr[256];
 
     sp_log_set_level(SP_LOG_ERROR);
