@@ -82,7 +82,9 @@ static cJSON *parse_limited(sp_service *s, const rd_kafka_message_t *m, char *re
 
     lim.max_bytes = (size_t)conf->commands_max_bytes;
     body = sp_json_parse_limited(m->payload, m->len, &lim, &why);
-    if (!body)
+    if (!body && why == SP_JSON_INVALID)
+        snprintf(reason, size, "400 Invalid command: the message is not a JSON object");
+    else if (!body)
         snprintf(reason, size, "%s: the message %s", why == SP_JSON_TOO_BIG ?
                  "413 Too large" : "400 Invalid command",
                  sp_json_refusal_reason(why, &lim, what, sizeof(what)));

@@ -1,7 +1,8 @@
 """The limits on what clients send, against the running intake.
 
 Over HTTP: a body over http.max_body gets 413, a field over its length and a
-body nested deeper than input.max_depth get 400 naming the field, a client
+body nested deeper than input.max_depth (at intake and evidence) get 400
+naming the field, a client
 over http.rate_limit gets 429 with Retry-After while /readyz still answers,
 and after waiting it is served again. Over the commands topic: a message over
 commands.max_bytes or nested too deep lands on the dead-letter topic with
@@ -59,6 +60,12 @@ def check_http(stack, url):
     ok = dict(REQUEST, idempotency_key="limits-ok", extra=nested(7))
     r = http("POST", url, ok)
     assert r.status != 400 or "(body)" not in r.body, r.body
+
+
+def check_evidence_depth(stack, case_id):
+    url = stack.url("evidence", f"/v1/cases/{case_id}/advice/educational")
+    p = problem(http("POST", url, {"date": "2026-11-23", "extra": nested(8)}), 400)
+    assert {"field": "(body)", "reason": "nests deeper than 8 levels"} in p["errors"], p
 
 
 def check_rate(stack, url):
@@ -120,6 +127,7 @@ def test(stack):
     case_id = r.json()["case_id"]
     before = len(stack.topic("sendpath.case-events"))
     check_http(stack, url)
+    check_evidence_depth(stack, case_id)
     assert len(stack.topic("sendpath.case-events")) <= before + 1, "a refused body published"
     check_rate(stack, url)
     check_topic(stack, case_id)
@@ -127,4 +135,5 @@ def test(stack):
 
 
 if __name__ == "__main__":
-    main(test, clock_start="2026-11-23T10:00:00Z", services=("intake",), extra_env=LIMITS)
+    main(test, clock_start="2026-11-23T10:00:00Z", services=("intake", "evidence"),
+         extra_env=LIMITS)
