@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -152,10 +153,14 @@ static void idle_fire(uv_timer_t *t) { *(int *)t->data = 1; }
  * client's half-close (it reads the FIN with the request and clears its
  * read-ready flag), so "the server closed" cannot be the only end. */
 #define HTTP_IDLE_MS 5
+#define HTTP_STUCK_MS 3000
 static void client_wait(fuzz_client *c) {
     int idle_over = 0;
     size_t seen = (size_t)-1;
+    uint64_t start;
 
+    uv_update_time(&loop);
+    start = uv_now(&loop);
     idle.data = &idle_over;
     while (!c->closed) {
         if (c->got != seen) { /* progress: start the quiet period again */
@@ -169,6 +174,12 @@ static void client_wait(fuzz_client *c) {
             uv_timer_start(&idle, idle_fire, HTTP_IDLE_MS, 0);
         }
         uv_run(&loop, UV_RUN_ONCE);
+        if (uv_now(&loop) - start > HTTP_STUCK_MS) {
+            /* Say what is stuck before libFuzzer's timeout says only where. */
+            fprintf(stderr, "fuzz_http: stuck: got %zu closed %d pending %zu late %zu\n",
+                    c->got, c->closed, sp_http_pending(server), late_open);
+            abort();
+        }
     }
     uv_timer_stop(&idle);
 }
