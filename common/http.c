@@ -865,8 +865,11 @@ int sp_http_req_add_header(sp_http_req *r, const char *name, const char *value) 
     size_t nlen = strlen(name), vlen = strlen(value);
     http_hdr *hd;
 
-    /* CR or LF in a value would let it write its own headers (splitting). */
-    if (r->answered || !http_is_token(name) || strpbrk(value, "\r\n")) return -1;
+    /* CR or LF in a value would let it write its own headers (splitting).
+     * An empty value is refused too: MHD refuses to add it, which would fail
+     * the whole answer and drop the connection (found by fuzz_http). */
+    if (r->answered || !http_is_token(name) || !*value || strpbrk(value, "\r\n"))
+        return -1;
     hd = malloc(sizeof(*hd) + nlen + 1 + vlen + 1);
     if (!hd) return -1;
     memcpy(hd->name, name, nlen + 1);

@@ -74,8 +74,9 @@ const char *sp_http_req_body(const sp_http_req *r, size_t *len);
 const char *sp_http_req_client(const sp_http_req *r);
 
 /* Adds a response header; call before answering. name and value are copied.
- * Values with CR or LF are refused (returns -1), as are names that are not
- * HTTP tokens and calls after the answer. Returns 0 or -1. */
+ * Values with CR or LF are refused (returns -1), as are empty values (MHD
+ * cannot send them), names that are not HTTP tokens and calls after the
+ * answer. Returns 0 or -1. */
 int sp_http_req_add_header(sp_http_req *r, const char *name, const char *value);
 
 /* Answers the request (exactly once). body is copied; content_type may be

@@ -126,7 +126,10 @@ static int client_connect(void) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) abort();
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) abort();
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        fprintf(stderr, "fuzz_http: connect: %s\n", strerror(errno));
+        abort();
+    }
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) abort();
     return fd;
 }
