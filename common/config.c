@@ -75,20 +75,31 @@ static int entries_add_line(file_entries *fe, char *raw, int lineno,
     return 0;
 }
 
+/* Reads the file line by line, each whole however long (a fixed buffer
+ * would split a long line into two, the second read as a line of its own),
+ * and refuses a NUL byte, which would silently cut its line short. */
 static int entries_read(file_entries *fe, const char *path, char *errstr,
                         size_t size) {
     FILE *f = fopen(path, "r");
-    char buf[4096];
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t n;
     int lineno = 0, rc = 0;
     if (!f) {
         snprintf(errstr, size, "cannot open config file %s: %s", path,
                  strerror(errno));
         return -1;
     }
-    while (rc == 0 && fgets(buf, sizeof(buf), f)) {
+    while (rc == 0 && (n = getline(&buf, &cap, f)) >= 0) {
         lineno++;
+        if (memchr(buf, '\0', (size_t)n)) {
+            snprintf(errstr, size, "%s:%d: holds a NUL byte", path, lineno);
+            rc = -1;
+            break;
+        }
         rc = entries_add_line(fe, buf, lineno, path, errstr, size);
     }
+    free(buf);
     fclose(f);
     return rc;
 }

@@ -60,6 +60,7 @@
 #include <openssl/crypto.h>
 #include "http.h"
 #include "log.h"
+#include "ratelimit.h"
 
 #define HTTP_MAX_ROUTES 64
 #define HTTP_MAX_PARAMS 8
@@ -68,6 +69,8 @@
  * never time out (MHD stops their clock). */
 #define HTTP_IDLE_TIMEOUT_S 30u
 #define HTTP_CT_PROBLEM "application/problem+json"
+/* Clients whose rate buckets are kept at once; see ratelimit.h. */
+#define HTTP_RATE_SLOTS 4096
 
 /* Answers that must not need memory to be made. */
 static const char http_oom_problem[] =
@@ -115,6 +118,7 @@ struct sp_http {
     int open_handles;  /* initialised uv handles not yet closed */
     int port;
     size_t max_body;
+    sp_ratelimit *rate; /* NULL: no request rate limit */
     size_t pending;    /* dispatched, not yet answered */
     int kicked;        /* a resume happened during MHD_run: run again now */
     int closing;       /* sp_http_close() called; teardown scheduled */
@@ -246,15 +250,6 @@ static void http_tls_options(sp_http *h, struct MHD_OptionItem tls[3]) {
         tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
     }
     tls[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-}
-
-static void http_free(sp_http *h) {
-    if (h->tls_key) { /* a private key does not linger in freed memory */
-        OPENSSL_cleanse(h->tls_key, strlen(h->tls_key));
-        free(h->tls_key);
-    }
-    free(h->tls_cert);
-    free(h);
 }
 
 /* ------------------------------------------------------------------------
@@ -475,6 +470,34 @@ static enum MHD_Result http_req_too_large(sp_http_req *r) {
     return http_req_answer_here(r);
 }
 
+/* Paths that are never rate limited: liveness, readiness and metrics must
+ * answer while a client floods the API. */
+static int http_rate_exempt(const char *path) {
+    static const char *const exempt[] = {"/healthz", "/readyz", "/metrics"};
+    for (size_t i = 0; i < sizeof(exempt) / sizeof(exempt[0]); i++)
+        if (strcmp(path, exempt[i]) == 0) return 1;
+    return 0;
+}
+
+/* Takes a token from the client's bucket. Returns 0 if the request may go
+ * on, else 1 with a 429 (and Retry-After, in whole seconds) stored. */
+static int http_req_rate_limited(sp_http_req *r) {
+    char retry[24], detail[128];
+    uint64_t wait_ms;
+
+    if (http_rate_exempt(r->path)) return 0;
+    http_req_copy_client(r);
+    wait_ms = sp_ratelimit_take(r->h->rate, r->client[0] ? r->client : "?",
+                                uv_now(r->h->loop));
+    if (wait_ms == 0) return 0;
+    snprintf(retry, sizeof(retry), "%llu", (unsigned long long)((wait_ms + 999) / 1000));
+    snprintf(detail, sizeof(detail), "Too many requests from this client; retry after %s s.",
+             retry);
+    sp_http_req_add_header(r, "Retry-After", retry);
+    sp_http_respond_problem(r, 429, "Too Many Requests", detail, NULL);
+    return 1;
+}
+
 static enum MHD_Result http_req_begin(sp_http *h, struct MHD_Connection *conn,
                                       const char *url, const char *method,
                                       void **con_cls) {
@@ -483,6 +506,7 @@ static enum MHD_Result http_req_begin(sp_http *h, struct MHD_Connection *conn,
 
     if (!r) return MHD_NO;
     *con_cls = r;
+    if (h->rate && http_req_rate_limited(r)) return http_req_answer_here(r);
     /* A declared length over the limit is refused before reading the body:
      * MHD then discards the upload and closes the connection. */
     cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -653,6 +677,16 @@ static void http_on_timer(uv_timer_t *t) {
  * Server lifetime
  * ---------------------------------------------------------------------- */
 
+static void http_free(sp_http *h) {
+    if (h->tls_key) { /* a private key does not linger in freed memory */
+        OPENSSL_cleanse(h->tls_key, strlen(h->tls_key));
+        free(h->tls_key);
+    }
+    free(h->tls_cert);
+    sp_ratelimit_free(h->rate);
+    free(h);
+}
+
 /* Frees the server once both handles have closed, then tells the user. */
 static void http_on_handle_closed(uv_handle_t *handle) {
     sp_http *h = handle->data;
@@ -764,6 +798,18 @@ static struct MHD_Daemon *http_start_daemon(sp_http *h, const char *addr,
     return d;
 }
 
+/* The request-rate limiter; see sp_http_options. Returns 0 or -1. */
+static int http_rate_new(sp_http *h, const sp_http_options *opt, char *errstr,
+                         size_t errstr_size) {
+    unsigned burst = opt->rate_burst;
+    if (burst == 0) burst = opt->rate_limit * 2 >= 1 ? (unsigned)(opt->rate_limit * 2) : 1;
+    if (!(h->rate = sp_ratelimit_new(opt->rate_limit, burst, HTTP_RATE_SLOTS))) {
+        http_errstr(errstr, errstr_size, "out of memory for the rate limiter");
+        return -1;
+    }
+    return 0;
+}
+
 sp_http *sp_http_new(uv_loop_t *loop, const sp_http_options *opt,
                      char *errstr, size_t errstr_size) {
     const char *addr = opt && opt->bind_addr ? opt->bind_addr : "0.0.0.0";
@@ -779,6 +825,8 @@ sp_http *sp_http_new(uv_loop_t *loop, const sp_http_options *opt,
     h->loop = loop;
     h->max_body = opt && opt->max_body ? opt->max_body : HTTP_DEFAULT_MAX_BODY;
     if (opt && http_tls_load(h, opt, errstr, errstr_size) != 0) goto err_free;
+    if (opt && opt->rate_limit > 0 && http_rate_new(h, opt, errstr, errstr_size) != 0)
+        goto err_free;
     h->d = http_start_daemon(h, addr, opt ? opt->port : 0, errstr, errstr_size);
     if (!h->d) goto err_free;
 
@@ -929,8 +977,11 @@ int sp_http_req_add_header(sp_http_req *r, const char *name, const char *value) 
     size_t nlen = strlen(name), vlen = strlen(value);
     http_hdr *hd;
 
-    /* CR or LF in a value would let it write its own headers (splitting). */
-    if (r->answered || !http_is_token(name) || strpbrk(value, "\r\n")) return -1;
+    /* CR or LF in a value would let it write its own headers (splitting).
+     * An empty value is refused too: MHD refuses to add it, which would fail
+     * the whole answer and drop the connection (found by fuzz_http). */
+    if (r->answered || !http_is_token(name) || !*value || strpbrk(value, "\r\n"))
+        return -1;
     hd = malloc(sizeof(*hd) + nlen + 1 + vlen + 1);
     if (!hd) return -1;
     memcpy(hd->name, name, nlen + 1);

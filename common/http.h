@@ -39,6 +39,12 @@ typedef struct sp_http_options {
      * MHD); with neither, plain HTTP. Read once at start. */
     const char *tls_cert_file;
     const char *tls_key_file;
+    /* Requests per second per client address (a token bucket each); over it
+     * a request gets 429 with Retry-After. 0 = no limit. /healthz, /readyz
+     * and /metrics are never limited: probes and scrapes must get through
+     * a flood. */
+    double rate_limit;
+    unsigned rate_burst;   /* bucket size; 0 = twice rate_limit (at least 1) */
 } sp_http_options;
 
 /* Starts listening. Returns a new server, or NULL with errstr filled. */
@@ -98,8 +104,9 @@ const char *sp_http_req_body(const sp_http_req *r, size_t *len);
 const char *sp_http_req_client(const sp_http_req *r);
 
 /* Adds a response header; call before answering. name and value are copied.
- * Values with CR or LF are refused (returns -1), as are names that are not
- * HTTP tokens and calls after the answer. Returns 0 or -1. */
+ * Values with CR or LF are refused (returns -1), as are empty values (MHD
+ * cannot send them), names that are not HTTP tokens and calls after the
+ * answer. Returns 0 or -1. */
 int sp_http_req_add_header(sp_http_req *r, const char *name, const char *value);
 
 /* Answers the request (exactly once), and writes its access-log line

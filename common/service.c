@@ -55,6 +55,16 @@ const sp_conf_def sp_common_conf_table[] = {
      "PEM certificate (chain): with http.tls_key_file the API speaks only HTTPS"},
     {"http.tls_key_file", SP_CONF_STRING, C(tls_key_file), NULL, 0, 0, NULL,
      "PEM private key for http.tls_cert_file"},
+    {"http.max_body", SP_CONF_INT, C(http_max_body), "1048576", 1024, 67108864, NULL,
+     "Largest request body in bytes; a larger one gets 413"},
+    {"http.rate_limit", SP_CONF_INT, C(http_rate_limit), "50", 0, 1000000, NULL,
+     "Requests per second from one client address (a token bucket each); over it, "
+     "429 with Retry-After. 0: no limit. /healthz, /readyz and /metrics are exempt"},
+    {"http.rate_burst", SP_CONF_INT, C(http_rate_burst), "200", 1, 1000000, NULL,
+     "Requests one client may send at once before http.rate_limit applies"},
+    {"input.max_depth", SP_CONF_INT, C(input_max_depth), "32", 2, 1000, NULL,
+     "Deepest nesting of JSON arrays and objects accepted in a body or a command "
+     "message; deeper is refused (400, or the dead-letter topic)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 #undef C
@@ -79,6 +89,11 @@ int sp_service_publish(sp_service *s, sp_topic_id t, const char *key,
         return -1;
     sp_metric_inc(s->m_events_out);
     return 0;
+}
+
+sp_json_limits sp_service_json_limits(const sp_service *s) {
+    return (sp_json_limits){(size_t)s->common->http_max_body,
+                            (int)s->common->input_max_depth};
 }
 
 int sp_service_deadletter(sp_service *s, const rd_kafka_message_t *m,
@@ -433,8 +448,11 @@ static int service_auth(sp_service *s, char *errstr, size_t size) {
 static int service_http(sp_service *s, char *errstr, size_t size) {
     sp_http_options o = {.bind_addr = s->common->http_bind,
                          .port = (int)s->common->http_port,
+                         .max_body = (size_t)s->common->http_max_body,
                          .tls_cert_file = s->common->tls_cert_file,
-                         .tls_key_file = s->common->tls_key_file};
+                         .tls_key_file = s->common->tls_key_file,
+                         .rate_limit = (double)s->common->http_rate_limit,
+                         .rate_burst = (unsigned)s->common->http_rate_burst};
     if (!(s->http = sp_http_new(s->loop, &o, errstr, size))) return -1;
     if (service_auth(s, errstr, size)) return -1;
     sp_http_route_scoped(s->http, "GET", "/healthz", "public", handle_healthz, s);

@@ -27,6 +27,7 @@
 #include "redis.h"
 #include "topics.h"
 #include "redis_shards.h"
+#include "validate.h"
 
 /* Settings every service has. A service's own config struct must start with
  * this struct (so the common rows' offsets apply to it). */
@@ -50,6 +51,11 @@ typedef struct sp_common_conf {
     char *auth_tokens_file;
     char *tls_cert_file;
     char *tls_key_file;
+    /* Limits on what clients send (see docs/security.md). */
+    long long http_max_body;
+    long long http_rate_limit;
+    long long http_rate_burst;
+    long long input_max_depth;
 } sp_common_conf;
 
 extern const sp_conf_def sp_common_conf_table[];
@@ -149,6 +155,9 @@ int sp_service_deadletter_text(sp_service *s, const char *key, const char *value
                                size_t len, const char *source, const char *reason,
                                const sp_header *extra, size_t n, sp_produce_cb cb,
                                void *opaque, char *errstr, size_t errstr_size);
+/* The JSON limits for bodies and messages this service takes from clients:
+ * http.max_body bytes and input.max_depth levels. */
+sp_json_limits sp_service_json_limits(const sp_service *s);
 /* Counts one message consumed from topic. */
 void sp_service_count_in(sp_service *s);
 void sp_service_count_error(sp_service *s);

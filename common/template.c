@@ -291,6 +291,14 @@ static char *render_text(const sp_template *t, const char *text,
         free(r.out.p);
         return NULL;
     }
+    /* No value holds "((", but one can make it with its neighbour: a value
+     * ending in '(' before a literal '(' or another value starting with
+     * one. Checked on the whole output, so no join can slip past. */
+    if (strstr(r.out.p, "((")) {
+        snprintf(errstr, size, "template %s: a value next to '(' makes '(('", t->name);
+        free(r.out.p);
+        return NULL;
+    }
     return r.out.p;
 }
 

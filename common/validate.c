@@ -1,4 +1,5 @@
-/* validate.c - field checks that collect errors. See validate.h. */
+/* validate.c - field checks that collect errors, and limits on JSON
+ * documents before they are parsed. See validate.h. */
 #include <stdio.h>
 #include <string.h>
 #include "validate.h"
@@ -151,4 +152,55 @@ const cJSON *sp_valid_object(sp_valid *v, const cJSON *obj, const char *path,
         return NULL;
     }
     return f;
+}
+
+/* ---- documents within limits --------------------------------------------- */
+
+int sp_json_text_depth(const char *text, size_t len, int stop_at) {
+    int depth = 0, deepest = 0, in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\') i++; /* the escaped character cannot end the string */
+            else if (c == '"') in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > deepest && (deepest = depth) > stop_at) return deepest;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return deepest;
+}
+
+cJSON *sp_json_parse_limited(const char *text, size_t len, const sp_json_limits *lim,
+                             sp_json_refusal *refusal) {
+    sp_json_refusal r = SP_JSON_OK;
+    cJSON *doc = NULL;
+
+    if (lim->max_bytes && len > lim->max_bytes)
+        r = SP_JSON_TOO_BIG;
+    else if (lim->max_depth > 0 &&
+             sp_json_text_depth(text, len, lim->max_depth) > lim->max_depth)
+        r = SP_JSON_TOO_DEEP;
+    else if (!(doc = cJSON_ParseWithLength(text, len)))
+        r = SP_JSON_INVALID;
+    if (refusal) *refusal = r;
+    return doc;
+}
+
+const char *sp_json_refusal_reason(sp_json_refusal r, const sp_json_limits *lim,
+                                   char *buf, size_t size) {
+    switch (r) {
+    case SP_JSON_OK: snprintf(buf, size, "is within the limits"); break;
+    case SP_JSON_TOO_BIG:
+        snprintf(buf, size, "is larger than %zu bytes", lim->max_bytes);
+        break;
+    case SP_JSON_TOO_DEEP:
+        snprintf(buf, size, "nests deeper than %d levels", lim->max_depth);
+        break;
+    case SP_JSON_INVALID: snprintf(buf, size, "is not valid JSON"); break;
+    }
+    return buf;
 }

@@ -7,7 +7,9 @@
  * the same path, which is what problem+json's errors[].field carries.
  *
  * Limits here (string lengths, array sizes) are the first line against
- * hostile input; the HTTP layer bounds the body size. */
+ * hostile input; the HTTP layer bounds the body size, and
+ * sp_json_parse_limited() bounds a document's size and nesting before any of
+ * it is parsed, for HTTP bodies and topic messages alike. */
 #ifndef SP_VALIDATE_H
 #define SP_VALIDATE_H
 
@@ -45,6 +47,36 @@ int sp_valid_bool(sp_valid *v, const cJSON *obj, const char *path, int required)
 /* An object at path; records an error if required and absent or not one. */
 const cJSON *sp_valid_object(sp_valid *v, const cJSON *obj, const char *path,
                              int required);
+
+/* Limits on a JSON document as received (an HTTP body, a Kafka message). */
+typedef struct sp_json_limits {
+    size_t max_bytes; /* 0: no limit */
+    int max_depth;    /* arrays and objects within each other; 0: no limit of
+                       * ours (cJSON still stops at 1000) */
+} sp_json_limits;
+
+typedef enum sp_json_refusal {
+    SP_JSON_OK = 0,
+    SP_JSON_TOO_BIG,  /* longer than max_bytes */
+    SP_JSON_TOO_DEEP, /* nested deeper than max_depth */
+    SP_JSON_INVALID   /* not JSON */
+} sp_json_refusal;
+
+/* Parses text (len bytes, need not be NUL-terminated) if it is within lim.
+ * The size and depth are checked on the text first, in one pass without
+ * allocating, so a hostile document costs no more than its length. Returns
+ * a new value (free with cJSON_Delete), or NULL with *refusal saying why
+ * (refusal may be NULL). */
+cJSON *sp_json_parse_limited(const char *text, size_t len, const sp_json_limits *lim,
+                             sp_json_refusal *refusal);
+/* The deepest nesting of arrays and objects in text, counted outside
+ * strings: "{}" is 1, "[[1]]" is 2, "1" is 0. Stops counting past stop_at
+ * (returns stop_at + 1) so the scan ends early on a hostile document. */
+int sp_json_text_depth(const char *text, size_t len, int stop_at);
+/* "is larger than 1048576 bytes", "nests deeper than 32 levels", "is not
+ * valid JSON": the reason for r, written into buf, as an errors[].reason. */
+const char *sp_json_refusal_reason(sp_json_refusal r, const sp_json_limits *lim,
+                                   char *buf, size_t size);
 
 /* 1 if s is a plausible single email address with no CR, LF or spaces. */
 int sp_email_valid(const char *s);

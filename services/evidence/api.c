@@ -172,7 +172,7 @@ static const char *idempotency_key(sp_valid *v, sp_http_req *req, const cJSON *b
 /* Checks the path and the body; returns the {field, reason} array, or NULL
  * when in is complete. */
 static cJSON *return_parse(sp_service *s, sp_http_req *req, const cJSON *body,
-                           evidence_return_input *in) {
+                           const char *unparsed, evidence_return_input *in) {
     sp_valid v;
     sp_valid_init(&v);
     memset(in, 0, sizeof(*in));
@@ -182,7 +182,7 @@ static cJSON *return_parse(sp_service *s, sp_http_req *req, const cJSON *body,
     evidence_return_check(&v, sp_http_req_param(req, "adviser"), body,
                           sp_date_from_ms(sp_service_now(s)), in);
     if (!cJSON_IsObject(body))
-        sp_valid_error(&v, "(body)", body ? "must be a JSON object" : "is not valid JSON");
+        sp_valid_error(&v, "(body)", body ? "must be a JSON object" : unparsed);
     else
         in->idem_key = idempotency_key(&v, req, body);
     return sp_valid_take(&v);
@@ -192,10 +192,14 @@ static void handle_return(sp_http_req *req, void *opaque) {
     sp_service *s = opaque;
     size_t len;
     const char *text = sp_http_req_body(req, &len);
-    cJSON *body = cJSON_ParseWithLength(text, len), *errors;
+    sp_json_limits lim = sp_service_json_limits(s);
+    sp_json_refusal why;
+    char unparsed[64];
+    cJSON *body = sp_json_parse_limited(text, len, &lim, &why), *errors;
     evidence_return_input in;
     advice_return *ar;
-    if ((errors = return_parse(s, req, body, &in)) != NULL) {
+    sp_json_refusal_reason(why, &lim, unparsed, sizeof(unparsed));
+    if ((errors = return_parse(s, req, body, unparsed, &in)) != NULL) {
         sp_service_count_error(s);
         sp_http_respond_problem(req, 400, "Invalid return",
                                 "The return has fields that are missing or wrong", errors);

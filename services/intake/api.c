@@ -56,18 +56,24 @@ static void answer(sp_service *s, intake_result *res, void *opaque) {
     sp_http_respond_json(r, 201, o);
 }
 
-/* Parses the body; answers 400 itself and returns NULL when it is not JSON. */
-static cJSON *json_body(sp_http_req *r) {
+/* Parses the body within the service's limits (input.max_depth; the HTTP
+ * layer has bounded the size); answers 400 itself and returns NULL when it is
+ * not JSON or nests too deep. */
+static cJSON *json_body(sp_http_req *r, sp_service *s) {
     size_t len;
     const char *text = sp_http_req_body(r, &len);
-    cJSON *body = cJSON_ParseWithLength(text, len);
+    sp_json_limits lim = sp_service_json_limits(s);
+    sp_json_refusal why;
+    char reason[64];
+    cJSON *body = sp_json_parse_limited(text, len, &lim, &why);
     if (!body) {
         cJSON *errs = cJSON_CreateArray(), *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "field", "(body)");
-        cJSON_AddStringToObject(e, "reason", "is not valid JSON");
+        cJSON_AddStringToObject(e, "reason",
+                                sp_json_refusal_reason(why, &lim, reason, sizeof(reason)));
         cJSON_AddItemToArray(errs, e);
-        sp_http_respond_problem(r, 400, "Invalid request", "The body must be a JSON object",
-                                errs);
+        sp_http_respond_problem(r, why == SP_JSON_TOO_BIG ? 413 : 400, "Invalid request",
+                                "The body must be a JSON object", errs);
     }
     return body;
 }
@@ -79,7 +85,7 @@ static const char *body_school_urn(const cJSON *body) {
 }
 
 static void handle_create(sp_http_req *r, sp_service *s, intake_create_kind kind) {
-    cJSON *body = json_body(r);
+    cJSON *body = json_body(r, s);
     if (!body) return;
     if (!sp_auth_req_school_ok(r, body_school_urn(body))) {
         cJSON_Delete(body);
@@ -151,7 +157,7 @@ static void command_school_read(sp_redis *rd, redisReply *rep, void *priv) {
 static void handle_command(sp_http_req *r, void *opaque) {
     command_route *cr = opaque;
     const char *id = sp_http_req_param(r, "id");
-    cJSON *body = json_body(r);
+    cJSON *body = json_body(r, cr->s);
     school_wait *w;
     if (!body) return;
     if (cr->school == SCHOOL_BY_BODY &&
@@ -184,7 +190,7 @@ static school_check command_school_check(const intake_command *c) {
  * system send every command to one URL, and the importer replay steps. */
 static void handle_named_command(sp_http_req *r, void *opaque) {
     sp_service *s = opaque;
-    cJSON *body = json_body(r);
+    cJSON *body = json_body(r, s);
     if (!body) return;
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "command"));
     const intake_command *c = name ? intake_command_by_name(name) : NULL;

@@ -15,6 +15,10 @@ static const sp_conf_def intake_conf_table[] = {
      NULL, "HTTP port of the intake API"},
     {"idempotency.ttl_s", SP_CONF_INT, offsetof(intake_conf, idem_ttl_s), "7776000",
      60, 315360000, NULL, "How long a command's idempotency key is remembered (s)"},
+    {"commands.max_bytes", SP_CONF_INT, offsetof(intake_conf, commands_max_bytes),
+     "1048576", 256, 67108864, NULL,
+     "Largest message taken from the commands topic; a larger one goes to the "
+     "dead-letter topic"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 

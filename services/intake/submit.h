@@ -14,6 +14,7 @@
 typedef struct intake_conf {
     sp_common_conf common;
     long long idem_ttl_s;
+    long long commands_max_bytes;
 } intake_conf;
 
 typedef struct intake_result {

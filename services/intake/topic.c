@@ -70,13 +70,37 @@ static void submitted(sp_service *s, intake_result *res, void *opaque) {
     free(tm);
 }
 
+/* Parses the message within the limits: commands.max_bytes and
+ * input.max_depth. Returns the body, or NULL with the dead-letter reason. */
+static cJSON *parse_limited(sp_service *s, const rd_kafka_message_t *m, char *reason,
+                            size_t size) {
+    const intake_conf *conf = s->conf;
+    sp_json_limits lim = sp_service_json_limits(s);
+    sp_json_refusal why;
+    char what[64];
+    cJSON *body;
+
+    lim.max_bytes = (size_t)conf->commands_max_bytes;
+    body = sp_json_parse_limited(m->payload, m->len, &lim, &why);
+    if (!body && why == SP_JSON_INVALID)
+        snprintf(reason, size, "400 Invalid command: the message is not a JSON object");
+    else if (!body)
+        snprintf(reason, size, "%s: the message %s", why == SP_JSON_TOO_BIG ?
+                 "413 Too large" : "400 Invalid command",
+                 sp_json_refusal_reason(why, &lim, what, sizeof(what)));
+    return body;
+}
+
 static void submit_one(topic_batch *b, rd_kafka_message_t *m) {
-    cJSON *body = cJSON_ParseWithLength(m->payload, m->len);
+    char reason[128];
+    cJSON *body = parse_limited(b->s, m, reason, sizeof(reason));
     const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "command"));
     const char *case_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, "case_id"));
     const intake_command *c = name ? intake_command_by_name(name) : NULL;
     topic_msg *tm;
-    if (!cJSON_IsObject(body)) {
+    if (!body) {
+        refuse(b, m, reason);
+    } else if (!cJSON_IsObject(body)) {
         refuse(b, m, "400 Invalid command: the message is not a JSON object");
     } else if (!name || (!c && strcmp(name, "request") && strcmp(name, "sen_support") &&
                          strcmp(name, "plan"))) {

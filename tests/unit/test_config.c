@@ -177,6 +177,40 @@ static void test_errors_name_key_and_place(void **state) {
     }
 }
 
+/* A line longer than the 4 KiB buffer the reader once used was split in
+ * two: the value cut short and its tail read as a line of its own. */
+static void test_long_line_read_whole(void **state) {
+    conf c;
+    sp_conf_kvs k = {0};
+    char err[256] = "", *file = malloc(10100);
+    size_t n = (size_t)sprintf(file, "name = ");
+    memset(file + n, 'v', 10000);
+    strcpy(file + n + 10000, "\nredis.port = 7001\n");
+    clear_env();
+    assert_int_equal(load(&c, file, &k, err, sizeof(err)), 0);
+    assert_int_equal(strlen(c.name), 10000);
+    assert_int_equal(c.port, 7001);
+    sp_config_free(&c, tables);
+    sp_conf_kvs_free(&k);
+    free(file);
+}
+
+static void test_nul_byte_refused(void **state) {
+    static const char text[] = "name = a\0b\nredis.port = 7001\n";
+    char path[] = "/tmp/sp-test-config-XXXXXX", err[256] = "";
+    int fd = mkstemp(path);
+    conf c = {0};
+    sp_conf_kvs k = {0};
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+    close(fd);
+    clear_env();
+    assert_int_equal(sp_config_load(&c, tables, "timers", path, &k, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":1: holds a NUL byte"));
+    unlink(path);
+    sp_config_free(&c, tables);
+    sp_conf_kvs_free(&k);
+}
+
 static void test_missing_file(void **state) {
     conf c = {0};
     sp_conf_kvs k = {0};
@@ -195,6 +229,8 @@ int main(void) {
         cmocka_unit_test(test_kafka_from_environment),
         cmocka_unit_test(test_map_rows),
         cmocka_unit_test(test_errors_name_key_and_place),
+        cmocka_unit_test(test_long_line_read_whole),
+        cmocka_unit_test(test_nul_byte_refused),
         cmocka_unit_test(test_missing_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -193,8 +193,15 @@ static void client_wait_answered(fixture *f, int n) {
     for (int i = 0; i < 1000 && atomic_load(&f->late_answered) < n; i++) sleep_ms(5);
 }
 
+static void fixture_start_opts(fixture *f, const sp_http_options *o);
+
 static void fixture_start(fixture *f, size_t max_body) {
-    sp_http_options opt = {.bind_addr = "127.0.0.1", .port = 0, .max_body = max_body};
+    sp_http_options opt = {.bind_addr = "127.0.0.1", .max_body = max_body};
+    fixture_start_opts(f, &opt);
+}
+
+static void fixture_start_opts(fixture *f, const sp_http_options *o) {
+    sp_http_options opt = *o;
     char err[256] = "";
 
     memset(f, 0, sizeof(*f));
@@ -244,6 +251,8 @@ static void h_ping(sp_http_req *r, void *opaque) {
     assert_int_equal(sp_http_req_add_header(r, "X-Bad", "a\r\nSet-Cookie: x=1"), -1);
     assert_int_equal(sp_http_req_add_header(r, "X-Bad", "a\nb"), -1);
     assert_int_equal(sp_http_req_add_header(r, "Bad Name", "v"), -1);
+    /* MHD cannot send an empty value: accepting it failed the whole answer. */
+    assert_int_equal(sp_http_req_add_header(r, "X-Empty", ""), -1);
     assert_int_equal(sp_http_req_add_header(r, "X-Request-Id", "req-1"), 0);
     cJSON_AddBoolToObject(j, "ok", 1);
     if (sp_http_req_header(r, "x-trace"))
@@ -463,6 +472,43 @@ static void test_body_too_large(void **state) {
     assert_int_equal(atomic_load(&f.dispatched), 1);
 }
 
+static void h_ok(sp_http_req *r, void *opaque) {
+    fixture *f = opaque;
+    atomic_fetch_add(&f->dispatched, 1);
+    sp_http_respond(r, 200, "text/plain", "ok", 2);
+}
+
+static void client_flood(fixture *f) {
+    const char *get = "GET /v1/ping HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    for (int i = 0; i < 3; i++) client_request(f->port, get, &f->r[i]);
+    client_request(f->port, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                   &f->r[3]);
+}
+
+/* One request a second, two at once: the third in a row is refused with
+ * 429 and Retry-After, and never reaches its handler; /healthz still
+ * answers. */
+static void test_rate_limit(void **state) {
+    sp_http_options opt = {.bind_addr = "127.0.0.1", .rate_limit = 1, .rate_burst = 2};
+    fixture f;
+    cJSON *j;
+
+    fixture_start_opts(&f, &opt);
+    assert_int_equal(sp_http_route(f.h, "GET", "/v1/ping", h_ping, &f), 0);
+    assert_int_equal(sp_http_route(f.h, "GET", "/healthz", h_ok, &f), 0);
+    fixture_done_with_timer(&f);
+    fixture_run(&f, client_flood);
+
+    assert_int_equal(f.r[0].status, 200);
+    assert_int_equal(f.r[1].status, 200);
+    j = assert_problem(&f.r[2], 429);
+    assert_head_has(&f.r[2], "Retry-After: 1\r\n");
+    assert_string_equal(cJSON_GetObjectItem(j, "title")->valuestring, "Too Many Requests");
+    cJSON_Delete(j);
+    assert_int_equal(f.r[3].status, 200);
+    assert_int_equal(atomic_load(&f.dispatched), 3);
+}
+
 static void client_captures(fixture *f) {
     client_request(f->port,
                    "GET /v1/cases/abc-123/events/7?since=2024-09-01&note=a%20b%26c&flag"
@@ -637,6 +683,7 @@ int main(void) {
         cmocka_unit_test(test_async_post_echo),
         cmocka_unit_test(test_not_found_and_method_not_allowed),
         cmocka_unit_test(test_body_too_large),
+        cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_capture_and_query),
         cmocka_unit_test(test_client_disconnects_before_answer),
         cmocka_unit_test(test_client_resets_before_answer),

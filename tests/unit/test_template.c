@@ -186,6 +186,33 @@ static void test_render_never_leaves_a_placeholder(void **state) {
     sp_template_free(t);
 }
 
+/* Found by fuzz_template: a value ending in '(' next to a literal '(', or
+ * two values meeting at '(' and '(', made "((" though neither held it. */
+static void test_render_refuses_a_value_that_joins_into_two_parens(void **state) {
+    (void)state;
+    char err[256] = "", *subject = NULL, *body = NULL;
+    sp_template *t = parse_ok("Subject: S\n\nSee ((a))(note) and ((b))((c))");
+    static const char *const cases[][3] = {
+        {"Sam (", "", ""},   /* "Sam ((note)" */
+        {"x", "y (", "(z"},  /* "y ((z" */
+    };
+    for (size_t i = 0; i < LEN(cases); i++) {
+        sp_template_var vars[] = {{"a", cases[i][0]}, {"b", cases[i][1]}, {"c", cases[i][2]}};
+        assert_int_equal(render(t, vars, 3, &subject, &body, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "makes '(('"));
+        assert_null(subject);
+        assert_null(body);
+    }
+    sp_template_var fine[] = {{"a", "Sam ("}, {"b", "(y)"}, {"c", "z)"}};
+    assert_int_equal(render(t, fine, 3, &subject, &body, err, sizeof(err)), -1);
+    sp_template_var ok[] = {{"a", "Sam"}, {"b", "(y)"}, {"c", "z)"}};
+    assert_int_equal(render(t, ok, 3, &subject, &body, err, sizeof(err)), 0);
+    assert_string_equal(body, "See Sam(note) and (y)z)");
+    free(subject);
+    free(body);
+    sp_template_free(t);
+}
+
 static void test_render_refuses_cr_lf_in_the_subject(void **state) {
     (void)state;
     char err[256] = "", *subject, *body;
@@ -312,6 +339,7 @@ int main(void) {
         cmocka_unit_test(test_render_does_not_rescan_values),
         cmocka_unit_test(test_render_refuses_a_missing_value),
         cmocka_unit_test(test_render_never_leaves_a_placeholder),
+        cmocka_unit_test(test_render_refuses_a_value_that_joins_into_two_parens),
         cmocka_unit_test(test_render_refuses_cr_lf_in_the_subject),
         cmocka_unit_test(test_render_allows_line_breaks_in_the_body),
         cmocka_unit_test(test_load_dir_takes_txt_files_sorted),

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cJSON.h>
 #include <openssl/evp.h>
 #include "http_client.h"
@@ -40,8 +41,17 @@ static char *post(const char *base, const char *path, cJSON *body, long lineno,
                   import_counts *n, int is_step) {
     char url[512], *text = cJSON_PrintUnformatted(body), *case_id = NULL;
     cli_response res;
+    int rc;
     snprintf(url, sizeof(url), "%s%s", base, path);
-    if (cli_http("POST", url, text, strlen(text), "application/json", 10000, &res)) {
+    /* Over intake's request rate (http.rate_limit) the answer is 429: wait
+     * and send the same line again; its idempotency key makes that safe. */
+    for (int tries = 0;; tries++) {
+        rc = cli_http("POST", url, text, strlen(text), "application/json", 10000, &res);
+        if (rc || res.status != 429 || tries == 60) break;
+        free(res.body);
+        usleep(500 * 1000);
+    }
+    if (rc) {
         fprintf(stderr, "line %ld: %s\n", lineno, res.error);
         n->refused++;
     } else if (res.status == 201) {

@@ -1,0 +1,141 @@
+"""The limits on what clients send, against the running intake.
+
+Over HTTP: a body over http.max_body gets 413, a field over its length and a
+body nested deeper than input.max_depth (at intake and evidence) get 400
+naming the field, a client
+over http.rate_limit gets 429 with Retry-After while /readyz still answers,
+and after waiting it is served again. Over the commands topic: a message over
+commands.max_bytes or nested too deep lands on the dead-letter topic with
+the reason, and a good command after them is still processed. None of the
+refused ones publishes anything. Limits are set small by environment so the
+test is quick.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import http, main, wait_for  # noqa: E402
+from test_slice import REQUEST  # noqa: E402
+
+LIMITS = {
+    "SENDPATH_INTAKE_HTTP_MAX_BODY": "4096",
+    "SENDPATH_INTAKE_HTTP_RATE_LIMIT": "2",
+    "SENDPATH_INTAKE_HTTP_RATE_BURST": "8",
+    "SENDPATH_INPUT_MAX_DEPTH": "8",
+    "SENDPATH_INTAKE_COMMANDS_MAX_BYTES": "2048",
+}
+
+
+def nested(depth):
+    v = "x"
+    for _ in range(depth):
+        v = [v]
+    return v
+
+
+def problem(r, status):
+    assert r.status == status, (r.status, r.body)
+    assert r.headers["Content-Type"].startswith("application/problem+json"), r.headers
+    return r.json()
+
+
+def check_http(stack, url):
+    big = dict(REQUEST, idempotency_key="limits-big", notes="x" * 5000)
+    p = problem(http("POST", url, big), 413)
+    assert "4096" in p["detail"], p
+
+    long_name = dict(REQUEST, idempotency_key="limits-long",
+                     child=dict(REQUEST["child"], given_name="A" * 101))
+    p = problem(http("POST", url, long_name), 400)
+    assert {"field": "child.given_name", "reason": "must be at most 100 characters"} \
+        in p["errors"], p
+
+    deep = dict(REQUEST, idempotency_key="limits-deep", extra=nested(8))
+    p = problem(http("POST", url, deep), 400)
+    assert p["errors"] == [{"field": "(body)", "reason": "nests deeper than 8 levels"}], p
+    # Depth 8 in all (the body object is one level) is fine as far as depth goes.
+    ok = dict(REQUEST, idempotency_key="limits-ok", extra=nested(7))
+    r = http("POST", url, ok)
+    assert r.status != 400 or "(body)" not in r.body, r.body
+
+
+def check_evidence_depth(stack, case_id):
+    url = stack.url("evidence", f"/v1/cases/{case_id}/advice/educational")
+    p = problem(http("POST", url, {"date": "2026-11-23", "extra": nested(8)}), 400)
+    assert {"field": "(body)", "reason": "nests deeper than 8 levels"} in p["errors"], p
+
+
+def check_rate(stack, url):
+    time.sleep(4.5)  # the earlier requests' tokens back (2/s, 8 at once)
+    # 30 in a row: only 8 + 2 a second can pass, so some are refused unless
+    # each took over a third of a second; the first 8 always pass.
+    statuses, retry = [], None
+    for i in range(30):
+        r = http("POST", url, dict(REQUEST, idempotency_key=f"limits-rate-{i}"))
+        statuses.append(r.status)
+        if r.status == 429:
+            retry = retry or r
+    assert 429 in statuses, statuses
+    first = statuses.index(429)
+    assert first >= 8, statuses  # the whole burst went through
+    p = problem(retry, 429)
+    assert int(retry.headers["Retry-After"]) >= 1, retry.headers
+    assert http("GET", stack.url("intake", "/readyz")).status == 200
+    time.sleep(int(retry.headers["Retry-After"]))
+    r = http("POST", url, dict(REQUEST, idempotency_key="limits-rate-after"))
+    assert r.status != 429, (r.status, r.body)
+    print(f"limits: {statuses.count(429)} of 30 rapid requests refused with 429, "
+          f"Retry-After {retry.headers['Retry-After']} s; {p['title']}", file=sys.stderr)
+
+
+def dead_letters(stack):
+    out = subprocess.run(["kcat", "-b", stack.bootstrap, "-C", "-t", "sendpath.deadletter",
+                          "-o", "beginning", "-e", "-q", "-f", "%h\t%S\n"],
+                         capture_output=True, text=True, timeout=10).stdout
+    return [line for line in out.splitlines() if "x-service=intake" in line]
+
+
+def check_topic(stack, case_id):
+    base = {"case_id": case_id, "date": "2026-11-23", "assess": True}
+    big = dict(base, command="decision_to_assess", idempotency_key="limits-k-big",
+               reasons="r" * 3000)
+    deep = dict(base, command="decision_to_assess", idempotency_key="limits-k-deep",
+                extra=nested(9))
+    good = dict(base, command="decision_to_assess", idempotency_key="limits-k-good")
+    stack.produce_many("sendpath.commands", [(case_id, json.dumps(m))
+                                             for m in (big, deep, good)])
+    wait_for("the good command after the refused ones", lambda: [
+        e for e in stack.events("sendpath.case-events") if e["type"] == "decision.assess"])
+    def both():
+        d = dead_letters(stack)
+        return d if len(d) >= 2 else None
+    dead = wait_for("both on the dead-letter topic", both, timeout=20)
+    assert len(dead) == 2, dead
+    assert any("x-reason=413 Too large: the message is larger than 2048 bytes" in d
+               for d in dead), dead
+    assert any("x-reason=400 Invalid command: the message nests deeper than 8 levels" in d
+               for d in dead), dead
+    evs = [e for e in stack.events("sendpath.case-events") if e["subject"] == case_id]
+    assert [e["type"] for e in evs] == ["request.received", "decision.assess"], evs
+
+
+def test(stack):
+    url = stack.url("intake", "/v1/requests")
+    r = http("POST", url, REQUEST)
+    assert r.status == 201, r.body
+    case_id = r.json()["case_id"]
+    before = len(stack.topic("sendpath.case-events"))
+    check_http(stack, url)
+    check_evidence_depth(stack, case_id)
+    assert len(stack.topic("sendpath.case-events")) <= before + 1, "a refused body published"
+    check_rate(stack, url)
+    check_topic(stack, case_id)
+    stack.stop()
+
+
+if __name__ == "__main__":
+    main(test, clock_start="2026-11-23T10:00:00Z", services=("intake", "evidence"),
+         extra_env=LIMITS)
