@@ -10,15 +10,24 @@
 #define DONE_TTL_S "1814400"       /* 3 weeks */
 #define TOMBSTONE_TTL_S "34560000" /* 400 days: longer than any start's lateness */
 
-/* KEYS: c q x z. A case withdrawn or closed (z) gets no new clocks. */
-static const char arm_lua[] =
-    "if redis.call('EXISTS', KEYS[4]) == 1 then return {2, false} end\n"
-    "if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then\n"
-    "  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])\n"
-    "  if ARGV[4] ~= '' then redis.call('SADD', KEYS[3], ARGV[1]) end\n"
-    "  return {1, ARGV[2]}\n"
+/* KEYS: c q, then x z of each clock. ARGV: slot record score indexed, each
+ * clock. A case withdrawn or closed (z) gets no new clocks. */
+static const char arm_many_lua[] =
+    "local out = {}\n"
+    "for i = 1, #ARGV, 4 do\n"
+    "  local k = 3 + (i - 1) / 2\n"
+    "  local slot, rec = ARGV[i], ARGV[i + 1]\n"
+    "  if redis.call('EXISTS', KEYS[k + 1]) == 1 then\n"
+    "    out[#out + 1] = 2; out[#out + 1] = false\n"
+    "  elseif redis.call('HSETNX', KEYS[1], slot, rec) == 1 then\n"
+    "    redis.call('ZADD', KEYS[2], ARGV[i + 2], slot)\n"
+    "    if ARGV[i + 3] ~= '' then redis.call('SADD', KEYS[k], slot) end\n"
+    "    out[#out + 1] = 1; out[#out + 1] = rec\n"
+    "  else\n"
+    "    out[#out + 1] = 0; out[#out + 1] = redis.call('HGET', KEYS[1], slot)\n"
+    "  end\n"
     "end\n"
-    "return {0, redis.call('HGET', KEYS[1], ARGV[1])}\n";
+    "return out\n";
 
 static const char due_lua[] =
     "local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES',\n"
@@ -90,20 +99,41 @@ static void key(char *buf, size_t size, int shard, const char *what) {
     snprintf(buf, size, "tm:{s%d}:%s", shard, what);
 }
 
-int timers_store_arm(sp_redis *r, int shard, const char *slot, const char *record,
-                     int64_t fire_ms, int indexed, sp_redis_cb cb, void *priv) {
-    char c[160], q[160], x[160], z[160], score[24], what[100];
-    size_t case_len = strcspn(slot, ":");
+/* The case's key `what` ("x" or "z") of the shard, from a slot. */
+static void case_key(char *buf, size_t size, int shard, const char *what, const char *slot) {
+    snprintf(buf, size, "tm:{s%d}:%s:%.*s", shard, what, (int)strcspn(slot, ":"), slot);
+}
+
+int timers_store_arm_many(sp_redis *r, int shard, size_t n, const char *const *slots,
+                          const char *const *records, const int64_t *fire_ms,
+                          const int *indexed, sp_redis_cb cb, void *priv) {
+    enum { KEY = 160, NUM = 24 };
+    size_t argc = 5 + 6 * n;
+    const char **argv = malloc(argc * sizeof(*argv));
+    char *buf = malloc(n * (2 * KEY + NUM)), c[KEY], q[KEY], nkeys[24];
+    int rc = -1;
+    if (!argv || !buf) goto out;
     key(c, sizeof(c), shard, "c");
     key(q, sizeof(q), shard, "q");
-    snprintf(what, sizeof(what), "x:%.*s", (int)case_len, slot);
-    key(x, sizeof(x), shard, what);
-    snprintf(what, sizeof(what), "z:%.*s", (int)case_len, slot);
-    key(z, sizeof(z), shard, what);
-    snprintf(score, sizeof(score), "%lld", (long long)fire_ms);
-    const char *argv[] = {"EVAL", arm_lua, "4", c, q, x, z, slot, record, score,
-                          indexed ? "1" : ""};
-    return sp_redis_command_argv(r, cb, priv, 11, argv, NULL);
+    snprintf(nkeys, sizeof(nkeys), "%zu", 2 + 2 * n);
+    argv[0] = "EVAL", argv[1] = arm_many_lua, argv[2] = nkeys, argv[3] = c, argv[4] = q;
+    for (size_t i = 0; i < n; i++) {
+        char *x = buf + i * (2 * KEY + NUM), *z = x + KEY, *score = z + KEY;
+        case_key(x, KEY, shard, "x", slots[i]);
+        case_key(z, KEY, shard, "z", slots[i]);
+        snprintf(score, NUM, "%lld", (long long)fire_ms[i]);
+        argv[5 + 2 * i] = x;
+        argv[6 + 2 * i] = z;
+        argv[5 + 2 * n + 4 * i] = slots[i];
+        argv[6 + 2 * n + 4 * i] = records[i];
+        argv[7 + 2 * n + 4 * i] = score;
+        argv[8 + 2 * n + 4 * i] = indexed[i] ? "1" : "";
+    }
+    rc = sp_redis_command_argv(r, cb, priv, (int)argc, argv, NULL);
+out:
+    free(argv);
+    free(buf);
+    return rc;
 }
 
 int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis_cb cb,

@@ -34,6 +34,8 @@ typedef struct timers_state {
     unsigned char owned[TIMERS_MAX_SHARDS];    /* partitions assigned to us */
     unsigned char inflight[TIMERS_MAX_SHARDS]; /* a fire round is out */
     unsigned char more[TIMERS_MAX_SHARDS];     /* the last round hit the limit */
+    struct apply_arms *arming; /* apply.c: starts gathered from the batch being
+                                  applied, by shard; NULL between batches */
     uv_timer_t tick;
     sp_metric *m_fired, *m_armed, *m_stopped, *m_lateness;
 } timers_state;
