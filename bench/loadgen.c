@@ -63,17 +63,34 @@ static double now_ms_f(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Crockford's base32, as in a ULID. */
+static const char lg_b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/* "c_<tag><i in base32, zero-padded>", 28 characters like a real case id
+ * (a ULID), with the last characters cycling as fast as a ULID's random
+ * ones, which timers buckets records by. */
 static void case_id(char *buf, size_t size, const char *tag, long i) {
-    int width = LG_ID_LEN - (int)(strlen(tag) & 15); /* a tag is 1-8 letters */
-    if (snprintf(buf, size, "c_%.8s%0*ld", tag, width & 31, i) >= (int)size) buf[0] = '\0';
+    size_t tl = strlen(tag) & 15, len = 2 + LG_ID_LEN;
+    if (size <= len) {
+        buf[0] = '\0';
+        return;
+    }
+    memcpy(buf, "c_", 2);
+    memcpy(buf + 2, tag, tl);
+    for (size_t k = len; k > 2 + tl; k--, i /= 32) buf[k - 1] = lg_b32[i % 32];
+    buf[len] = '\0';
 }
 
 /* The index back from an id of this run, or -1. */
 static long case_index(const char *id, size_t len, const char *tag) {
     size_t tl = strlen(tag);
-    if (len < 2 + tl + 1 || memcmp(id, "c_", 2) || memcmp(id + 2, tag, tl)) return -1;
+    if (len != 2 + LG_ID_LEN || memcmp(id, "c_", 2) || memcmp(id + 2, tag, tl)) return -1;
     long v = 0;
-    for (size_t i = 2 + tl; i < len && id[i] >= '0' && id[i] <= '9'; i++) v = v * 10 + id[i] - '0';
+    for (size_t i = 2 + tl; i < len; i++) {
+        const char *d = memchr(lg_b32, id[i], 32);
+        if (!d) return -1;
+        v = v * 32 + (d - lg_b32);
+    }
     return v;
 }
 
@@ -219,7 +236,7 @@ static int seed_clocks(redisContext *r, const lg_opts *o, int64_t at) {
         int shard = (int)(i % o->shards);
         case_id(id, sizeof(id), o->tag, i);
         snprintf(slot, sizeof(slot), "%s:decision_to_assess", id);
-        redisAppendCommand(r, "HSET tm:{s%d}:c %s %s", shard, slot, rec);
+        redisAppendCommand(r, "HSET tm:{s%d}:c:%s %s %s", shard, id + strlen(id) - 2, slot, rec);
         redisAppendCommand(r, "ZADD tm:{s%d}:q %" PRId64 " %s", shard, due_of(o, at, i), slot);
         if (i % 2000 == 1999 || i == o->n - 1) {
             for (long k = 0; k < 2 * (i % 2000 + 1); k++) {
@@ -395,7 +412,8 @@ static void usage(void) {
             "  --rate R        commands a second, 0 = flat out (default 0)\n"
             "  --lead MS       fire: first due after seeding starts (default 2000)\n"
             "  --spread MS     fire: dues spread over (default 1000)\n"
-            "  --tag T         run tag in ids, 1-8 letters (default BENCH)\n"
+            "  --tag T         run tag in ids, 1-8 letters of base32: no I L O U\n"
+            "                  (default BENCH)\n"
             "  --date D        business date YYYY-MM-DD (default today)\n"
             "  --out FILE      commands: send times written here\n");
 }
@@ -417,7 +435,7 @@ static int parse(lg_opts *o, int argc, char **argv) {
         else return -1;
     }
     if (argc % 2 || !o->bootstrap || o->n < 1 || o->shards < 1 || o->window < 1 ||
-        strlen(o->tag) < 1 || strlen(o->tag) > 8 || strspn(o->tag, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
+        strlen(o->tag) < 1 || strlen(o->tag) > 8 || strspn(o->tag, "ABCDEFGHJKMNPQRSTVWXYZ") !=
         strlen(o->tag) || o->spread_ms < 0 || o->lead_ms < 0)
         return -1;
     return 0;

@@ -1,7 +1,13 @@
 /* store.c - the timers service's Redis keys and scripts. See store.h.
  *
  * Scripts are sent with EVAL; Redis caches them by SHA after the first use,
- * and a shard's commands are pipelined on the one connection. */
+ * and a shard's commands are pipelined on the one connection.
+ *
+ * KEYS[1] of every script that touches records is the shard's bucket prefix
+ * "tm:{s<p>}:c:": it routes the script to the shard's Cluster slot, and
+ * ckey() appends a clock's bucket (the last two characters of its case id),
+ * since the slots a script reads from q or a cancel index are known only
+ * inside it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,41 +16,47 @@
 #define DONE_TTL_S "1814400"       /* 3 weeks */
 #define TOMBSTONE_TTL_S "34560000" /* 400 days: longer than any start's lateness */
 
+/* The bucket key of a slot's record (store.h). */
+#define CKEY_LUA                                                       \
+    "local function ckey(slot)\n"                                      \
+    "  return KEYS[1] .. string.sub(string.match(slot, '^[^:]*'), -2)\n" \
+    "end\n"
+
 /* KEYS: c q, then x z of each clock. ARGV: slot record score indexed, each
  * clock. A case withdrawn or closed (z) gets no new clocks. */
-static const char arm_many_lua[] =
+static const char arm_many_lua[] = CKEY_LUA
     "local out = {}\n"
     "for i = 1, #ARGV, 4 do\n"
     "  local k = 3 + (i - 1) / 2\n"
     "  local slot, rec = ARGV[i], ARGV[i + 1]\n"
     "  if redis.call('EXISTS', KEYS[k + 1]) == 1 then\n"
     "    out[#out + 1] = 2; out[#out + 1] = false\n"
-    "  elseif redis.call('HSETNX', KEYS[1], slot, rec) == 1 then\n"
+    "  elseif redis.call('HSETNX', ckey(slot), slot, rec) == 1 then\n"
     "    redis.call('ZADD', KEYS[2], ARGV[i + 2], slot)\n"
     "    if ARGV[i + 3] ~= '' then redis.call('SADD', KEYS[k], slot) end\n"
     "    out[#out + 1] = 1; out[#out + 1] = rec\n"
     "  else\n"
-    "    out[#out + 1] = 0; out[#out + 1] = redis.call('HGET', KEYS[1], slot)\n"
+    "    out[#out + 1] = 0; out[#out + 1] = redis.call('HGET', ckey(slot), slot)\n"
     "  end\n"
     "end\n"
     "return out\n";
 
-static const char due_lua[] =
+static const char due_lua[] = CKEY_LUA
     "local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES',\n"
     "                       'LIMIT', 0, ARGV[2])\n"
     "local out = {}\n"
     "for i = 1, #ids, 2 do\n"
-    "  local rec = redis.call('HGET', KEYS[1], ids[i])\n"
+    "  local rec = redis.call('HGET', ckey(ids[i]), ids[i])\n"
     "  if not rec then redis.call('ZREM', KEYS[2], ids[i]) end\n"
     "  out[#out + 1] = ids[i]; out[#out + 1] = ids[i + 1]; out[#out + 1] = rec\n"
     "end\n"
     "return out\n";
 
-static const char advance_lua[] =
+static const char advance_lua[] = CKEY_LUA
     "local n = 0\n"
     "for i = 1, #ARGV, 4 do\n"
-    "  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then\n"
-    "    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])\n"
+    "  if redis.call('HGET', ckey(ARGV[i]), ARGV[i]) == ARGV[i + 1] then\n"
+    "    redis.call('HSET', ckey(ARGV[i]), ARGV[i], ARGV[i + 2])\n"
     "    redis.call('ZADD', KEYS[2], ARGV[i + 3], ARGV[i])\n"
     "    n = n + 1\n"
     "  end\n"
@@ -53,7 +65,7 @@ static const char advance_lua[] =
 
 /* KEYS: c q d0 d1 d2 x z. ARGV: stop_date strict outcome with_index slots...
  * with_index is a case-wide cancel: it also leaves the tombstone z. */
-static const char stop_lua[] =
+static const char stop_lua[] = CKEY_LUA
     "local slots = {}\n"
     "for i = 5, #ARGV do slots[#slots + 1] = ARGV[i] end\n"
     "if ARGV[4] == '1' then\n"
@@ -62,10 +74,10 @@ static const char stop_lua[] =
     "end\n"
     "local out = {}\n"
     "for _, slot in ipairs(slots) do\n"
-    "  local rec = redis.call('HGET', KEYS[1], slot)\n"
+    "  local rec = redis.call('HGET', ckey(slot), slot)\n"
     "  local start = rec and string.sub(rec, 1, 8)\n"
     "  if rec and (start < ARGV[1] or (start == ARGV[1] and ARGV[2] == '0')) then\n"
-    "    redis.call('HDEL', KEYS[1], slot)\n"
+    "    redis.call('HDEL', ckey(slot), slot)\n"
     "    redis.call('ZREM', KEYS[2], slot)\n"
     "    redis.call('SREM', KEYS[6], slot)\n"
     "    redis.call('HSET', KEYS[3], slot, rec .. '#' .. ARGV[3])\n"
@@ -85,14 +97,14 @@ static const char stop_lua[] =
     "return out\n";
 
 /* Sets flag 1 (excepted) and the reason on an open record. */
-static const char except_lua[] =
-    "local rec = redis.call('HGET', KEYS[1], ARGV[1])\n"
+static const char except_lua[] = CKEY_LUA
+    "local rec = redis.call('HGET', ckey(ARGV[1]), ARGV[1])\n"
     "if not rec then return nil end\n"
     "local f = {}\n"
     "for part in string.gmatch(rec, '[^|]+') do f[#f + 1] = part end\n"
     "local flags = bit.bor(tonumber(f[4]), 1)\n"
     "local out = f[1] .. '|' .. f[2] .. '|' .. f[3] .. '|' .. flags .. '|' .. ARGV[2]\n"
-    "redis.call('HSET', KEYS[1], ARGV[1], out)\n"
+    "redis.call('HSET', ckey(ARGV[1]), ARGV[1], out)\n"
     "return out\n";
 
 static void key(char *buf, size_t size, int shard, const char *what) {
@@ -113,7 +125,7 @@ int timers_store_arm_many(sp_redis *r, int shard, size_t n, const char *const *s
     char *buf = malloc(n * (2 * KEY + NUM)), c[KEY], q[KEY], nkeys[24];
     int rc = -1;
     if (!argv || !buf) goto out;
-    key(c, sizeof(c), shard, "c");
+    key(c, sizeof(c), shard, "c:");
     key(q, sizeof(q), shard, "q");
     snprintf(nkeys, sizeof(nkeys), "%zu", 2 + 2 * n);
     argv[0] = "EVAL", argv[1] = arm_many_lua, argv[2] = nkeys, argv[3] = c, argv[4] = q;
@@ -139,7 +151,7 @@ out:
 int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis_cb cb,
                      void *priv) {
     char c[160], q[160], now[24], lim[16];
-    key(c, sizeof(c), shard, "c");
+    key(c, sizeof(c), shard, "c:");
     key(q, sizeof(q), shard, "q");
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(lim, sizeof(lim), "%d", limit);
@@ -155,7 +167,7 @@ int timers_store_advance(sp_redis *r, int shard, size_t n, const char *const *sl
     char c[160], q[160], (*sc)[24] = malloc(n * sizeof(*sc));
     int rc = -1;
     if (!argv || !sc) goto out;
-    key(c, sizeof(c), shard, "c");
+    key(c, sizeof(c), shard, "c:");
     key(q, sizeof(q), shard, "q");
     argv[0] = "EVAL", argv[1] = advance_lua, argv[2] = "2", argv[3] = c, argv[4] = q;
     for (size_t i = 0; i < n; i++) {
@@ -182,7 +194,7 @@ int timers_store_stop(sp_redis *r, int shard, const char *case_id, const char *s
     const char **argv = malloc(argc * sizeof(*argv));
     int rc;
     if (!argv) return -1;
-    key(c, sizeof(c), shard, "c");
+    key(c, sizeof(c), shard, "c:");
     key(q, sizeof(q), shard, "q");
     for (int i = 0; i < 3; i++) {
         snprintf(what, sizeof(what), "d:%lld", (long long)(week - i));
@@ -204,7 +216,7 @@ int timers_store_stop(sp_redis *r, int shard, const char *case_id, const char *s
 int timers_store_except(sp_redis *r, int shard, const char *slot, const char *reason,
                         sp_redis_cb cb, void *priv) {
     char c[160];
-    key(c, sizeof(c), shard, "c");
+    key(c, sizeof(c), shard, "c:");
     const char *argv[] = {"EVAL", except_lua, "1", c, slot, reason};
     return sp_redis_command_argv(r, cb, priv, 6, argv, NULL);
 }

@@ -4,7 +4,11 @@
  * shard carries the hash tag {s<partition>} so a shard sits in one Redis
  * Cluster slot and each Lua script touches one node:
  *
- *   tm:{s<p>}:c              hash  slot -> clock record (record.h)
+ *   tm:{s<p>}:c:<bb>         hash  slot -> clock record (record.h), bucketed
+ *                                  by bb, the last two characters of the case
+ *                                  id (random in a ULID): ~100 clocks a bucket
+ *                                  stay listpack-encoded in Redis, under half
+ *                                  the bytes of one big hash (docs/performance.md)
  *   tm:{s<p>}:q              zset  slot scored by its next fire time (Unix ms)
  *   tm:{s<p>}:d:<week>       hash  slot -> "<record>#<outcome>" of clocks
  *                                  stopped in that ISO week; kept 3 weeks so a
