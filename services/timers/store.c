@@ -41,6 +41,8 @@ static const char arm_many_lua[] = CKEY_LUA
     "end\n"
     "return out\n";
 
+/* The due clocks, then the next fire time after now (false if none), so
+ * the service can wake exactly then instead of at its next tick. */
 static const char due_lua[] = CKEY_LUA
     "local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES',\n"
     "                       'LIMIT', 0, ARGV[2])\n"
@@ -50,17 +52,26 @@ static const char due_lua[] = CKEY_LUA
     "  if not rec then redis.call('ZREM', KEYS[2], ids[i]) end\n"
     "  out[#out + 1] = ids[i]; out[#out + 1] = ids[i + 1]; out[#out + 1] = rec\n"
     "end\n"
+    "local nx = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'WITHSCORES',\n"
+    "                      'LIMIT', 0, 1)\n"
+    "out[#out + 1] = nx[2] or false\n"
     "return out\n";
 
+/* Compare-and-set of each record; the next fire times of those that moved
+ * go into q with one ZADD per 1000 (Lua's unpack has a limit), not one
+ * each: a round advances up to fire.batch clocks. */
 static const char advance_lua[] = CKEY_LUA
-    "local n = 0\n"
+    "local n, z = 0, {}\n"
     "for i = 1, #ARGV, 4 do\n"
-    "  if redis.call('HGET', ckey(ARGV[i]), ARGV[i]) == ARGV[i + 1] then\n"
-    "    redis.call('HSET', ckey(ARGV[i]), ARGV[i], ARGV[i + 2])\n"
-    "    redis.call('ZADD', KEYS[2], ARGV[i + 3], ARGV[i])\n"
+    "  local c = ckey(ARGV[i])\n"
+    "  if redis.call('HGET', c, ARGV[i]) == ARGV[i + 1] then\n"
+    "    redis.call('HSET', c, ARGV[i], ARGV[i + 2])\n"
+    "    z[#z + 1] = ARGV[i + 3]; z[#z + 1] = ARGV[i]\n"
     "    n = n + 1\n"
+    "    if #z == 2000 then redis.call('ZADD', KEYS[2], unpack(z)); z = {} end\n"
     "  end\n"
     "end\n"
+    "if #z > 0 then redis.call('ZADD', KEYS[2], unpack(z)) end\n"
     "return n\n";
 
 /* KEYS: c q d0 d1 d2 x z. ARGV: stop_date strict outcome with_index slots...

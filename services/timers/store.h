@@ -41,7 +41,8 @@ int timers_store_arm_many(sp_redis *r, int shard, size_t n, const char *const *s
                           const int *indexed, sp_redis_cb cb, void *priv);
 
 /* Up to limit clocks of the shard due at or before now_ms. Reply: array of
- * triples (slot, score, record or nil). */
+ * triples (slot, score, record or nil), then one more element: the next
+ * fire time after now_ms (a string), or nil if the shard has no other. */
 int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis_cb cb,
                      void *priv);
 
