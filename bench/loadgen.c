@@ -14,6 +14,10 @@
  *   commands  N request commands on sendpath.commands at RATE a second
  *             (0: flat out); writes "<seq> <send ms>" lines for bench/run to
  *             match against the emails in the outbox.
+ *   history   N events of case history for a read-model rebuild, from a
+ *             template file of "<topic> <event with @CASE@>" lines (bench/run
+ *             writes it from proto/examples), a case every line-count events;
+ *             reports how many the broker still holds (retention).
  *
  * Statutory fire points all fall at fire.hour, so "100,000 clocks due within
  * one second" cannot be armed through case events at an arbitrary moment:
@@ -400,11 +404,94 @@ static int cmd_commands(const lg_opts *o) {
     return failed ? 1 : 0;
 }
 
+/* ---- history: the rebuild benchmark ---------------------------------------------- */
+
+typedef struct lg_template {
+    char topic[64];
+    char *text; /* with @CASE@ where the case id goes */
+} lg_template;
+
+static int templates_read(const char *path, lg_template *t, int max) {
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0;
+    if (!f) {
+        fprintf(stderr, "loadgen: cannot open %s\n", path);
+        return -1;
+    }
+    while (n < max && getline(&line, &cap, f) > 0) {
+        char *sp = strchr(line, ' ');
+        if (!sp || sp - line >= (long)sizeof(t[n].topic)) continue;
+        snprintf(t[n].topic, sizeof(t[n].topic), "%.*s", (int)(sp - line), line);
+        t[n].text = strdup(sp + 1);
+        t[n].text[strcspn(t[n].text, "\n")] = '\0';
+        n++;
+    }
+    free(line);
+    fclose(f);
+    return n;
+}
+
+/* text with every @CASE@ replaced by id, into buf. */
+static void fill(char *buf, size_t size, const char *text, const char *id) {
+    size_t o = 0;
+    for (const char *p = text; *p && o + 1 < size;) {
+        if (!strncmp(p, "@CASE@", 6)) {
+            o += (size_t)snprintf(buf + o, size - o, "%s", id);
+            p += 6;
+        } else {
+            buf[o++] = *p++;
+        }
+    }
+    buf[o < size ? o : size - 1] = '\0';
+}
+
+/* Sum over the topics' partitions of what the broker still holds. */
+static long retained(rd_kafka_t *rk, const lg_template *t, int nt, int partitions) {
+    long sum = 0;
+    for (int k = 0; k < nt; k++) {
+        int dup = 0;
+        for (int j = 0; j < k; j++) dup |= !strcmp(t[j].topic, t[k].topic);
+        for (int p = 0; p < partitions && !dup; p++) {
+            int64_t lo, hi;
+            if (!rd_kafka_query_watermark_offsets(rk, t[k].topic, p, &lo, &hi, 10000))
+                sum += (long)(hi - lo);
+        }
+    }
+    return sum;
+}
+
+static int cmd_history(const lg_opts *o) {
+    lg_template t[16];
+    long failed = 0;
+    char id[64], *text = malloc(65536);
+    int nt = text ? templates_read(o->out, t, 16) : -1;
+    rd_kafka_t *rk = nt > 0 ? producer_new(o, &failed) : NULL;
+    if (!rk) return 1;
+    double t0 = now_ms_f();
+    for (long i = 0; i < o->n; i++) {
+        const lg_template *tp = &t[i % nt];
+        case_id(id, sizeof(id), o->tag, i / nt);
+        fill(text, 65536, tp->text, id);
+        if (produce(rk, tp->topic, id, text)) return 1;
+        if (i % 1000 == 0) rd_kafka_poll(rk, 0);
+    }
+    rd_kafka_flush(rk, 300000);
+    long kept = retained(rk, t, nt, o->shards);
+    printf("{\"n\":%ld,\"retained\":%ld,\"failed\":%ld,\"produce_s\":%.3f}\n", o->n, kept,
+           failed, (now_ms_f() - t0) / 1e3);
+    rd_kafka_destroy(rk);
+    for (int k = 0; k < nt; k++) free(t[k].text);
+    free(text);
+    return failed ? 1 : 0;
+}
+
 /* ---- main ---------------------------------------------------------------------- */
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: sendpath-loadgen events|fire|commands --bootstrap B [options]\n"
+            "usage: sendpath-loadgen events|fire|commands|history --bootstrap B [options]\n"
             "  --redis-port P  timers' Redis (events, fire)\n"
             "  --shards S      partitions of the case-events topic (default 6)\n"
             "  --n N           events, clocks or commands (default 1000)\n"
@@ -415,7 +502,8 @@ static void usage(void) {
             "  --tag T         run tag in ids, 1-8 letters of base32: no I L O U\n"
             "                  (default BENCH)\n"
             "  --date D        business date YYYY-MM-DD (default today)\n"
-            "  --out FILE      commands: send times written here\n");
+            "  --out FILE      commands: send times written here;\n"
+            "                  history: the template file read\n");
 }
 
 static int parse(lg_opts *o, int argc, char **argv) {
@@ -456,6 +544,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "events") && o.redis_port) return cmd_events(&o);
     if (!strcmp(argv[1], "fire") && o.redis_port) return cmd_fire(&o);
     if (!strcmp(argv[1], "commands") && o.out) return cmd_commands(&o);
+    if (!strcmp(argv[1], "history") && o.out) return cmd_history(&o);
     usage();
     return 2;
 }
