@@ -180,11 +180,13 @@ static void event_text(char *buf, size_t size, const char *id, const char *date,
              id, date, id, i, i, i, i, i, 100000 + i % 900000, i % 20000, date, id, date);
 }
 
-/* Blocks until fewer than `ahead` produced events are still to be armed. */
-static long wait_armed(redisContext *r, const lg_opts *o, long produced, long ahead,
+/* Blocks until fewer than `ahead` produced events are still to be armed;
+ * base clocks were in Redis before. Returns those armed since. */
+static long wait_armed(redisContext *r, const lg_opts *o, long base, long produced, long ahead,
                        rd_kafka_t *rk) {
     long armed;
-    while ((armed = zcount_all(r, o->shards, "-inf", "+inf")) >= 0 && produced - armed >= ahead) {
+    while ((armed = zcount_all(r, o->shards, "-inf", "+inf") - base) >= 0 &&
+           produced - armed >= ahead) {
         rd_kafka_poll(rk, 0);
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
@@ -197,10 +199,11 @@ static int cmd_events(const lg_opts *o) {
     char id[64], text[2048];
     redisContext *r = redis_open(o->redis_port);
     rd_kafka_t *rk = r ? producer_new(o, &failed) : NULL;
-    if (!rk) return 1;
+    long base = rk ? zcount_all(r, o->shards, "-inf", "+inf") : -1;
+    if (base < 0) return 1;
     double t0 = now_ms_f();
     for (i = 0; i < o->n && armed >= 0; i++) {
-        if (i % 1000 == 0 && i >= o->window) armed = wait_armed(r, o, i, o->window, rk);
+        if (i % 1000 == 0 && i >= o->window) armed = wait_armed(r, o, base, i, o->window, rk);
         case_id(id, sizeof(id), o->tag, i);
         event_text(text, sizeof(text), id, o->date, i);
         if (produce(rk, "sendpath.case-events", id, text)) break;
@@ -208,7 +211,7 @@ static int cmd_events(const lg_opts *o) {
     }
     double t_produced = now_ms_f();
     rd_kafka_flush(rk, 60000);
-    armed = wait_armed(r, o, o->n, 1, rk);
+    armed = wait_armed(r, o, base, o->n, 1, rk);
     double t1 = now_ms_f();
     printf("{\"n\":%ld,\"armed\":%ld,\"failed\":%ld,\"produce_s\":%.3f,\"arm_s\":%.3f,"
            "\"arm_per_s\":%.0f}\n", o->n, armed, failed, (t_produced - t0) / 1e3,
