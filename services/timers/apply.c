@@ -36,6 +36,8 @@ typedef struct apply_op {
     int indexed;       /* and whether the case's cancel index lists it */
 } apply_op;
 
+#define APPLY_ARMS_MAX 1000 /* starts in one arm script */
+
 /* Starts of one shard not yet sent. */
 typedef struct apply_shard_arms {
     apply_op **ops;
@@ -177,6 +179,10 @@ static int arms_add(timers_state *t, int shard, apply_op *op) {
     }
     sa->ops[sa->n++] = op;
     sp_pipeline_release(op->b);
+    /* A script runs alone in Redis: 1,000 clocks keep it to a few ms, so
+     * the fire rounds and other clients of the same Redis are not held up
+     * by a large batch (consumer.batch_max allows 100,000). */
+    if (sa->n >= APPLY_ARMS_MAX) arms_flush(t, shard);
     return 0;
 }
 
