@@ -2,7 +2,7 @@
 # CMake, so CI and a laptop run exactly the same steps.
 BUILD ?= build
 
-.PHONY: all deps build up test unit integration clean
+.PHONY: all deps build up test unit integration bench clean
 
 all: build
 
@@ -24,6 +24,11 @@ unit: build
 
 integration: build
 	cd $(BUILD) && ctest --output-on-failure -L integration
+
+# The benchmarks of docs/performance.md, printed as a table; QUICK=1 for a
+# run under 2 minutes. Not part of `make test`: figures are never asserted.
+bench: build
+	bench/run --build-dir $(BUILD) $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(BUILD)

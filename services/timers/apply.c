@@ -6,7 +6,11 @@
  * Every change is one Redis script; replies arrive in the order the commands
  * were sent, so the deadline events they produce are collected in event
  * order, published once every reply is in, and the batch is acknowledged once
- * every event is delivered. A crash anywhere replays the batch: arming is
+ * every event is delivered. Starts, which are most of an imported caseload,
+ * are gathered by shard and sent as one script per shard (arms_flush), just
+ * before the next other change of that shard and at the end of the batch:
+ * a case lives on one shard, so its changes still reach Redis, and its
+ * events the topic, in event order. A crash anywhere replays the batch: arming is
  * HSETNX, stops find their earlier outcome, and ids make the repeats
  * harmless downstream. */
 #include <stdio.h>
@@ -26,8 +30,24 @@ typedef struct apply_op {
     char by[48]; /* the event type that stopped a clock */
     sp_date on;  /* its business date */
     int met;
-    timers_record rec; /* for starts: the record armed */
+    timers_record rec; /* for starts: the record armed, */
+    char text[96];     /* as text, */
+    int64_t fire_ms;   /* its first fire time */
+    int indexed;       /* and whether the case's cancel index lists it */
 } apply_op;
+
+#define APPLY_ARMS_MAX 1000 /* starts in one arm script */
+
+/* Starts of one shard not yet sent. */
+typedef struct apply_shard_arms {
+    apply_op **ops;
+    size_t n, cap;
+} apply_shard_arms;
+
+struct apply_arms {
+    sp_pipeline *b;
+    apply_shard_arms shard[TIMERS_MAX_SHARDS];
+};
 
 static apply_op *op_new(sp_pipeline *b) {
     apply_op *op = calloc(1, sizeof(*op));
@@ -53,32 +73,117 @@ static int reply_failed(apply_op *op, redisReply *rep) {
 
 /* ---- starts ---------------------------------------------------------------- */
 
-static void armed_cb(sp_redis *r, redisReply *rep, void *priv) {
-    apply_op *op = priv;
+/* One clock's pair from the arm script: {1, record} armed now, {0, the
+ * record already there}, {2, nil} its case is closed. */
+static void arm_result(apply_op *op, redisReply *code, redisReply *rec) {
     sp_pipeline *b = op->b;
     timers_record armed;
-    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
-        rep->element[0]->integer == 2) {
+    if (code->type == REDIS_REPLY_INTEGER && code->integer == 2) {
         sp_log(SP_LOG_DEBUG, NULL, "timers: %s not started: its case is closed", op->slot);
-    } else if (!reply_failed(op, rep) && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
-        rep->element[1]->type == REDIS_REPLY_STRING &&
-        timers_record_decode(rep->element[1]->str, rep->element[1]->len, &armed) == 0) {
+    } else if (code->type == REDIS_REPLY_INTEGER && rec->type == REDIS_REPLY_STRING &&
+               timers_record_decode(rec->str, rec->len, &armed) == 0) {
         timers_state *t = sp_pipeline_service(b)->priv;
         char case_id[64], clock[64], qual[96];
         timers_slot_split(op->slot, case_id, sizeof(case_id), clock, sizeof(clock), qual,
                           sizeof(qual));
-        if (rep->element[0]->integer == 1) sp_metric_inc(t->m_armed);
+        if (code->integer == 1) sp_metric_inc(t->m_armed);
         /* Announced from the record in Redis: on a replay, or a second start
          * of a clock already running, that is the running instance, so the
          * event repeats its id and is dropped downstream. */
         sp_pipeline_emit(b, case_id,
                          timers_event_started(sp_pipeline_service(b), op->slot, &armed));
-    } else if (rep && rep->type != REDIS_REPLY_ERROR) {
+    } else {
         sp_error("timers: arm: unexpected reply for a clock");
         sp_pipeline_fail(b);
     }
-    free(op);
+}
+
+/* The reply to one shard's arm script; priv is its ops (n, then the ops). */
+typedef struct arm_call {
+    sp_pipeline *b;
+    size_t n;
+    apply_op *ops[];
+} arm_call;
+
+static void armed_cb(sp_redis *r, redisReply *rep, void *priv) {
+    arm_call *call = priv;
+    sp_pipeline *b = call->b;
+    int ok = !reply_failed(call->ops[0], rep);
+    if (ok && (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 * call->n)) {
+        sp_error("timers: arm: unexpected reply");
+        sp_pipeline_fail(b);
+        ok = 0;
+    }
+    for (size_t i = 0; i < call->n; i++) {
+        if (ok) arm_result(call->ops[i], rep->element[2 * i], rep->element[2 * i + 1]);
+        free(call->ops[i]);
+    }
+    free(call);
     sp_pipeline_release(b);
+}
+
+/* Sends n starts of one shard as one script; the script holds the pipeline
+ * and owns the ops from here, sent or not. */
+static void arms_send(sp_pipeline *b, int shard, apply_op *const *ops, size_t n) {
+    arm_call *call = malloc(sizeof(*call) + n * sizeof(apply_op *));
+    const char **text = malloc(2 * n * sizeof(char *));
+    int64_t *fire_ms = malloc(n * sizeof(*fire_ms));
+    int *indexed = malloc(n * sizeof(*indexed));
+    int sent = 0;
+    if (call && text && fire_ms && indexed) {
+        call->b = b;
+        call->n = n;
+        for (size_t i = 0; i < n; i++) {
+            apply_op *op = call->ops[i] = ops[i];
+            text[i] = op->slot, text[n + i] = op->text;
+            fire_ms[i] = op->fire_ms, indexed[i] = op->indexed;
+        }
+        sp_pipeline_hold(b);
+        sent = timers_store_arm_many(sp_service_redis(sp_pipeline_service(b), shard), shard, n, text, text + n,
+                                     fire_ms, indexed, armed_cb, call) == 0;
+        if (!sent) sp_pipeline_release(b);
+    }
+    if (!sent) {
+        sp_pipeline_fail(b);
+        for (size_t i = 0; i < n; i++) free(ops[i]);
+        free(call);
+    }
+    free(text);
+    free(fire_ms);
+    free(indexed);
+}
+
+/* Sends the shard's gathered starts. */
+static void arms_flush(timers_state *t, int shard) {
+    apply_shard_arms *sa;
+    if (!t->arming || shard < 0 || shard >= TIMERS_MAX_SHARDS) return;
+    sa = &t->arming->shard[shard];
+    if (sa->n) arms_send(t->arming->b, shard, sa->ops, sa->n);
+    sa->n = 0;
+}
+
+/* Gathers a start for its shard's next script (the op's hold on the
+ * pipeline moves to the script). Returns -1 if out of memory. */
+static int arms_add(timers_state *t, int shard, apply_op *op) {
+    if (shard < 0 || shard >= TIMERS_MAX_SHARDS) { /* never fired here; armed all the same */
+        sp_pipeline_release(op->b);
+        arms_send(t->arming->b, shard, &op, 1);
+        return 0;
+    }
+    apply_shard_arms *sa = &t->arming->shard[shard];
+    if (sa->n == sa->cap) {
+        size_t cap = sa->cap ? 2 * sa->cap : 64;
+        apply_op **ops = realloc(sa->ops, cap * sizeof(*ops));
+        if (!ops) return -1;
+        sa->ops = ops, sa->cap = cap;
+    }
+    sa->ops[sa->n++] = op;
+    sp_pipeline_release(op->b);
+    /* A script runs alone in Redis: 1,000 clocks keep it to a few ms, so
+     * the fire rounds and other clients of the same Redis are not held up
+     * by a large batch (consumer.batch_max allows 100,000). */
+    if (sa->n >= APPLY_ARMS_MAX) arms_flush(t, shard);
+    return 0;
 }
 
 static sp_date data_date(const sp_event *ev, const char *field) {
@@ -103,7 +208,6 @@ static int apply_start(sp_pipeline *b, const sp_event *ev, const timers_rule *ru
                        int shard, char *why, size_t size) {
     timers_state *t = sp_pipeline_service(b)->priv;
     timers_start_input in;
-    char text[128];
     const char *qual = rule->qualifier_field ? sp_event_str(ev, rule->qualifier_field) : NULL;
     start_input(ev, rule, &in);
     if (rule->unit == TIMERS_UNIT_PHASE_TRANSFER && !in.transfer_year) return 0;
@@ -126,9 +230,10 @@ static int apply_start(sp_pipeline *b, const sp_event *ev, const timers_rule *ru
                                         sp_date_from_ms(sp_service_now(sp_pipeline_service(b))));
     timers_fire_point p;
     timers_schedule_point(&t->schedule, &op->rec, op->rec.seq, &p);
-    timers_record_encode(&op->rec, text, sizeof(text));
-    sp_redis *r = sp_service_redis(sp_pipeline_service(b), shard);
-    if (timers_store_arm(r, shard, op->slot, text, p.at_ms, qual != NULL, armed_cb, op))
+    op->fire_ms = p.at_ms;
+    op->indexed = qual != NULL;
+    if (timers_record_encode(&op->rec, op->text, sizeof(op->text)) < 0 ||
+        arms_add(t, shard, op))
         op_unsent(op);
     return 0;
 }
@@ -161,6 +266,7 @@ static void stop_slots(sp_pipeline *b, const sp_event *ev, int shard, int met, i
                        int with_index, const char *const *slots, size_t n, sp_date on) {
     char day[16], outcome[24];
     int y, m, d;
+    arms_flush(sp_pipeline_service(b)->priv, shard);
     apply_op *op = op_new(b);
     if (!op) return;
     sp_date_split(on, &y, &m, &d);
@@ -231,6 +337,7 @@ static int apply_exception(sp_pipeline *b, const sp_event *ev, int shard, char *
                  "most %d characters) are required", TIMERS_REASON_MAX - 1);
         return -1;
     }
+    arms_flush(sp_pipeline_service(b)->priv, shard);
     apply_op *op = op_new(b);
     if (!op) return 0;
     timers_slot_make(op->slot, sizeof(op->slot), ev->subject, clock,
@@ -275,10 +382,27 @@ static int apply_event(sp_pipeline *b, const sp_event *ev, int shard, char *why,
     return 0;
 }
 
+/* Sends every shard's gathered starts and frees the gathering. */
+static void arms_end(timers_state *t) {
+    for (int shard = 0; shard < TIMERS_MAX_SHARDS; shard++) {
+        arms_flush(t, shard);
+        free(t->arming->shard[shard].ops);
+    }
+    free(t->arming);
+    t->arming = NULL;
+}
+
 void timers_apply_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
+    timers_state *t = s->priv;
     sp_pipeline *b = sp_pipeline_new(s, SP_TOPIC_DEADLINES);
     char why[256];
     if (!b) return;
+    if (!(t->arming = calloc(1, sizeof(*t->arming)))) {
+        sp_pipeline_fail(b);
+        sp_pipeline_release(b);
+        return;
+    }
+    t->arming->b = b;
     for (size_t i = 0; i < n && !sp_pipeline_failed(b); i++) {
         sp_event ev;
         sp_service_count_in(s);
@@ -290,5 +414,6 @@ void timers_apply_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
         sp_event_free(&ev);
         sp_pipeline_deadletter(b, msgs[i], why);
     }
+    arms_end(t);
     sp_pipeline_release(b);
 }

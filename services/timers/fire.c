@@ -7,7 +7,10 @@
  * with one compare-and-set script. A crash between publish and advance
  * re-fires the same points with the same ids (at-least-once); a clock stopped
  * while its round was out is not resurrected, because its record no longer
- * matches. A shard with more due than one round takes goes again at once. */
+ * matches. A shard with more due than one round takes goes again at once.
+ * Each round also learns when the shard's next clock falls due; if that is
+ * before the next tick, a one-shot timer wakes the service then, so a clock
+ * waits for its time and not for the tick. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,17 +42,38 @@ static void round_end(fire_round *fr) {
     free(fr);
 }
 
+static void soon_cb(uv_timer_t *h) { timers_fire_kick(h->data); }
+
+/* Wakes the service at `at` if the tick would come later. */
+static void fire_wake_at(sp_service *s, int64_t at) {
+    timers_state *t = s->priv;
+    timers_conf *conf = s->conf;
+    int64_t now = sp_service_now(s);
+    if (s->clock.manual || s->stopping || at == INT64_MAX || at - now >= conf->tick_ms) return;
+    if (uv_is_active((uv_handle_t *)&t->soon) && t->soon_at <= at) return;
+    t->soon_at = at;
+    uv_timer_start(&t->soon, soon_cb, at > now ? (uint64_t)(at - now) : 0, 0);
+}
+
+/* A round is over: go again at once if the shard has more due, else wake
+ * when its next clock is. */
+static void round_next(fire_round *fr) {
+    timers_state *t = fr->s->priv;
+    sp_service *s = fr->s;
+    int shard = fr->shard, failed = fr->failed;
+    round_end(fr);
+    if (failed) return;
+    if (t->more[shard] || t->next_due[shard] <= sp_service_now(s)) timers_fire_kick(s);
+    else fire_wake_at(s, t->next_due[shard]);
+}
+
 static void advanced_cb(sp_redis *r, redisReply *rep, void *priv) {
     fire_round *fr = priv;
-    timers_state *t = fr->s->priv;
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
         sp_error("timers: advance failed: %s", rep ? rep->str : "no connection");
         fr->failed = 1;
     }
-    int again = !fr->failed && t->more[fr->shard];
-    sp_service *s = fr->s;
-    round_end(fr);
-    if (again) timers_fire_kick(s);
+    round_next(fr);
 }
 
 static void round_advance(fire_round *fr) {
@@ -83,7 +107,7 @@ static void delivered_cb(rd_kafka_resp_err_t err, void *opaque) {
         fr->failed = 1;
     }
     if (--fr->outstanding > 0) return;
-    if (fr->failed || fr->n == 0) round_end(fr);
+    if (fr->failed || fr->n == 0) round_next(fr);
     else round_advance(fr);
 }
 
@@ -130,7 +154,10 @@ static void due_cb(sp_redis *r, redisReply *rep, void *priv) {
         return;
     }
     size_t count = rep->elements / 3;
+    redisReply *next = rep->elements % 3 == 1 ? rep->element[rep->elements - 1] : NULL;
     t->more[fr->shard] = count >= (size_t)conf->fire_batch;
+    t->next_due[fr->shard] = next && next->type == REDIS_REPLY_STRING
+                                 ? (int64_t)strtoll(next->str, NULL, 10) : INT64_MAX;
     fr->items = calloc(count ? count : 1, sizeof(*fr->items));
     fr->outstanding = 1;
     for (size_t i = 0; i < count && fr->items; i++) {
@@ -186,10 +213,13 @@ void timers_fire_start(sp_service *s) {
     timers_conf *conf = s->conf;
     uv_timer_init(s->loop, &t->tick);
     t->tick.data = s;
+    uv_timer_init(s->loop, &t->soon);
+    t->soon.data = s;
     uv_timer_start(&t->tick, tick_cb, (uint64_t)conf->tick_ms, (uint64_t)conf->tick_ms);
 }
 
 void timers_fire_stop(sp_service *s) {
     timers_state *t = s->priv;
     uv_timer_stop(&t->tick);
+    uv_timer_stop(&t->soon);
 }

@@ -108,6 +108,7 @@ static void timers_fini(sp_service *s) {
     timers_state *t = s->priv;
     if (!t) return;
     uv_close((uv_handle_t *)&t->tick, NULL);
+    uv_close((uv_handle_t *)&t->soon, NULL);
     uv_run(s->loop, UV_RUN_NOWAIT);
     sp_holidays_free(t->holidays);
     free(t);

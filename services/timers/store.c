@@ -1,7 +1,13 @@
 /* store.c - the timers service's Redis keys and scripts. See store.h.
  *
  * Scripts are sent with EVAL; Redis caches them by SHA after the first use,
- * and a shard's commands are pipelined on the one connection. */
+ * and a shard's commands are pipelined on the one connection.
+ *
+ * KEYS[1] of every script that touches records is the shard's bucket prefix
+ * "tm:{s<p>}:c:": it routes the script to the shard's Cluster slot, and
+ * ckey() appends a clock's bucket (the last two characters of its case id),
+ * since the slots a script reads from q or a cancel index are known only
+ * inside it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,41 +16,67 @@
 #define DONE_TTL_S "1814400"       /* 3 weeks */
 #define TOMBSTONE_TTL_S "34560000" /* 400 days: longer than any start's lateness */
 
-/* KEYS: c q x z. A case withdrawn or closed (z) gets no new clocks. */
-static const char arm_lua[] =
-    "if redis.call('EXISTS', KEYS[4]) == 1 then return {2, false} end\n"
-    "if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then\n"
-    "  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])\n"
-    "  if ARGV[4] ~= '' then redis.call('SADD', KEYS[3], ARGV[1]) end\n"
-    "  return {1, ARGV[2]}\n"
+/* The bucket key of a slot's record (store.h). */
+#define CKEY_LUA                                                       \
+    "local function ckey(slot)\n"                                      \
+    "  return KEYS[1] .. string.sub(string.match(slot, '^[^:]*'), -2)\n" \
     "end\n"
-    "return {0, redis.call('HGET', KEYS[1], ARGV[1])}\n";
 
-static const char due_lua[] =
+/* KEYS: c q, then x z of each clock. ARGV: slot record score indexed, each
+ * clock. A case withdrawn or closed (z) gets no new clocks. */
+static const char arm_many_lua[] = CKEY_LUA
+    "local out = {}\n"
+    "for i = 1, #ARGV, 4 do\n"
+    "  local k = 3 + (i - 1) / 2\n"
+    "  local slot, rec = ARGV[i], ARGV[i + 1]\n"
+    "  if redis.call('EXISTS', KEYS[k + 1]) == 1 then\n"
+    "    out[#out + 1] = 2; out[#out + 1] = false\n"
+    "  elseif redis.call('HSETNX', ckey(slot), slot, rec) == 1 then\n"
+    "    redis.call('ZADD', KEYS[2], ARGV[i + 2], slot)\n"
+    "    if ARGV[i + 3] ~= '' then redis.call('SADD', KEYS[k], slot) end\n"
+    "    out[#out + 1] = 1; out[#out + 1] = rec\n"
+    "  else\n"
+    "    out[#out + 1] = 0; out[#out + 1] = redis.call('HGET', ckey(slot), slot)\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* The due clocks, then the next fire time after now (false if none), so
+ * the service can wake exactly then instead of at its next tick. */
+static const char due_lua[] = CKEY_LUA
     "local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES',\n"
     "                       'LIMIT', 0, ARGV[2])\n"
     "local out = {}\n"
     "for i = 1, #ids, 2 do\n"
-    "  local rec = redis.call('HGET', KEYS[1], ids[i])\n"
+    "  local rec = redis.call('HGET', ckey(ids[i]), ids[i])\n"
     "  if not rec then redis.call('ZREM', KEYS[2], ids[i]) end\n"
     "  out[#out + 1] = ids[i]; out[#out + 1] = ids[i + 1]; out[#out + 1] = rec\n"
     "end\n"
+    "local nx = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'WITHSCORES',\n"
+    "                      'LIMIT', 0, 1)\n"
+    "out[#out + 1] = nx[2] or false\n"
     "return out\n";
 
-static const char advance_lua[] =
-    "local n = 0\n"
+/* Compare-and-set of each record; the next fire times of those that moved
+ * go into q with one ZADD per 1000 (Lua's unpack has a limit), not one
+ * each: a round advances up to fire.batch clocks. */
+static const char advance_lua[] = CKEY_LUA
+    "local n, z = 0, {}\n"
     "for i = 1, #ARGV, 4 do\n"
-    "  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then\n"
-    "    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])\n"
-    "    redis.call('ZADD', KEYS[2], ARGV[i + 3], ARGV[i])\n"
+    "  local c = ckey(ARGV[i])\n"
+    "  if redis.call('HGET', c, ARGV[i]) == ARGV[i + 1] then\n"
+    "    redis.call('HSET', c, ARGV[i], ARGV[i + 2])\n"
+    "    z[#z + 1] = ARGV[i + 3]; z[#z + 1] = ARGV[i]\n"
     "    n = n + 1\n"
+    "    if #z == 2000 then redis.call('ZADD', KEYS[2], unpack(z)); z = {} end\n"
     "  end\n"
     "end\n"
+    "if #z > 0 then redis.call('ZADD', KEYS[2], unpack(z)) end\n"
     "return n\n";
 
 /* KEYS: c q d0 d1 d2 x z. ARGV: stop_date strict outcome with_index slots...
  * with_index is a case-wide cancel: it also leaves the tombstone z. */
-static const char stop_lua[] =
+static const char stop_lua[] = CKEY_LUA
     "local slots = {}\n"
     "for i = 5, #ARGV do slots[#slots + 1] = ARGV[i] end\n"
     "if ARGV[4] == '1' then\n"
@@ -53,10 +85,10 @@ static const char stop_lua[] =
     "end\n"
     "local out = {}\n"
     "for _, slot in ipairs(slots) do\n"
-    "  local rec = redis.call('HGET', KEYS[1], slot)\n"
+    "  local rec = redis.call('HGET', ckey(slot), slot)\n"
     "  local start = rec and string.sub(rec, 1, 8)\n"
     "  if rec and (start < ARGV[1] or (start == ARGV[1] and ARGV[2] == '0')) then\n"
-    "    redis.call('HDEL', KEYS[1], slot)\n"
+    "    redis.call('HDEL', ckey(slot), slot)\n"
     "    redis.call('ZREM', KEYS[2], slot)\n"
     "    redis.call('SREM', KEYS[6], slot)\n"
     "    redis.call('HSET', KEYS[3], slot, rec .. '#' .. ARGV[3])\n"
@@ -76,40 +108,61 @@ static const char stop_lua[] =
     "return out\n";
 
 /* Sets flag 1 (excepted) and the reason on an open record. */
-static const char except_lua[] =
-    "local rec = redis.call('HGET', KEYS[1], ARGV[1])\n"
+static const char except_lua[] = CKEY_LUA
+    "local rec = redis.call('HGET', ckey(ARGV[1]), ARGV[1])\n"
     "if not rec then return nil end\n"
     "local f = {}\n"
     "for part in string.gmatch(rec, '[^|]+') do f[#f + 1] = part end\n"
     "local flags = bit.bor(tonumber(f[4]), 1)\n"
     "local out = f[1] .. '|' .. f[2] .. '|' .. f[3] .. '|' .. flags .. '|' .. ARGV[2]\n"
-    "redis.call('HSET', KEYS[1], ARGV[1], out)\n"
+    "redis.call('HSET', ckey(ARGV[1]), ARGV[1], out)\n"
     "return out\n";
 
 static void key(char *buf, size_t size, int shard, const char *what) {
     snprintf(buf, size, "tm:{s%d}:%s", shard, what);
 }
 
-int timers_store_arm(sp_redis *r, int shard, const char *slot, const char *record,
-                     int64_t fire_ms, int indexed, sp_redis_cb cb, void *priv) {
-    char c[160], q[160], x[160], z[160], score[24], what[100];
-    size_t case_len = strcspn(slot, ":");
-    key(c, sizeof(c), shard, "c");
+/* The case's key `what` ("x" or "z") of the shard, from a slot. */
+static void case_key(char *buf, size_t size, int shard, const char *what, const char *slot) {
+    snprintf(buf, size, "tm:{s%d}:%s:%.*s", shard, what, (int)strcspn(slot, ":"), slot);
+}
+
+int timers_store_arm_many(sp_redis *r, int shard, size_t n, const char *const *slots,
+                          const char *const *records, const int64_t *fire_ms,
+                          const int *indexed, sp_redis_cb cb, void *priv) {
+    enum { KEY = 160, NUM = 24 };
+    size_t argc = 5 + 6 * n;
+    const char **argv = malloc(argc * sizeof(*argv));
+    char *buf = malloc(n * (2 * KEY + NUM)), c[KEY], q[KEY], nkeys[24];
+    int rc = -1;
+    if (!argv || !buf) goto out;
+    key(c, sizeof(c), shard, "c:");
     key(q, sizeof(q), shard, "q");
-    snprintf(what, sizeof(what), "x:%.*s", (int)case_len, slot);
-    key(x, sizeof(x), shard, what);
-    snprintf(what, sizeof(what), "z:%.*s", (int)case_len, slot);
-    key(z, sizeof(z), shard, what);
-    snprintf(score, sizeof(score), "%lld", (long long)fire_ms);
-    const char *argv[] = {"EVAL", arm_lua, "4", c, q, x, z, slot, record, score,
-                          indexed ? "1" : ""};
-    return sp_redis_command_argv(r, cb, priv, 11, argv, NULL);
+    snprintf(nkeys, sizeof(nkeys), "%zu", 2 + 2 * n);
+    argv[0] = "EVAL", argv[1] = arm_many_lua, argv[2] = nkeys, argv[3] = c, argv[4] = q;
+    for (size_t i = 0; i < n; i++) {
+        char *x = buf + i * (2 * KEY + NUM), *z = x + KEY, *score = z + KEY;
+        case_key(x, KEY, shard, "x", slots[i]);
+        case_key(z, KEY, shard, "z", slots[i]);
+        snprintf(score, NUM, "%lld", (long long)fire_ms[i]);
+        argv[5 + 2 * i] = x;
+        argv[6 + 2 * i] = z;
+        argv[5 + 2 * n + 4 * i] = slots[i];
+        argv[6 + 2 * n + 4 * i] = records[i];
+        argv[7 + 2 * n + 4 * i] = score;
+        argv[8 + 2 * n + 4 * i] = indexed[i] ? "1" : "";
+    }
+    rc = sp_redis_command_argv(r, cb, priv, (int)argc, argv, NULL);
+out:
+    free(argv);
+    free(buf);
+    return rc;
 }
 
 int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis_cb cb,
                      void *priv) {
     char c[160], q[160], now[24], lim[16];
-    key(c, sizeof(c), shard, "c");
+    key(c, sizeof(c), shard, "c:");
     key(q, sizeof(q), shard, "q");
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(lim, sizeof(lim), "%d", limit);
@@ -125,7 +178,7 @@ int timers_store_advance(sp_redis *r, int shard, size_t n, const char *const *sl
     char c[160], q[160], (*sc)[24] = malloc(n * sizeof(*sc));
     int rc = -1;
     if (!argv || !sc) goto out;
-    key(c, sizeof(c), shard, "c");
+    key(c, sizeof(c), shard, "c:");
     key(q, sizeof(q), shard, "q");
     argv[0] = "EVAL", argv[1] = advance_lua, argv[2] = "2", argv[3] = c, argv[4] = q;
     for (size_t i = 0; i < n; i++) {
@@ -152,7 +205,7 @@ int timers_store_stop(sp_redis *r, int shard, const char *case_id, const char *s
     const char **argv = malloc(argc * sizeof(*argv));
     int rc;
     if (!argv) return -1;
-    key(c, sizeof(c), shard, "c");
+    key(c, sizeof(c), shard, "c:");
     key(q, sizeof(q), shard, "q");
     for (int i = 0; i < 3; i++) {
         snprintf(what, sizeof(what), "d:%lld", (long long)(week - i));
@@ -174,7 +227,7 @@ int timers_store_stop(sp_redis *r, int shard, const char *case_id, const char *s
 int timers_store_except(sp_redis *r, int shard, const char *slot, const char *reason,
                         sp_redis_cb cb, void *priv) {
     char c[160];
-    key(c, sizeof(c), shard, "c");
+    key(c, sizeof(c), shard, "c:");
     const char *argv[] = {"EVAL", except_lua, "1", c, slot, reason};
     return sp_redis_command_argv(r, cb, priv, 6, argv, NULL);
 }

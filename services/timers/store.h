@@ -4,7 +4,11 @@
  * shard carries the hash tag {s<partition>} so a shard sits in one Redis
  * Cluster slot and each Lua script touches one node:
  *
- *   tm:{s<p>}:c              hash  slot -> clock record (record.h)
+ *   tm:{s<p>}:c:<bb>         hash  slot -> clock record (record.h), bucketed
+ *                                  by bb, the last two characters of the case
+ *                                  id (random in a ULID): ~100 clocks a bucket
+ *                                  stay listpack-encoded in Redis, under half
+ *                                  the bytes of one big hash (docs/performance.md)
  *   tm:{s<p>}:q              zset  slot scored by its next fire time (Unix ms)
  *   tm:{s<p>}:d:<week>       hash  slot -> "<record>#<outcome>" of clocks
  *                                  stopped in that ISO week; kept 3 weeks so a
@@ -25,16 +29,20 @@
 #include <stdint.h>
 #include "redis.h"
 
-/* Arms slot with record text and first fire time, unless it is already armed
- * (a replayed start must not reset a running clock) or its case is closed.
- * Reply: array {1, record} armed now, {0, the record already there}, or
- * {2, nil} the case is withdrawn or closed. indexed adds the slot to the
- * case's cancel index. */
-int timers_store_arm(sp_redis *r, int shard, const char *slot, const char *record,
-                     int64_t fire_ms, int indexed, sp_redis_cb cb, void *priv);
+/* Arms n clocks of one shard in one script (a migrated caseload arms
+ * thousands per batch: one round trip and one script call for them all).
+ * Each slot gets its record text and first fire time, unless it is already
+ * armed (a replayed start must not reset a running clock) or its case is
+ * closed; indexed[i] adds it to its case's cancel index. Reply: array of
+ * 2n, a pair per clock in order: {1, record} armed now, {0, the record
+ * already there}, or {2, nil} the case is withdrawn or closed. */
+int timers_store_arm_many(sp_redis *r, int shard, size_t n, const char *const *slots,
+                          const char *const *records, const int64_t *fire_ms,
+                          const int *indexed, sp_redis_cb cb, void *priv);
 
 /* Up to limit clocks of the shard due at or before now_ms. Reply: array of
- * triples (slot, score, record or nil). */
+ * triples (slot, score, record or nil), then one more element: the next
+ * fire time after now_ms (a string), or nil if the shard has no other. */
 int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis_cb cb,
                      void *priv);
 

@@ -34,7 +34,13 @@ typedef struct timers_state {
     unsigned char owned[TIMERS_MAX_SHARDS];    /* partitions assigned to us */
     unsigned char inflight[TIMERS_MAX_SHARDS]; /* a fire round is out */
     unsigned char more[TIMERS_MAX_SHARDS];     /* the last round hit the limit */
+    int64_t next_due[TIMERS_MAX_SHARDS];       /* the shard's next fire time after
+                                                  its last round (INT64_MAX: none) */
+    struct apply_arms *arming; /* apply.c: starts gathered from the batch being
+                                  applied, by shard; NULL between batches */
     uv_timer_t tick;
+    uv_timer_t soon;  /* the next fire time, when it comes before the tick */
+    int64_t soon_at;
     sp_metric *m_fired, *m_armed, *m_stopped, *m_lateness;
 } timers_state;
 

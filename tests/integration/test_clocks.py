@@ -124,7 +124,7 @@ def check_sigkill_mid_round(stack, n=2000):
     stack.produce_many("sendpath.case-events",
                        [(c, received_event(c)) for c in cases])
     wait_for("all clocks armed", lambda: sum(
-        int(stack.redis("HLEN", f"tm:{{s{p}}}:c") or 0) for p in range(6)) >= n + 2,
+        int(stack.redis("ZCARD", f"tm:{{s{p}}}:q") or 0) for p in range(6)) >= n + 2,
         timeout=60)
     stack.set_clock("2026-12-16T08:00:00Z")  # every clock's approaching/0 is due
     time.sleep(0.03)

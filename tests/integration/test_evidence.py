@@ -314,7 +314,8 @@ def check_replay_after_returns(stack, case_id, partition):
     wait_for("the replay applied", lambda: len(deadletters(stack, "evidence")) == 3)
     assert {e["id"] for e in evidence_events(stack, case_id)} == ids
     time.sleep(1.5)  # timers applies what evidence re-announced
-    slots = stack.redis("HKEYS", f"tm:{{s{partition}}}:c").split("\n")
+    # the case's bucket of records: the last two characters of its id
+    slots = stack.redis("HKEYS", f"tm:{{s{partition}}}:c:{case_id[-2:]}").split("\n")
     assert not [s for s in slots if s.startswith(f"{case_id}:advice:")], slots
     assert advice(stack, case_id).json()["complete"] is True
 

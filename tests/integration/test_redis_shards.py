@@ -37,7 +37,11 @@ def approaching(stack, cases):
 def check_placement(stack, ports, cases, partition_of):
     for name, parts in SHARDS.items():
         for p in range(6):
-            fields = stack.redis_on(ports[name], "HKEYS", f"tm:{{s{p}}}:c").split()
+            # Clock records sit in buckets by the case id's last two
+            # characters: tm:{s<p>}:c:<bb>.
+            fields = []
+            for key in stack.redis_on(ports[name], "KEYS", f"tm:{{s{p}}}:c:*").split():
+                fields += stack.redis_on(ports[name], "HKEYS", key).split()
             held = {f.split(":", 1)[0] for f in fields}
             want = {c for c in cases if partition_of[c] == p} if p in parts else set()
             assert held == want, f"{name}, shard {p}: {len(held)} cases held, " \

@@ -78,7 +78,7 @@ def check_deadline(stack, case_id):
 
 def check_redis_timer(stack, case_id, partition):
     slot = f"{case_id}:decision_to_assess"
-    record = stack.redis("HGET", f"tm:{{s{partition}}}:c", slot)
+    record = stack.redis("HGET", f"tm:{{s{partition}}}:c:{case_id[-2:]}", slot)
     assert record == "20261123|20270104|0|0", record  # start|due|next fire|flags
     score = stack.redis("ZSCORE", f"tm:{{s{partition}}}:q", slot)
     # The first fire is "approaching", 10 working days before Monday 4 January
