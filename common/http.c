@@ -44,7 +44,10 @@
  *
  * MHD's own log lines (client errors, accept failures) are logged as
  * warnings once the server runs; during start-up its last line becomes the
- * errstr instead, so the caller logs the failure once. */
+ * errstr instead, so the caller logs the failure once.
+ *
+ * The handler's side (accessors, answers) is in http_answer.c; the structs
+ * both files use are in http_private.h. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -58,115 +61,17 @@
 #include <unistd.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
-#include "http.h"
+#include "http_private.h"
 #include "log.h"
-#include "ratelimit.h"
 
-#define HTTP_MAX_ROUTES 64
-#define HTTP_MAX_PARAMS 8
-#define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
-/* Idle keep-alive connections are dropped after this; suspended connections
- * never time out (MHD stops their clock). */
-#define HTTP_IDLE_TIMEOUT_S 30u
-#define HTTP_CT_PROBLEM "application/problem+json"
-/* Clients whose rate buckets are kept at once; see ratelimit.h. */
-#define HTTP_RATE_SLOTS 4096
-
-/* Answers that must not need memory to be made. */
-static const char http_oom_problem[] =
-    "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\","
-    "\"status\":500}";
+/* An answer that must not need memory to be made. */
 static const char http_closing_problem[] =
     "{\"type\":\"about:blank\",\"title\":\"Service Unavailable\","
     "\"status\":503,\"detail\":\"The service is shutting down.\"}";
 
-typedef struct http_route {
-    const char *method;
-    const char *pattern;
-    const char *scopes; /* for the guard; NULL: undeclared */
-    sp_http_handler fn;
-    void *opaque;
-} http_route;
-
-/* A captured ":name" segment: name points into the route's pattern (not
- * NUL-terminated), value into req->capbuf. */
-typedef struct http_param {
-    const char *name;
-    size_t name_len;
-    const char *value;
-} http_param;
-
-/* A request header or query argument, copied out of MHD. */
-typedef struct http_kv {
-    enum MHD_ValueKind kind;
-    const char *key;
-    const char *value;
-} http_kv;
-
-/* A response header added before the answer: "name\0value\0" inline. */
-typedef struct http_hdr {
-    struct http_hdr *next;
-    const char *value;
-    char name[];
-} http_hdr;
-
-struct sp_http {
-    uv_loop_t *loop;
-    struct MHD_Daemon *d;
-    uv_poll_t poll;
-    uv_timer_t timer;
-    int open_handles;  /* initialised uv handles not yet closed */
-    int port;
-    size_t max_body;
-    sp_ratelimit *rate; /* NULL: no request rate limit */
-    size_t pending;    /* dispatched, not yet answered */
-    int kicked;        /* a resume happened during MHD_run: run again now */
-    int closing;       /* sp_http_close() called; teardown scheduled */
-    int torn_down;
-    int started;       /* sp_http_new() succeeded: MHD's lines go to the log */
-    sp_http_req *reqs; /* every request still pointing at us */
-    http_route routes[HTTP_MAX_ROUTES];
-    size_t nroutes;
-    void (*close_cb)(void *opaque);
-    void *close_opaque;
-    sp_http_guard guard;
-    void *guard_opaque;
-    char *tls_cert, *tls_key; /* PEM text; NULL: plain HTTP */
-    char mhd_error[256]; /* MHD's last log line: the reason start-up failed */
-};
-
-struct sp_http_req {
-    sp_http *h;                  /* NULL once the server is gone */
-    sp_http_req *prev, *next;    /* in h->reqs */
-    struct MHD_Connection *conn; /* NULL once MHD is done with it */
-    struct MHD_Response *resp;   /* built by the answer, not yet queued */
-    unsigned int status;
-    int dispatched;              /* the handler has been called */
-    int answered;
-    int suspended;
-    int too_large;
-    char *body;
-    size_t body_len, body_cap;
-    http_kv *kv; /* headers and query arguments, one block with their text */
-    size_t nkv;
-    http_param params[HTTP_MAX_PARAMS];
-    size_t nparams;
-    char *capbuf;
-    http_hdr *hdrs;
-    char client[INET6_ADDRSTRLEN];
-    const char *who;    /* the principal's name, for the access log */
-    const void *grant;  /* the guard's view of what it admitted */
-    uint64_t t0;        /* uv_hrtime() when the request began */
-    const char *method; /* both point into text[] */
-    const char *path;
-    char text[];
-};
-
 static void http_run(sp_http *h);
 static void http_on_timer(uv_timer_t *t);
 static void http_teardown(sp_http *h);
-static struct MHD_Response *http_build(const http_hdr *hdrs, const char *ct,
-                                       const char *body, size_t len);
 
 static void http_errstr(char *errstr, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -193,7 +98,7 @@ static int http_is_probe(const char *path) {
 
 /* One line per answer. The path holds case ids and route words only; the
  * query string and body are never logged (they may name a child). */
-static void http_access_log(const sp_http_req *r, int status) {
+void http_access_log(const sp_http_req *r, int status) {
     sp_log_level l = http_is_probe(r->path) ? SP_LOG_DEBUG : SP_LOG_INFO;
     double ms = (double)(uv_hrtime() - r->t0) / 1e6;
     sp_log(l, NULL, "access %s %s %d token=%s client=%s ms=%.1f", r->method,
@@ -298,7 +203,7 @@ static void http_req_free(sp_http_req *r) {
 }
 
 /* Frees the request once neither MHD nor the application holds it. */
-static void http_req_release(sp_http_req *r) {
+void http_req_release(sp_http_req *r) {
     if (r->conn) return;
     if (r->dispatched && !r->answered) return;
     http_req_free(r);
@@ -641,7 +546,7 @@ static void http_timer_start(sp_http *h, uint64_t ms) {
 }
 
 /* Asks for MHD_run() on the next loop iteration. */
-static void http_kick(sp_http *h) {
+void http_kick(sp_http *h) {
     h->kicked = 1;
     http_timer_start(h, 0);
 }
@@ -906,191 +811,4 @@ void sp_http_close(sp_http *h, void (*cb)(void *opaque), void *opaque) {
     h->close_opaque = opaque;
     uv_poll_stop(&h->poll);
     http_timer_start(h, 0); /* teardown, outside any MHD_run() */
-}
-
-/* ------------------------------------------------------------------------
- * Request accessors
- * ---------------------------------------------------------------------- */
-
-const char *sp_http_req_method(const sp_http_req *r) { return r->method; }
-
-const char *sp_http_req_path(const sp_http_req *r) { return r->path; }
-
-const char *sp_http_req_param(const sp_http_req *r, const char *name) {
-    size_t len = strlen(name);
-    for (size_t i = 0; i < r->nparams; i++) {
-        if (r->params[i].name_len == len &&
-            memcmp(r->params[i].name, name, len) == 0)
-            return r->params[i].value;
-    }
-    return NULL;
-}
-
-static const char *http_req_value(const sp_http_req *r, enum MHD_ValueKind kind,
-                                  const char *name) {
-    for (size_t i = 0; i < r->nkv; i++) {
-        if (r->kv[i].kind != kind) continue;
-        if (kind == MHD_HEADER_KIND ? strcasecmp(r->kv[i].key, name) == 0
-                                    : strcmp(r->kv[i].key, name) == 0)
-            return r->kv[i].value;
-    }
-    return NULL;
-}
-
-const char *sp_http_req_query(const sp_http_req *r, const char *name) {
-    return http_req_value(r, MHD_GET_ARGUMENT_KIND, name);
-}
-
-const char *sp_http_req_header(const sp_http_req *r, const char *name) {
-    return http_req_value(r, MHD_HEADER_KIND, name);
-}
-
-const char *sp_http_req_body(const sp_http_req *r, size_t *len) {
-    if (len) *len = r->body_len;
-    return r->body ? r->body : "";
-}
-
-const char *sp_http_req_client(const sp_http_req *r) { return r->client; }
-
-void sp_http_req_set_principal(sp_http_req *r, const char *name, const void *grant) {
-    r->who = name;
-    r->grant = grant;
-}
-
-const void *sp_http_req_grant(const sp_http_req *r) { return r->grant; }
-
-/* ------------------------------------------------------------------------
- * Answers
- * ---------------------------------------------------------------------- */
-
-/* An HTTP token: the characters a header name may have. */
-static int http_is_token(const char *s) {
-    if (!*s) return 0;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c <= 32 || c >= 127 || strchr("\"(),/:;<=>?@[\\]{}", c)) return 0;
-    }
-    return 1;
-}
-
-int sp_http_req_add_header(sp_http_req *r, const char *name, const char *value) {
-    size_t nlen = strlen(name), vlen = strlen(value);
-    http_hdr *hd;
-
-    /* CR or LF in a value would let it write its own headers (splitting).
-     * An empty value is refused too: MHD refuses to add it, which would fail
-     * the whole answer and drop the connection (found by fuzz_http). */
-    if (r->answered || !http_is_token(name) || !*value || strpbrk(value, "\r\n"))
-        return -1;
-    hd = malloc(sizeof(*hd) + nlen + 1 + vlen + 1);
-    if (!hd) return -1;
-    memcpy(hd->name, name, nlen + 1);
-    hd->value = memcpy(hd->name + nlen + 1, value, vlen + 1);
-    hd->next = r->hdrs;
-    r->hdrs = hd;
-    return 0;
-}
-
-static int http_is_json(const char *ct) {
-    size_t len;
-    if (!ct) return 0;
-    len = strcspn(ct, ";");
-    while (len > 0 && ct[len - 1] == ' ') len--;
-    if (len == 16 && strncasecmp(ct, "application/json", 16) == 0) return 1;
-    return len > 5 && strncasecmp(ct + len - 5, "+json", 5) == 0;
-}
-
-static int http_hdrs_have(const http_hdr *hd, const char *name) {
-    for (; hd; hd = hd->next)
-        if (strcasecmp(hd->name, name) == 0) return 1;
-    return 0;
-}
-
-/* Builds a response with the body copied and hdrs added. */
-static struct MHD_Response *http_build(const http_hdr *hdrs, const char *ct,
-                                       const char *body, size_t len) {
-    struct MHD_Response *resp;
-
-    if (len == 0)
-        resp = MHD_create_response_from_buffer(0, (void *)"",
-                                               MHD_RESPMEM_PERSISTENT);
-    else
-        resp = MHD_create_response_from_buffer(len, (void *)body,
-                                               MHD_RESPMEM_MUST_COPY);
-    if (!resp) return NULL;
-    if (ct && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ct) != MHD_YES)
-        goto err;
-    /* Answers carry case state: no cache on the way may keep them. */
-    if (http_is_json(ct) && !http_hdrs_have(hdrs, "Cache-Control") &&
-        MHD_add_response_header(resp, "Cache-Control", "no-store") != MHD_YES)
-        goto err;
-    for (const http_hdr *hd = hdrs; hd; hd = hd->next)
-        if (MHD_add_response_header(resp, hd->name, hd->value) != MHD_YES) goto err;
-    return resp;
-err:
-    MHD_destroy_response(resp);
-    return NULL;
-}
-
-void sp_http_respond(sp_http_req *r, int status, const char *content_type,
-                     const char *body, size_t len) {
-    if (r->answered) {
-        sp_error("http: %s %s answered twice", r->method, r->path);
-        return;
-    }
-    r->answered = 1;
-    http_access_log(r, status);
-    if (r->dispatched && r->h) r->h->pending--;
-    if (!r->conn) { /* MHD is done with it: the answer has nowhere to go */
-        http_req_release(r);
-        return;
-    }
-    r->status = (unsigned int)status;
-    r->resp = http_build(r->hdrs, content_type, body, len);
-    if (!r->resp) sp_error("http: cannot build a %d response", status);
-    if (r->suspended) {
-        /* MHD calls the access handler again, which queues the response. */
-        r->suspended = 0;
-        MHD_resume_connection(r->conn);
-        http_kick(r->h);
-    }
-}
-
-void sp_http_respond_json(sp_http_req *r, int status, cJSON *json) {
-    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
-    cJSON_Delete(json);
-    if (!text) {
-        sp_http_respond(r, 500, HTTP_CT_PROBLEM, http_oom_problem,
-                        sizeof(http_oom_problem) - 1);
-        return;
-    }
-    sp_http_respond(r, status, "application/json", text, strlen(text));
-    cJSON_free(text);
-}
-
-void sp_http_respond_problem(sp_http_req *r, int status, const char *title,
-                             const char *detail, cJSON *errors) {
-    cJSON *p = cJSON_CreateObject();
-    char *text = NULL;
-
-    if (!p) goto out;
-    if (!cJSON_AddStringToObject(p, "type", "about:blank")) goto out;
-    if (!cJSON_AddStringToObject(p, "title", title ? title : "")) goto out;
-    if (!cJSON_AddNumberToObject(p, "status", status)) goto out;
-    if (detail && !cJSON_AddStringToObject(p, "detail", detail)) goto out;
-    if (errors) {
-        if (!cJSON_AddItemToObject(p, "errors", errors)) goto out;
-        errors = NULL; /* owned by p now */
-    }
-    text = cJSON_PrintUnformatted(p);
-out:
-    cJSON_Delete(errors);
-    cJSON_Delete(p);
-    if (!text) {
-        sp_http_respond(r, 500, HTTP_CT_PROBLEM, http_oom_problem,
-                        sizeof(http_oom_problem) - 1);
-        return;
-    }
-    sp_http_respond(r, status, HTTP_CT_PROBLEM, text, strlen(text));
-    cJSON_free(text);
 }
