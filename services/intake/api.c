@@ -245,7 +245,10 @@ static void handle_case(sp_http_req *r, void *opaque) {
                                 NULL);
         return;
     }
-    g = calloc(1, sizeof(*g));
+    if (!(g = calloc(1, sizeof(*g)))) {
+        sp_http_respond_problem(r, 500, "Internal Server Error", "Out of memory", NULL);
+        return;
+    }
     g->r = r;
     snprintf(g->case_id, sizeof(g->case_id), "%s", id);
     if (sp_redis_command(s->redis, case_got, g,

@@ -13,6 +13,7 @@ Only the standard library is used, so the tests run on Debian's python3.
 import argparse
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -37,8 +38,37 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                      "SUMMARY: UndefinedBehaviorSanitizer", ": runtime error: ")
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
+    """A port free now, chosen below the kernel's ephemeral range: the broker
+    and every client socket take theirs from that range, so a port handed out
+    here and bound a moment later by a service cannot be taken meanwhile by
+    one of them (a bind(0) port could, and did: "Address already in use")."""
+    lo = _ephemeral_range()[0]
+    for _ in range(200):
+        port = random.randrange(max(1024, lo - 12000), lo)
+        if port in _handed_out:  # free now, but promised to a process of ours
+            continue
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            _handed_out.add(port)
+            return port
+    with socket.socket() as s:  # the low range is full: fall back
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
