@@ -246,7 +246,7 @@ int sp_auth_reload(sp_auth *a, const char *path, char *errstr, size_t errstr_siz
         sp_auth_free(fresh);
         return -1;
     }
-    memcpy(r + a->nretired, a->tokens, a->n * sizeof(*r));
+    if (a->n) memcpy(r + a->nretired, a->tokens, a->n * sizeof(*r));
     a->retired = r;
     a->nretired += a->n;
     free(a->tokens);

@@ -352,7 +352,7 @@ static void cases_ask(notify_digest *d) {
         run_end(d, "out of memory");
         return;
     }
-    qsort(d->items, d->nitems, sizeof(*d->items), by_case);
+    if (d->nitems) qsort(d->items, d->nitems, sizeof(*d->items), by_case);
     for (size_t i = 0; i < d->nitems; i++)
         if (!i || strcmp(d->items[i].case_id, d->items[i - 1].case_id))
             ids[n++] = d->items[i].case_id;

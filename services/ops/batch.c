@@ -199,8 +199,9 @@ int ops_batch_send(ops_batch *b, sp_redis *r, const char *sha, sp_redis_cb cb, v
     int rc;
     if (!argv) return -1;
     argv[0] = "EVALSHA", argv[1] = sha, argv[2] = arena_printf(b, "%zu", b->keys.n);
-    memcpy(argv + 3, b->keys.v, b->keys.n * sizeof(*argv));
-    memcpy(argv + 3 + b->keys.n, b->args.v, b->args.n * sizeof(*argv));
+    /* memcpy's pointers must not be NULL, even for 0 bytes */
+    if (b->keys.n) memcpy(argv + 3, b->keys.v, b->keys.n * sizeof(*argv));
+    if (b->args.n) memcpy(argv + 3 + b->keys.n, b->args.v, b->args.n * sizeof(*argv));
     rc = sp_redis_command_argv(r, cb, priv, (int)argc, argv, NULL);
     free(argv);
     return rc;

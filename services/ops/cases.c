@@ -125,7 +125,7 @@ static void case_timeline_cb(sp_redis *r, redisReply *rep, void *priv) {
     for (size_t i = 0; i < rep->elements; i++)
         if ((items[n] = cJSON_Parse(rep->element[i]->str))) n++;
     cr->found |= n > 0; /* deadlines may arrive before the request */
-    qsort(items, n, sizeof(*items), timeline_cmp);
+    if (n) qsort(items, n, sizeof(*items), timeline_cmp);
     cJSON *tl = cJSON_AddArrayToObject(cr->out, "timeline");
     cJSON *notes = cJSON_AddArrayToObject(cr->out, "notifications");
     for (size_t i = 0; i < n; i++) {
@@ -175,7 +175,7 @@ static void case_clocks_cb(sp_redis *r, redisReply *rep, void *priv) {
     }
     for (size_t i = 1; i < rep->elements; i += 2)
         if ((items[n] = cJSON_Parse(rep->element[i]->str))) n++;
-    qsort(items, n, sizeof(*items), clock_cmp);
+    if (n) qsort(items, n, sizeof(*items), clock_cmp);
     cJSON *all = cJSON_AddArrayToObject(cr->out, "clocks");
     cJSON *open = cJSON_AddArrayToObject(cr->out, "open_clocks");
     for (size_t i = 0; i < n; i++) {

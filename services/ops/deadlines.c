@@ -311,7 +311,7 @@ static void dl_list_cb(sp_service *s, ops_deadline *rows, size_t n, void *priv) 
     cJSON_AddStringToObject(out, "as_of", sp_date_iso(ops_today(s), buf, sizeof(buf)));
     dl_add_counts(out, rows, n);
     n = dl_filter(&l->q, rows, n, 1);
-    qsort(rows, n, sizeof(*rows), dl_cmp);
+    if (n) qsort(rows, n, sizeof(*rows), dl_cmp);
     cJSON_AddNumberToObject(out, "total", (double)n);
     cJSON_AddNumberToObject(out, "limit", (double)l->q.limit);
     dl_page(out, &l->q, rows, n);

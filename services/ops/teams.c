@@ -86,7 +86,8 @@ ops_teams *ops_teams_parse(const char *spec, const char *default_team, char *err
         while (*row == ' ') row++;
         if (*row && teams_parse_row(t, row, errstr, size)) goto fail;
     }
-    qsort(t->schools, t->nschools, sizeof(*t->schools), school_cmp);
+    if (t->nschools) /* qsort's base must not be NULL, even for 0 items */
+        qsort(t->schools, t->nschools, sizeof(*t->schools), school_cmp);
     for (size_t i = 1; i < t->nschools; i++)
         if (!strcmp(t->schools[i].urn, t->schools[i - 1].urn)) {
             snprintf(errstr, size, "ops.teams: school %s is in two teams", t->schools[i].urn);
