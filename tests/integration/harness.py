@@ -260,6 +260,19 @@ class Stack:
     def url(self, name, path):
         return f"http://127.0.0.1:{self.ports[name]}{path}"
 
+    def post_intake(self, path, body, key=None):
+        """POSTs body to intake with an idempotency key: key, or a fresh one
+        per call ("harness-<n>"), so repeated seeds never collide."""
+        self._posts = getattr(self, "_posts", 0) + 1
+        body = dict(body, idempotency_key=key or f"harness-{self._posts}")
+        return http("POST", self.url("intake", path), body)
+
+    def create_intake(self, path, body):
+        """post_intake that must create (201); returns the answer's JSON."""
+        r = self.post_intake(path, body)
+        assert r.status == 201, (path, r.status, r.body)
+        return r.json()
+
     def stop_service(self, name, sig=signal.SIGTERM, timeout=30):
         p = self.procs.pop(name)
         p.send_signal(sig)

@@ -31,14 +31,10 @@ OPS_ENV = {"SENDPATH_OPS_TEAMS": "North=100001,100002;South=100003",
            "SENDPATH_OPS_GAUGE_INTERVAL_MS": "300"}
 TOPICS = ("sendpath.case-events", "sendpath.deadlines", "sendpath.evidence-events",
           "sendpath.notification-outcomes")
-N = [0]
 
 
 def post(stack, path, body):
-    N[0] += 1
-    r = http("POST", stack.url("intake", path), dict(body, idempotency_key=f"ops-seed-{N[0]}"))
-    assert r.status == 201, (path, r.status, r.body)
-    return r.json()
+    return stack.create_intake(path, body)
 
 
 def request(stack, given, family, urn, received):

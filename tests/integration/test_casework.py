@@ -17,13 +17,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import http, main, wait_for  # noqa: E402
 from test_slice import REQUEST  # noqa: E402
 
-N = [0]
 
 
 def post(stack, path, body, key=None):
-    N[0] += 1
-    body = dict(body, idempotency_key=key or f"casework-{N[0]}")
-    return http("POST", stack.url("intake", path), body)
+    return stack.post_intake(path, body, key)
 
 
 def case_events(stack, case_id):
