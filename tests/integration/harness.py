@@ -11,6 +11,7 @@ every test goes through the same guard a portal does.
 Only the standard library is used, so the tests run on Debian's python3.
 """
 import argparse
+import atexit
 import json
 import os
 import random
@@ -48,6 +49,58 @@ def _ephemeral_range():
 
 
 _handed_out = set()
+# Ports promised to a process of this test are also claimed in a directory
+# shared by every test on the machine, so tests run side by side (ctest -j)
+# never hand out the same port: a claim is a file named for the port holding
+# the claimant's pid, made with O_EXCL, and a dead claimant's file is stale.
+_CLAIMS = os.path.join(tempfile.gettempdir(), "sendpath-test-ports")
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim_port(port):
+    """True when this process now holds the machine-wide claim on port."""
+    os.makedirs(_CLAIMS, exist_ok=True)
+    path = os.path.join(_CLAIMS, str(port))
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                with open(path) as f:
+                    owner = int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                owner = 0
+            if owner and (owner == os.getpid() or _pid_alive(owner)):
+                return False
+            try:  # stale (its test died without cleaning up): take it over
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _release_ports():
+    for port in _handed_out:
+        try:
+            os.unlink(os.path.join(_CLAIMS, str(port)))
+        except OSError:
+            pass
+
+
+atexit.register(_release_ports)
 
 
 def free_port():
@@ -66,8 +119,10 @@ def free_port():
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            _handed_out.add(port)
-            return port
+        if not _claim_port(port):  # promised to a test running beside us
+            continue
+        _handed_out.add(port)
+        return port
     with socket.socket() as s:  # the low range is full: fall back
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
