@@ -236,6 +236,7 @@ const char *intake_command_state_refusal(const intake_command *c, const cJSON *d
                                          const char *state) {
     char wrapped[40];
     snprintf(wrapped, sizeof(wrapped), ",%s,", state);
+    if (!strstr(c->from_states, wrapped)) return NULL; /* the state's own 409 */
     for (size_t i = 0; i < sizeof(choice_states) / sizeof(choice_states[0]); i++) {
         const char *name = choice_states[i].field, *v;
         const intake_field *f = NULL;
