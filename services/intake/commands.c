@@ -214,11 +214,11 @@ cJSON *intake_command_parse(const intake_command *c, const cJSON *body, sp_date 
     for (int i = 0; cJSON_IsObject(body) && i < INTAKE_MAX_FIELDS && c->fields[i].name; i++)
         parse_field(&v, &c->fields[i], body, today, out);
     for (size_t i = 0; i < sizeof(date_orders) / sizeof(date_orders[0]); i++) {
-        const char *a, *b;
-        if (strcmp(date_orders[i].command, c->name) ||
-            !(a = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(out, date_orders[i].field))) ||
-            !(b = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(out, date_orders[i].not_after))))
-            continue;
+        const char *a = cJSON_GetStringValue(
+            cJSON_GetObjectItemCaseSensitive(out, date_orders[i].field));
+        const char *b = cJSON_GetStringValue(
+            cJSON_GetObjectItemCaseSensitive(out, date_orders[i].not_after));
+        if (strcmp(date_orders[i].command, c->name) || !a || !b) continue;
         if (strcmp(a, b) > 0) { /* ISO dates sort as strings */
             char why[96];
             snprintf(why, sizeof(why), "must not be after %s", date_orders[i].not_after);

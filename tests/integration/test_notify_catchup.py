@@ -128,7 +128,9 @@ def missed_days(stack):
     assert "the one due on Wednesday 30 December 2026 at 07:30 was not sent" in body, body
     # listed as of the 31st: Kofi's 28 December is 3 days overdue
     assert "due Monday 28 December 2026, 3 days overdue" in body, body
-    assert stack.redis("GET", "notify:digest:caseworkers:2026-12-30").startswith("sent ")
+    # the outbox file is written before the key is marked (after the outcome)
+    wait_for("the 30th marked", lambda: stack.redis(
+        "GET", "notify:digest:caseworkers:2026-12-30").startswith("sent "))
     assert stack.redis("EXISTS", "notify:digest:caseworkers:2026-12-29") == "0"
     out = wait_for("the catch-up's outcome", lambda: [
         e for e in digest_outcomes(stack) if e["data"]["day"] == "2026-12-30"])
@@ -138,7 +140,8 @@ def missed_days(stack):
     assert len(outbox(stack, DIGEST)) == 2, "a second catch-up after a restart"
     stack.set_clock("2026-12-31T07:40:00Z")
     wait_for("the 31st's own digest", lambda: len(outbox(stack, DIGEST)) == 3)
-    assert stack.redis("GET", "notify:digest:caseworkers:2026-12-31").startswith("sent ")
+    wait_for("the 31st marked", lambda: stack.redis(
+        "GET", "notify:digest:caseworkers:2026-12-31").startswith("sent "))
 
 
 def alerts_without_digest(stack, c):
