@@ -18,6 +18,26 @@ static const char *const close_reasons[] = {"moved_away", "ceased", "other", NUL
 static const char *const review_outcomes[] = {"maintain", "amend", "cease", NULL};
 static const char *const phases[] = {"primary_to_secondary", "secondary_to_post16",
                                      "early_years_to_school", "other", NULL};
+/* The decisions a parent may appeal (and go to mediation about), by the
+ * event that told them, and the states a case is in after each: a
+ * certificate about one the case has not had is refused. */
+static const char *const appealable[] = {
+    "decision.not_assess", "decision.not_issue_plan", "final_plan.issued",
+    "amended_plan.issued", "review.decision", "case.closed", NULL};
+static const char *const appealable_states[] = {
+    ",not_assessing,closed,", ",not_issuing,closed,", ",plan,closed,", ",plan,closed,",
+    ",plan,closed,", ",closed,", NULL};
+
+/* Rules between a command's fields and the case, beside the table so its
+ * rows stay as they are: a choice allowed only in some states (parallel to
+ * the field's choices), and a date not after another. */
+static const struct {
+    const char *command, *field;
+    const char *const *states;
+} choice_states[] = {{"mediation_certificate", "about", appealable_states}};
+static const struct {
+    const char *command, *field, *not_after;
+} date_orders[] = {{"mediation_certificate", "decision_date", "date"}};
 
 #define DATE {"date", INTAKE_F_DATE, 1, NULL, NULL, 0, NULL}
 #define OPEN ",received,assessing,issuing,draft_served,plan,"
@@ -94,6 +114,15 @@ const intake_command intake_commands[] = {
       {"notes", INTAKE_F_STRING, 0, NULL, NULL, 2000, NULL}},
      ",sen_support,", "sen_support.escalated", "sen_support", "escalate",
      "sen_support.review_held", "sen_support", 0},
+    /* Regs 34-39 and Tribunal (HESC) Rules r.20: after mediation, the
+     * certificate gives 1 month from its date (the command's date) to
+     * appeal, if later than 2 months from the decision letter's date. */
+    {"mediation_certificate", "mediation-certificate",
+     {DATE,
+      {"about", INTAKE_F_ENUM, 1, NULL, NULL, 0, appealable},
+      {"decision_date", INTAKE_F_DATE, 1, NULL, NULL, 0, NULL}},
+     ",not_assessing,not_issuing,plan,closed,", "mediation_certificate.issued", NULL,
+     NULL, NULL, NULL, 0},
 };
 const int intake_commands_count = sizeof(intake_commands) / sizeof(intake_commands[0]);
 
@@ -184,11 +213,42 @@ cJSON *intake_command_parse(const intake_command *c, const cJSON *body, sp_date 
     if (!cJSON_IsObject(body)) sp_valid_error(&v, "(body)", "must be a JSON object");
     for (int i = 0; cJSON_IsObject(body) && i < INTAKE_MAX_FIELDS && c->fields[i].name; i++)
         parse_field(&v, &c->fields[i], body, today, out);
+    for (size_t i = 0; i < sizeof(date_orders) / sizeof(date_orders[0]); i++) {
+        const char *a = cJSON_GetStringValue(
+            cJSON_GetObjectItemCaseSensitive(out, date_orders[i].field));
+        const char *b = cJSON_GetStringValue(
+            cJSON_GetObjectItemCaseSensitive(out, date_orders[i].not_after));
+        if (strcmp(date_orders[i].command, c->name) || !a || !b) continue;
+        if (strcmp(a, b) > 0) { /* ISO dates sort as strings */
+            char why[96];
+            snprintf(why, sizeof(why), "must not be after %s", date_orders[i].not_after);
+            sp_valid_error(&v, date_orders[i].field, why);
+        }
+    }
     if ((*errors = sp_valid_take(&v)) != NULL) {
         cJSON_Delete(out);
         return NULL;
     }
     return out;
+}
+
+const char *intake_command_state_refusal(const intake_command *c, const cJSON *data,
+                                         const char *state) {
+    char wrapped[40];
+    snprintf(wrapped, sizeof(wrapped), ",%s,", state);
+    if (!strstr(c->from_states, wrapped)) return NULL; /* the state's own 409 */
+    for (size_t i = 0; i < sizeof(choice_states) / sizeof(choice_states[0]); i++) {
+        const char *name = choice_states[i].field, *v;
+        const intake_field *f = NULL;
+        if (strcmp(choice_states[i].command, c->name)) continue;
+        for (int k = 0; !f && k < INTAKE_MAX_FIELDS && c->fields[k].name; k++)
+            if (!strcmp(c->fields[k].name, name)) f = &c->fields[k];
+        v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, name));
+        for (int k = 0; f && v && f->choices[k]; k++)
+            if (!strcmp(v, f->choices[k]) && !strstr(choice_states[i].states[k], wrapped))
+                return name;
+    }
+    return NULL;
 }
 
 const char *intake_command_event(const intake_command *c, const cJSON *data,

@@ -66,6 +66,11 @@ const intake_command *intake_command_by_path(const char *path);
  * object with the fields, normalised) or NULL with *errors set. */
 cJSON *intake_command_parse(const intake_command *c, const cJSON *body, sp_date today,
                             cJSON **errors);
+/* The field whose value the case's state does not allow (the decision a
+ * mediation certificate is about must be one the case has had), or NULL:
+ * refused with 409 naming it. */
+const char *intake_command_state_refusal(const intake_command *c, const cJSON *data,
+                                         const char *state);
 /* The event type and next state this body selects. */
 const char *intake_command_event(const intake_command *c, const cJSON *data,
                                  const char **next_state);

@@ -341,6 +341,17 @@ static void case_read(sp_redis *r, redisReply *rep, void *priv) {
     }
     if (rep->element[1]->type == REDIS_REPLY_STRING)
         snprintf(child, sizeof(child), "%s", rep->element[1]->str);
+    if ((type = intake_command_state_refusal(sub->command, sub->data, rep->element[0]->str))) {
+        cJSON *errs = cJSON_CreateArray(), *e = cJSON_CreateObject();
+        snprintf(sub->res.state, sizeof(sub->res.state), "%s", rep->element[0]->str);
+        snprintf(id, sizeof(id), "'%s' does not fit a case that is %s", type, sub->res.state);
+        cJSON_AddStringToObject(e, "field", type);
+        cJSON_AddStringToObject(e, "reason", id);
+        cJSON_AddStringToObject(e, "state", sub->res.state);
+        cJSON_AddItemToArray(errs, e);
+        fail(sub, 409, "Not allowed in this state", id, errs);
+        return;
+    }
     enrich(sub->data, rep);
     if (rep->elements > 5 && rep->element[5]->type == REDIS_REPLY_STRING)
         sub->profile = strdup(rep->element[5]->str);

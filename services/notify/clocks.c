@@ -159,30 +159,47 @@ int notify_clocks_cases(sp_redis *r, const char *const *case_ids, size_t n,
 
 /* ---- the digests sent ----------------------------------------------------------- */
 
+/* The reservation, as one script so the catch-up rule and the SET NX see the
+ * same state. ARGV: lease, day, catch-up (1: only if the team's last digest
+ * is older than day). ISO dates compare as strings. */
+#define RESERVE_LUA                                                                  \
+    "if ARGV[3] == '1' then local last = redis.call('GET', KEYS[2]) "                \
+    "if not last or last >= ARGV[2] then return 0 end end "                          \
+    "if redis.call('SET', KEYS[1], 'sending', 'NX', 'EX', ARGV[1]) then return 1 end " \
+    "return 0"
+
 static void reserve_reply(sp_redis *r, redisReply *rep, void *priv) {
     clocks_call *c = priv;
     (void)r;
-    if (reply_bad(rep, "reserve"))
+    if (reply_bad(rep, "reserve") || rep->type != REDIS_REPLY_INTEGER)
         c->cb.reserve(-1, 0, c->opaque);
     else
-        c->cb.reserve(0, rep->type == REDIS_REPLY_STATUS, c->opaque); /* OK, or nil */
+        c->cb.reserve(0, rep->integer == 1, c->opaque);
     free(c);
 }
 
 int notify_clocks_digest_reserve(sp_redis *r, const char *team, const char *date,
-                                 long long lease_s, notify_clocks_reserve_cb cb,
-                                 void *opaque) {
+                                 long long lease_s, int catch_up,
+                                 notify_clocks_reserve_cb cb, void *opaque) {
     clocks_call *c = call_new(opaque);
     if (!c) return -1;
     c->cb.reserve = cb;
     if (sp_redis_command(r, reserve_reply, c,
-                         "SET notify:digest:%s:%s sending NX EX %lld", team, date,
-                         lease_s)) {
+                         "EVAL %s 2 notify:digest:%s:%s notify:digest:last:%s %lld %s %d",
+                         RESERVE_LUA, team, date, team, lease_s, date, catch_up ? 1 : 0)) {
         free(c);
         return -1;
     }
     return 0;
 }
+
+/* Marks the day, and moves the team's last day forward (never back: a
+ * catch-up of an older day may settle after a newer one). */
+#define MARK_LUA                                                                     \
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "                            \
+    "local last = redis.call('GET', KEYS[2]) "                                       \
+    "if not last or last < ARGV[3] then redis.call('SET', KEYS[2], ARGV[3]) end "    \
+    "return 1"
 
 int notify_clocks_digest_mark(sp_redis *r, const char *team, const char *date,
                               const char *value, notify_clocks_cb cb, void *opaque) {
@@ -191,8 +208,9 @@ int notify_clocks_digest_mark(sp_redis *r, const char *team, const char *date,
     if (!c) return -1;
     c->cb.done = cb;
     if (value)
-        rc = sp_redis_command(r, done_reply, c, "SET notify:digest:%s:%s %s EX %lld",
-                              team, date, value, NOTIFY_DIGEST_KEEP_S);
+        rc = sp_redis_command(r, done_reply, c,
+                              "EVAL %s 2 notify:digest:%s:%s notify:digest:last:%s %s %lld %s",
+                              MARK_LUA, team, date, team, value, NOTIFY_DIGEST_KEEP_S, date);
     else
         rc = sp_redis_command(r, done_reply, c, "DEL notify:digest:%s:%s", team, date);
     if (rc) free(c);

@@ -9,6 +9,10 @@
  *                               middle leaves it to the next try), then
  *                               "sent <provider id>" or "refused", kept
  *                               DIGEST_KEEP_S.
+ *   notify:digest:last:<team>   string: the latest day whose digest the
+ *                               team got (sent or refused), YYYY-MM-DD:
+ *                               how the digest knows a day was missed
+ *                               (digest.h). Not kept before a first digest.
  *
  * The child's name for each line is read from notify:case:<case_id>
  * (cases.h) when the digest is written, never copied here.
@@ -43,13 +47,17 @@ int notify_clocks_cases(sp_redis *r, const char *const *case_ids, size_t n,
                         notify_clocks_cases_cb cb, void *opaque);
 
 /* taken: 1 if the key was free and is now "sending" for lease_s; 0 if the
- * team's digest of that day was sent, refused, or is being sent. */
+ * team's digest of that day was sent, refused, or is being sent. With
+ * catch_up, also 0 unless the team got a digest before, of an earlier day
+ * (notify:digest:last:<team> < date): a missed day is caught up, a first
+ * start is not. */
 typedef void (*notify_clocks_reserve_cb)(int err, int taken, void *opaque);
 int notify_clocks_digest_reserve(sp_redis *r, const char *team, const char *date,
-                                 long long lease_s, notify_clocks_reserve_cb cb,
-                                 void *opaque);
+                                 long long lease_s, int catch_up,
+                                 notify_clocks_reserve_cb cb, void *opaque);
 /* value NULL: deletes the key (the send failed: try again later);
- * otherwise sets it to value, kept NOTIFY_DIGEST_KEEP_S. */
+ * otherwise sets it to value, kept NOTIFY_DIGEST_KEEP_S, and the team's
+ * last day to date if that is later. */
 #define NOTIFY_DIGEST_KEEP_S (40LL * 86400)
 int notify_clocks_digest_mark(sp_redis *r, const char *team, const char *date,
                               const char *value, notify_clocks_cb cb, void *opaque);

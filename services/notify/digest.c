@@ -2,7 +2,7 @@
  *
  * A run is one record walking through callbacks: read the kept clocks,
  * read their cases, then for each team in turn reserve the day's key,
- * render, send and mark. Teams go one at a time, so at most one digest is
+ * render, send, publish the outcome and mark. Teams go one at a time, so at most one digest is
  * in the crash window. A run that could not settle every team (Redis down,
  * a provider saying "later") leaves the day open and is tried again after a
  * backoff; teams already settled are skipped by their keys. */
@@ -15,6 +15,7 @@
 #include "digest.h"
 #include "log.h"
 #include "message.h"
+#include "outcome.h"
 #include "team.h"
 
 #define DIGEST_POLL_MS 10000
@@ -24,7 +25,7 @@
 /* The placeholders the digest supplies, in this order. */
 static const char *const digest_vars[] = {
     "team",          "date",      "overdue",           "due",         "approaching",
-    "overdue_count", "due_count", "approaching_count", "horizon_days"};
+    "overdue_count", "due_count", "approaching_count", "horizon_days", "late"};
 #define DIGEST_NVARS (sizeof(digest_vars) / sizeof(digest_vars[0]))
 
 struct notify_digest {
@@ -36,10 +37,14 @@ struct notify_digest {
     sp_date done;       /* the last day every team was settled */
     int64_t not_before; /* real ms: after a failed run, wait until then */
     int64_t backoff_ms;
+    int *attempts;      /* per team: attempts at day's digest (outcome events) */
     /* the run */
-    sp_date day;
+    sp_date day;        /* the digest's day: its key, its outcome's "day" */
+    sp_date as_of;      /* the day its lists are written for: today */
+    int catch_up;       /* day is a missed day, sent late (as_of is later) */
     char day_iso[11];
     int failed;
+    char mark[200];     /* the team's mark, written once its outcome is out */
     notify_agenda_item *items;
     size_t nitems;
     char **children; /* "given family" per item's case, owned */
@@ -100,15 +105,20 @@ static void run_reset(notify_digest *d) {
     memset(&d->job, 0, sizeof(d->job));
 }
 
+/* The wait before the next run after a failed one. */
+static int64_t next_backoff(const notify_digest *d) {
+    int64_t base = d->st->conf->retry_base_ms, max = d->st->conf->retry_max_ms;
+    int64_t b = d->backoff_ms ? d->backoff_ms * 2 : base;
+    return b > max ? max : b;
+}
+
 static void run_end(notify_digest *d, const char *why) {
     if (why) d->failed = 1;
     if (!d->failed) {
         d->done = d->day;
         d->backoff_ms = 0;
     } else {
-        int64_t base = d->st->conf->retry_base_ms, max = d->st->conf->retry_max_ms;
-        d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : base;
-        if (d->backoff_ms > max) d->backoff_ms = max;
+        d->backoff_ms = next_backoff(d);
         d->not_before = sp_clock_now_ms(NULL) + d->backoff_ms;
         sp_warn("notify: digest of %s not finished, tried again in %lld ms%s%s",
                 d->day_iso, (long long)d->backoff_ms, why ? ": " : "", why ? why : "");
@@ -137,10 +147,40 @@ static void team_settled(int err, void *opaque) {
     team_next(d);
 }
 
-static void team_mark(notify_digest *d, const char *value) {
-    if (notify_clocks_digest_mark(d->st->s->redis, team_name(d), d->day_iso, value,
-                                  team_settled, d))
+/* d->mark ("" deletes the key: try again later). */
+static void team_mark(notify_digest *d) {
+    if (notify_clocks_digest_mark(d->st->s->redis, team_name(d), d->day_iso,
+                                  d->mark[0] ? d->mark : NULL, team_settled, d))
         run_end(d, "redis not connected");
+}
+
+/* The outcome is out (or lost: logged): now the mark. Marking after the
+ * outcome means a crash in between sends the digest again with the same
+ * outcome id, rather than losing the outcome of one that went. */
+static void team_reported(rd_kafka_resp_err_t err, void *opaque) {
+    notify_digest *d = opaque;
+    if (err)
+        sp_error("notify: the outcome of the digest of %s to team %s is lost: %s",
+                 d->day_iso, team_name(d), rd_kafka_err2str(err));
+    team_mark(d);
+}
+
+/* Publishes attempt's outcome o (detail: the provider id or the reason),
+ * then marks the day with value (NULL: deletes the reservation). */
+static void team_report(notify_digest *d, notify_outcome o, const char *detail,
+                        const char *value) {
+    char errstr[256];
+    int64_t next_ms = sp_clock_now_ms(NULL) + next_backoff(d);
+    snprintf(d->mark, sizeof(d->mark), "%s", value ? value : "");
+    if (notify_outcome_publish_digest(d->st, &d->job, team_name(d), d->day_iso,
+                                      d->catch_up,
+                                      notify_channel_label(&d->st->channel, &d->job), o,
+                                      detail, next_ms, team_reported, d, errstr,
+                                      sizeof(errstr))) {
+        sp_error("notify: the outcome of the digest of %s to team %s is lost: %s",
+                 d->day_iso, team_name(d), errstr);
+        team_mark(d);
+    }
 }
 
 static void team_sent(notify_send_outcome res, const char *provider_id,
@@ -151,23 +191,23 @@ static void team_sent(notify_send_outcome res, const char *provider_id,
     case NOTIFY_SEND_SENT:
         sp_metric_inc(d->st->m_sent);
         sp_metric_inc(d->st->m_digests);
-        sp_info("notify: digest of %s sent to team %s as %s", d->day_iso, team_name(d),
-                provider_id);
+        sp_info("notify: digest of %s sent to team %s as %s%s", d->day_iso, team_name(d),
+                provider_id, d->catch_up ? " (a missed day, caught up)" : "");
         snprintf(value, sizeof(value), "sent %s", provider_id);
-        team_mark(d, value);
+        team_report(d, NOTIFY_OUTCOME_SENT, provider_id, value);
         return;
     case NOTIFY_SEND_RETRY:
         sp_metric_inc(d->st->m_failed);
         sp_warn("notify: digest of %s to team %s: %s; tried again later", d->day_iso,
                 team_name(d), reason);
         d->failed = 1;
-        team_mark(d, NULL);
+        team_report(d, NOTIFY_OUTCOME_FAILED, reason, NULL);
         return;
     case NOTIFY_SEND_REFUSED:
         sp_metric_inc(d->st->m_dead);
         sp_error("notify: digest of %s to team %s refused: %s", d->day_iso, team_name(d),
                  reason);
-        team_mark(d, "refused");
+        team_report(d, NOTIFY_OUTCOME_REFUSED, reason, "refused");
         return;
     }
 }
@@ -186,14 +226,24 @@ static void job_key(notify_digest *d) {
 /* The values of the template's placeholders into vars (strings in text,
  * counts in nums). */
 static void job_values(notify_digest *d, const notify_agenda_text *t,
-                       sp_template_var *vars, char date[32], char nums[4][24]) {
+                       sp_template_var *vars, char date[32], char nums[4][24],
+                       char late[256]) {
     const char *vals[DIGEST_NVARS];
-    sp_date_long(d->day, date, 32);
+    char missed[32];
+    sp_date_long(d->as_of, date, 32);
+    late[0] = '\0';
+    if (d->catch_up)
+        snprintf(late, 256,
+                 "\n\nThis digest comes late: the one due on %s at %s was not sent, "
+                 "because sendpath's notify service was not running. It lists the "
+                 "deadlines as they stand today.",
+                 sp_date_long(d->day, missed, sizeof(missed)), d->st->conf->digest_time);
     for (int k = 0; k < 3; k++) snprintf(nums[k], 24, "%zu", t->count[k]);
     snprintf(nums[3], 24, "%lld", d->st->conf->digest_horizon_days);
     vals[0] = team_name(d), vals[1] = date;
     vals[2] = t->list[0], vals[3] = t->list[1], vals[4] = t->list[2];
     vals[5] = nums[0], vals[6] = nums[1], vals[7] = nums[2], vals[8] = nums[3];
+    vals[9] = late;
     for (size_t i = 0; i < DIGEST_NVARS; i++)
         vars[i] = (sp_template_var){digest_vars[i], vals[i]};
 }
@@ -228,14 +278,15 @@ static int job_build(notify_digest *d, char *errstr, size_t size) {
     const notify_team *team = &d->st->teams.items[d->team];
     notify_agenda_text t;
     sp_template_var vars[DIGEST_NVARS];
-    char date[32], nums[4][24], name[96], event_id[160];
+    char date[32], nums[4][24], name[96], event_id[160], late[256];
     int rc = -1;
-    if (notify_agenda_write(d->items, d->nitems, team->name, d->day,
+    job_key(d);
+    d->job.attempt = ++d->attempts[d->team];
+    if (notify_agenda_write(d->items, d->nitems, team->name, d->as_of,
                             (int)d->st->conf->digest_horizon_days, &t)) {
         snprintf(errstr, size, "out of memory");
         return -1;
     }
-    job_key(d);
     snprintf(name, sizeof(name), "%lld.N%.*s.sendpath",
              (long long)(sp_service_now(d->st->s) / 1000), NOTIFY_JOB_ID_HEX, d->job.key);
     snprintf(event_id, sizeof(event_id), "digest/%s/%s", team->name, d->day_iso);
@@ -245,8 +296,7 @@ static int job_build(notify_digest *d, char *errstr, size_t size) {
     d->job.role = strdup("caseworker");
     d->job.name = strdup(name);
     d->job.to_email = strdup(team->mailbox);
-    d->job.attempt = 1;
-    job_values(d, &t, vars, date, nums);
+    job_values(d, &t, vars, date, nums, late);
     if (!d->job.case_id || !d->job.event_id || !d->job.template_name || !d->job.role ||
         !d->job.name || !d->job.to_email ||
         !(d->job.personalisation = cJSON_CreateObject()))
@@ -276,14 +326,15 @@ static void team_reserved(int err, int taken, void *opaque) {
         sp_error("notify: digest of %s to team %s cannot be written: %s", d->day_iso,
                  team_name(d), errstr);
         sp_metric_inc(d->st->m_dead);
-        team_mark(d, "refused");
+        team_report(d, NOTIFY_OUTCOME_REFUSED, errstr, "refused");
         return;
     }
     if (notify_channel_send(&d->st->channel, &d->job, team_sent, d, errstr,
                             sizeof(errstr))) {
         sp_warn("notify: digest to team %s: %s", team_name(d), errstr);
+        sp_metric_inc(d->st->m_failed);
         d->failed = 1;
-        team_mark(d, NULL);
+        team_report(d, NOTIFY_OUTCOME_FAILED, errstr, NULL);
     }
 }
 
@@ -295,7 +346,7 @@ static void team_next(notify_digest *d) {
         return;
     }
     if (notify_clocks_digest_reserve(st->s->redis, team_name(d), d->day_iso, lease,
-                                     team_reserved, d))
+                                     d->catch_up, team_reserved, d))
         run_end(d, "redis not connected");
 }
 
@@ -373,7 +424,7 @@ static void clocks_read(int err, char **lines, size_t n, void *opaque) {
     for (size_t i = 0; i < n; i++) {
         notify_agenda_item *it = &d->items[d->nitems];
         if (notify_agenda_parse(lines[i], it) == 0 &&
-            notify_agenda_kind_of(it, d->day, (int)d->st->conf->digest_horizon_days) !=
+            notify_agenda_kind_of(it, d->as_of, (int)d->st->conf->digest_horizon_days) !=
                 NOTIFY_AGENDA_LATER)
             d->nitems++;
     }
@@ -383,17 +434,34 @@ static void clocks_read(int err, char **lines, size_t n, void *opaque) {
 
 /* ---- when ----------------------------------------------------------------------- */
 
+/* The day whose digest is due now: from notify.digest.time, today's;
+ * before it, yesterday's, which is only sent as a catch-up, to a team whose
+ * last digest is older (the service was down or behind at yesterday's
+ * time). Several days missed make one catch-up, of the latest: it lists
+ * the deadlines as they stand today, which is what a caseworker needs. */
+static sp_date due_day(const notify_digest *d, int64_t now, sp_date *today,
+                       int *catch_up) {
+    *today = sp_date_from_ms(now);
+    if (*today == SP_DATE_INVALID) return SP_DATE_INVALID;
+    *catch_up = now - sp_date_start_ms(*today) < (int64_t)d->minutes * 60000;
+    return *catch_up ? sp_date_add_days(*today, -1) : *today;
+}
+
 static void digest_look(notify_digest *d) {
-    int64_t now = sp_service_now(d->st->s);
-    sp_date day = sp_date_from_ms(now);
-    int64_t into_day = now - sp_date_start_ms(day);
-    if (d->running || d->stopped || !d->st->conf->digest_enabled ||
-        day == SP_DATE_INVALID || day == d->done ||
-        into_day < (int64_t)d->minutes * 60000 || sp_clock_now_ms(NULL) < d->not_before ||
-        !sp_redis_ready(d->st->s->redis))
+    sp_date today, day;
+    int catch_up = 0;
+    if (d->running || d->stopped || !d->st->conf->digest_enabled) return;
+    day = due_day(d, sp_service_now(d->st->s), &today, &catch_up);
+    if (day == SP_DATE_INVALID || day == d->done ||
+        sp_clock_now_ms(NULL) < d->not_before || !sp_redis_ready(d->st->s->redis))
         return;
-    if (day != d->day) d->backoff_ms = 0, d->not_before = 0; /* a new day */
+    if (day != d->day) { /* a new day */
+        d->backoff_ms = 0, d->not_before = 0;
+        memset(d->attempts, 0, d->st->teams.count * sizeof(*d->attempts));
+    }
     d->day = day;
+    d->as_of = today;
+    d->catch_up = catch_up;
     sp_date_iso(day, d->day_iso, sizeof(d->day_iso));
     d->running = 1;
     d->failed = 0;
@@ -433,12 +501,19 @@ notify_digest *notify_digest_new(notify_state *st, char *errstr, size_t size) {
     }
     d->st = st;
     d->done = d->day = SP_DATE_INVALID;
+    if (!(d->attempts = calloc(st->teams.count + 1, sizeof(*d->attempts)))) {
+        snprintf(errstr, size, "out of memory");
+        free(d);
+        return NULL;
+    }
     if (digest_check(d, errstr, size)) {
+        free(d->attempts);
         free(d);
         return NULL;
     }
     if (uv_timer_init(st->s->loop, &d->timer)) {
         snprintf(errstr, size, "cannot start the digest's timer");
+        free(d->attempts);
         free(d);
         return NULL;
     }
@@ -459,6 +534,7 @@ int notify_digest_busy(const notify_digest *d) { return d && d->running; }
 static void digest_closed(uv_handle_t *h) {
     notify_digest *d = h->data;
     run_reset(d);
+    free(d->attempts);
     free(d);
 }
 

@@ -20,10 +20,19 @@
  * window left is deliver.h's: a process killed after the provider took the
  * digest and before "sent" was written sends it again when the lease ends.
  *
- * A digest is not a case's message: no outcome event is published for it
- * (the outcome contract needs a case id), and a day the service was down
- * at digest time gets its digest when it starts, if it is still that day.
- * Earlier days are not caught up. */
+ * Every attempt's outcome is published on sendpath.notification-outcomes
+ * as notification.digest.sent / .failed / .dead_lettered, keyed by
+ * "team:<team>" (outcome.h), before the day is marked.
+ *
+ * A day missed (the service down or behind at digest time) is caught up
+ * once: started later that day, the service sends the day's digest at
+ * once; started the next day before notify.digest.time, it sends the
+ * missed day's digest at once (a "catch-up", keyed by the missed day,
+ * listing the deadlines as they stand now and saying it is late), then
+ * today's at its time. Of several missed days only the latest is caught
+ * up: older lists are out of date, and the catch-up covers now. A team
+ * that never had a digest (notify:digest:last:<team>, clocks.h) is not
+ * caught up: a first start sends nothing for yesterday. */
 #ifndef NOTIFY_DIGEST_H
 #define NOTIFY_DIGEST_H
 

@@ -135,3 +135,28 @@ char *notify_label_clock(const char *clock, const char *qualifier, char *buf,
                                                                  sizeof(words)), q);
     return buf;
 }
+
+/* The decisions a mediation certificate can be about (intake's
+ * mediation_certificate command, "about"). */
+static const struct {
+    const char *type, *words;
+} decision_labels[] = {
+    {"decision.not_assess", "our decision not to carry out an EHC needs assessment"},
+    {"decision.not_issue_plan", "our decision not to write an EHC plan"},
+    {"final_plan.issued", "the final EHC plan"},
+    {"amended_plan.issued", "the amended EHC plan"},
+    {"review.decision", "our decision after the annual review"},
+    {"case.closed", "our decision to stop the EHC plan"},
+};
+
+char *notify_label_decision(const char *type, char *buf, size_t size) {
+    for (size_t i = 0; i < COUNT(decision_labels); i++)
+        if (strcmp(decision_labels[i].type, type) == 0) {
+            snprintf(buf, size, "%s", decision_labels[i].words);
+            return buf;
+        }
+    snprintf(buf, size, "our decision (%s)", type);
+    for (char *p = buf; *p; p++)
+        if (*p == '_' || *p == '.') *p = ' ';
+    return buf;
+}

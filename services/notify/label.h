@@ -31,5 +31,9 @@ char *notify_label_adviser_list(const char *advisers, char *buf, size_t size);
  * "Advice from an educational psychologist (reg 8(1))". */
 char *notify_label_clock(const char *clock, const char *qualifier, char *buf,
                          size_t size);
+/* An appealable decision, by the event type that recorded it, for a
+ * parent: "our decision not to carry out an EHC needs assessment" for
+ * "decision.not_assess". */
+char *notify_label_decision(const char *type, char *buf, size_t size);
 
 #endif

@@ -19,6 +19,14 @@ static const struct {
     [NOTIFY_OUTCOME_EXHAUSTED] = {"notification.dead_lettered", "exhausted", 0, "reason"},
 };
 
+/* The same three shapes for a team's daily digest (no case). */
+static const char *const digest_types[] = {
+    [NOTIFY_OUTCOME_SENT] = "notification.digest.sent",
+    [NOTIFY_OUTCOME_FAILED] = "notification.digest.failed",
+    [NOTIFY_OUTCOME_REFUSED] = "notification.digest.dead_lettered",
+    [NOTIFY_OUTCOME_EXHAUSTED] = "notification.digest.dead_lettered",
+};
+
 const char *notify_outcome_word(notify_outcome o) { return outcomes[o].word; }
 
 static cJSON *outcome_data(const notify_job *job, const char *channel, notify_outcome o,
@@ -58,6 +66,35 @@ int notify_outcome_publish(notify_state *st, const notify_job *job, const char *
     }
     int rc = sp_service_publish(s, SP_TOPIC_NOTIFICATIONS, job->case_id, text,
                                 strlen(text), cb, opaque, errstr, size);
+    cJSON_free(text);
+    return rc;
+}
+
+int notify_outcome_publish_digest(notify_state *st, const notify_job *job,
+                                  const char *team, const char *day, int catch_up,
+                                  const char *channel, notify_outcome o,
+                                  const char *detail, int64_t next_ms, sp_produce_cb cb,
+                                  void *opaque, char *errstr, size_t size) {
+    sp_service *s = st->s;
+    char id[256], subject[96];
+    snprintf(subject, sizeof(subject), "team:%s", team);
+    int n = snprintf(id, sizeof(id), "%s/%s/%.*s", subject, digest_types[o],
+                     NOTIFY_JOB_ID_HEX, job->key);
+    if (outcomes[o].attempt_in_id)
+        snprintf(id + n, sizeof(id) - (size_t)n, "/%d", job->attempt);
+    cJSON *data = outcome_data(job, channel, o, detail, next_ms);
+    cJSON_DeleteItemFromObjectCaseSensitive(data, "case_id");
+    cJSON_AddStringToObject(data, "team", team);
+    cJSON_AddStringToObject(data, "day", day);
+    cJSON_AddBoolToObject(data, "catch_up", catch_up);
+    char *text = sp_event_build_text(id, s->source, digest_types[o], sp_service_now(s),
+                                     subject, data);
+    if (!text) {
+        snprintf(errstr, size, "out of memory");
+        return -1;
+    }
+    int rc = sp_service_publish(s, SP_TOPIC_NOTIFICATIONS, subject, text, strlen(text), cb,
+                                opaque, errstr, size);
     cJSON_free(text);
     return rc;
 }

@@ -15,6 +15,16 @@
  * provider_id (sent), reason (failed, dead-lettered), next_attempt_at
  * (failed). Never an address or a name.
  *
+ * A team's daily digest (digest.h) has no case: its outcomes are
+ *
+ *   notification.digest.sent           team:<team>/notification.digest.sent/<id>
+ *   notification.digest.failed         team:<team>/notification.digest.failed/<id>/<attempt>
+ *   notification.digest.dead_lettered  team:<team>/notification.digest.dead_lettered/<id>
+ *
+ * keyed and with subject "team:<team>", data as above without case_id,
+ * plus team, day (the digest's day) and catch_up. Nothing goes to the
+ * dead-letter topic for a digest: no event caused it.
+ *
  * A dead letter's value is the triggering event's text, unchanged, keyed by
  * the case id, with x-reason, x-source-topic "notify:send", x-service and
  * x-delivery-id headers. */
@@ -44,6 +54,14 @@ int notify_outcome_publish(notify_state *st, const notify_job *job, const char *
                            notify_outcome o, const char *detail, int64_t next_ms,
                            sp_produce_cb cb, void *opaque, char *errstr,
                            size_t errstr_size);
+
+/* One attempt's outcome for the team's digest of day (YYYY-MM-DD); as
+ * notify_outcome_publish otherwise. */
+int notify_outcome_publish_digest(notify_state *st, const notify_job *job,
+                                  const char *team, const char *day, int catch_up,
+                                  const char *channel, notify_outcome o,
+                                  const char *detail, int64_t next_ms, sp_produce_cb cb,
+                                  void *opaque, char *errstr, size_t errstr_size);
 
 /* Dead-letters job (REFUSED or EXHAUSTED, with reason): its event to the
  * dead-letter topic, then notification.dead_lettered. cb is called once

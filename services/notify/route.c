@@ -113,6 +113,15 @@ const notify_route notify_routes[] = {
      {PARENT_AND_CHILD, EVENT_DATE("closed_date", "date"), APPEAL_BY}},
     {"case.closed", {{"reason", NOTIFY_IS_NOT, "ceased"}}, "parent", "case_closed", 0,
      {PARENT_AND_CHILD, EVENT_DATE("closed_date", "date")}},
+    /* A mediation certificate (regs 34-39) about an appealable decision:
+     * the last day to appeal is the later of the decision's 2 months and
+     * the certificate's 1 month (HESC Rules r.20). */
+    {"mediation_certificate.issued", ALWAYS, "parent", "mediation_certificate", 0,
+     {PARENT_AND_CHILD, EVENT_DATE("certificate_date", "date"),
+      EVENT_DATE("decision_date", "decision_date"),
+      {"decision", NOTIFY_FROM_EVENT, "about", NOTIFY_AS_DECISION, 0, 0},
+      {"appeal_last_date", NOTIFY_FROM_EVENT, "date", NOTIFY_AS_APPEAL_AFTER_MEDIATION, 1,
+       0}}},
     /* SEN Support: a reminder of the agreed review (CoP 6.65), at the first
      * approaching point only: one reminder, not one a week. */
     {"deadline.approaching", {CLOCK_IS("sen_support_review"), {"seq", NOTIFY_IS, "0"}},
@@ -309,7 +318,8 @@ int notify_route_check_event(const notify_route *r, const sp_event *ev,
         const notify_var *v = &r->vars[i];
         if (v->from != NOTIFY_FROM_EVENT) continue;
         const char *raw = event_text(ev, v->field, buf, sizeof(buf));
-        if (!raw || (v->as == NOTIFY_AS_DATE_LONG && sp_date_parse(raw, &d))) {
+        int dated = v->as == NOTIFY_AS_DATE_LONG || v->as == NOTIFY_AS_APPEAL_AFTER_MEDIATION;
+        if (!raw || (dated && sp_date_parse(raw, &d))) {
             snprintf(errstr, size, "data.%s is missing or malformed (%s needs it)",
                      v->field, r->template_name);
             return -1;
@@ -364,6 +374,16 @@ static const char *value_format(const notify_var *v, const char *raw,
     case NOTIFY_AS_ADVISER_LIST: return notify_label_adviser_list(raw, buf, size);
     case NOTIFY_AS_CLOCK:
         return notify_label_clock(raw, sp_event_str(ev, "qualifier"), buf, size);
+    case NOTIFY_AS_DECISION: return notify_label_decision(raw, buf, size);
+    case NOTIFY_AS_APPEAL_AFTER_MEDIATION: {
+        sp_date decided;
+        const char *from = sp_event_str(ev, "decision_date");
+        if (sp_date_parse(raw, &d) || !from || sp_date_parse(from, &decided)) return NULL;
+        d = sp_date_add_months(d, v->add_months);
+        decided = sp_date_add_months(decided, 2);
+        if (d == SP_DATE_INVALID || decided == SP_DATE_INVALID) return NULL;
+        return sp_date_long(decided > d ? decided : d, buf, size);
+    }
     }
     return NULL;
 }

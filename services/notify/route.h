@@ -44,7 +44,12 @@ typedef enum {
     NOTIFY_AS_PARAGRAPH,    /* free text, wrapped to lines of at most 72 bytes */
     NOTIFY_AS_ADVICE,       /* an adviser code as its advice: "medical advice" */
     NOTIFY_AS_ADVISER_LIST, /* comma-separated advisers as "- who: advice" lines */
-    NOTIFY_AS_CLOCK         /* data.clock (and data.qualifier) for a caseworker */
+    NOTIFY_AS_CLOCK,        /* data.clock (and data.qualifier) for a caseworker */
+    NOTIFY_AS_DECISION,     /* an appealable decision's event type as words */
+    /* The last day to appeal after a mediation certificate (HESC Rules
+     * r.20): the later of the field's date + add_months (the certificate's
+     * date + 1) and data.decision_date + 2 months, written long. */
+    NOTIFY_AS_APPEAL_AFTER_MEDIATION
 } notify_format;
 
 typedef struct notify_var {

@@ -99,7 +99,7 @@ static void ops_add_one(sp_service *s, sp_pipeline *p, ops_batch *b, rd_kafka_me
         sp_pipeline_deadletter(p, m, errstr);
         return;
     }
-    ops_projection_add(b, &ev);
+    if (ops_projection_wants(&ev)) ops_projection_add(b, &ev);
     sp_event_free(&ev);
 }
 

@@ -205,6 +205,10 @@ static void deadline_event(ops_batch *b, const sp_event *ev) {
     }
 }
 
+int ops_projection_wants(const sp_event *ev) {
+    return strncmp(ev->subject, "team:", 5) != 0;
+}
+
 void ops_projection_add(ops_batch *b, const sp_event *ev) {
     char *entry = timeline_entry(ev);
     ops_batch_event_begin(b, ev->subject, ev->id);

@@ -36,5 +36,9 @@
 /* Adds ev's writes to the batch (every string is copied: ev may be freed
  * after). An event ops does not know is still put on the case's timeline. */
 void ops_projection_add(ops_batch *b, const sp_event *ev);
+/* 0 for an event about no case: a team's daily digest outcome
+ * (notification.digest.*, subject "team:<team>"). The read model is per
+ * case, so ops skips it, neither applied nor dead-lettered. */
+int ops_projection_wants(const sp_event *ev);
 
 #endif

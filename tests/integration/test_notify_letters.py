@@ -19,6 +19,13 @@ cases over HTTP and reads what notify wrote to the Maildir outbox
   review invitation and the decision after it, an amendment notice and the
   amended plan; then case A is closed.
 - C (SEN Support): the parent's reminder of the agreed review.
+- Mediation certificates (record_mediation_certificate): on A's "no" over
+  HTTP (the certificate's 1 month is later) and on B's final plan over the
+  commands topic (the decision's 2 months is later), each letter giving the
+  later date; a repeat with the same key is replayed, not sent again; a
+  certificate about a decision the case has not had is refused with 409
+  naming "about", one dated before its decision with 400 naming
+  "decision_date", one on a SEN Support case with 409 naming "state".
 
 The caseworkers' mailbox (notify.caseworker_email) gets the approaching, due
 and overdue alerts. Every message exists exactly once, with no "((" left and
@@ -262,6 +269,49 @@ def plan_and_review(stack, b):
     assert "The last day to appeal is Thursday 25 March 2027." in m["body"], m["body"]
 
 
+def problem_fields(r):
+    assert r.headers.get("Content-Type", "").startswith("application/problem+json"), r.headers
+    return [e["field"] for e in r.json().get("errors", [])]
+
+
+def mediation_certificates(stack, a, b, lola):
+    """The appeal deadline after mediation (HESC Rules r.20): the later of 2
+    months from the decision and 1 month from the certificate."""
+    def cert(case, body, key):
+        return http("POST", stack.url("intake", f"/v1/cases/{case}/mediation-certificate"),
+                    dict(body, idempotency_key=key))
+    good = {"date": "2027-01-20", "about": "decision.not_assess", "decision_date": "2026-12-10"}
+    r = cert(a, dict(good, about="final_plan.issued"), "mc-a-wrong")
+    assert r.status == 409 and problem_fields(r) == ["about"], (r.status, r.body)
+    r = cert(a, dict(good, decision_date="2027-01-21"), "mc-a-order")
+    assert r.status == 400 and problem_fields(r) == ["decision_date"], (r.status, r.body)
+    r = cert(lola, good, "mc-lola")
+    assert r.status == 409 and problem_fields(r) == ["state"], (r.status, r.body)
+    r = cert(a, good, "mc-a")
+    assert r.status == 201 and r.json()["event_type"] == "mediation_certificate.issued", r.body
+    again = cert(a, good, "mc-a")
+    assert again.status == 201 and again.headers.get("Idempotent-Replayed") == "true", \
+        again.headers
+    m = one(stack, "mediation_certificate", AMARA_PARENT, a)
+    body = m["body"]
+    assert "You have a mediation certificate dated Wednesday 20 January 2027." in body, body
+    assert ("It is about our decision not to carry out an EHC needs assessment, dated "
+            "Thursday 10 December 2026.") in body, body
+    # 10 Dec + 2 months = 10 Feb; 20 Jan + 1 month = 20 Feb: the later
+    assert "The last day to appeal is now Saturday 20 February 2027." in body, body
+    # The commands topic, as a case system sends it: B's final plan of 25 Jan.
+    stack.produce("sendpath.commands", b, json.dumps({
+        "command": "mediation_certificate", "case_id": b, "idempotency_key": "mc-b",
+        "date": "2027-01-25", "about": "final_plan.issued", "decision_date": "2027-01-25"}))
+    m = one(stack, "mediation_certificate", KOFI_PARENT, b)
+    # 25 Jan + 2 months = 25 March, later than 25 Feb
+    assert "The last day to appeal is now Thursday 25 March 2027." in m["body"], m["body"]
+    assert "It is about the final EHC plan, dated Monday 25 January 2027." in m["body"]
+    events = [e for e in stack.events("sendpath.case-events")
+              if e["type"] == "mediation_certificate.issued"]
+    assert sorted(e["subject"] for e in events) == sorted([a, b]), events
+
+
 def amend_and_close(stack, a, b):
     """An amendment (reg 22): the notice's 15 days and 8 weeks, then the
     amended plan with its appeal date; then case A is closed."""
@@ -314,6 +364,7 @@ def test(stack):
     stack.set_clock("2027-01-25T09:00:00Z")
     check_late_advice(stack, b)
     plan_and_review(stack, b)
+    mediation_certificates(stack, a, b, lola)
     amend_and_close(stack, a, b)
     check_replays_send_nothing(stack, a, b)
 

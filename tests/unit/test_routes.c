@@ -60,6 +60,8 @@ static cJSON *data_full(void) {
     cJSON_AddStringToObject(d, "started_on", "2026-11-23");
     cJSON_AddStringToObject(d, "due_date", "2027-01-04");
     cJSON_AddStringToObject(d, "meeting_date", "2027-03-01");
+    cJSON_AddStringToObject(d, "decision_date", "2026-11-16");
+    cJSON_AddStringToObject(d, "about", "decision.not_assess");
     cJSON_AddStringToObject(d, "reasons", "Needs can be met at SEN Support.");
     cJSON_AddStringToObject(d, "clock", "final_plan");
     cJSON_AddStringToObject(d, "qualifier", "educational");
@@ -297,6 +299,8 @@ static void test_who_gets_what(void **state) {
         {"case.closed", "{\"reason\":\"ceased\"}", "parent:case_closed_ceased"},
         {"case.closed", "{\"reason\":\"moved_away\"}", "parent:case_closed"},
         {"case.closed", "{\"reason\":\"other\"}", "parent:case_closed"},
+        {"mediation_certificate.issued", "{\"about\":\"final_plan.issued\"}",
+         "parent:mediation_certificate"},
         {"deadline.met", "{\"clock\":\"advice\"}", ""},
         {"request.received", "{}", ""},
     };
@@ -330,6 +334,23 @@ static void test_appeal_dates(void **state) {
          "Tuesday 29 February 2028"},
         {"case.closed", "{\"date\":\"2026-11-23\",\"reason\":\"ceased\"}",
          "case_closed_ceased", "The last day to appeal is Saturday 23 January 2027."},
+        /* a mediation certificate: the later of the decision's 2 months and
+         * the certificate's 1 month; the certificate's here */
+        {"mediation_certificate.issued",
+         "{\"date\":\"2027-03-19\",\"decision_date\":\"2027-01-30\","
+         "\"about\":\"final_plan.issued\"}",
+         "mediation_certificate", "The last day to appeal is now Monday 19 April 2027."},
+        /* ... and the decision's, clamped to February's end */
+        {"mediation_certificate.issued",
+         "{\"date\":\"2027-01-10\",\"decision_date\":\"2026-12-31\","
+         "\"about\":\"review.decision\"}",
+         "mediation_certificate", "The last day to appeal is now Sunday 28 February 2027."},
+        {"mediation_certificate.issued",
+         "{\"date\":\"2027-01-10\",\"decision_date\":\"2026-12-31\","
+         "\"about\":\"decision.not_assess\"}",
+         "mediation_certificate",
+         "about our decision not to carry out an EHC needs assessment, dated Thursday 31 "
+         "December 2026"},
         /* the amendment notice: 15 days beginning with the notice's day */
         {"deadline.started",
          "{\"clock\":\"amended_plan\",\"started_on\":\"2026-11-23\","
@@ -567,6 +588,10 @@ static void test_labels(void **state) {
                         "Local milestone: panel decision");
     /* Cut short, never overrun. */
     assert_string_equal(notify_label_clock("final_plan", NULL, buf, 6), "Issue");
+    assert_string_equal(notify_label_decision("decision.not_issue_plan", buf, sizeof(buf)),
+                        "our decision not to write an EHC plan");
+    assert_string_equal(notify_label_decision("plan.ended", buf, sizeof(buf)),
+                        "our decision (plan ended)");
     assert_true(notify_label_asks_parent("child_views"));
     assert_false(notify_label_asks_parent("medical"));
 }
