@@ -8,6 +8,13 @@
  * A hung Redis thus surfaces as errors the caller retries, never as a silent
  * stall.
  *
+ * With a Sentinel master name (options.master, with options.sentinels) the
+ * host and port are not configured but asked of the sentinels before every
+ * connect (redis_sentinel.h), and a connection is ready only once ROLE says
+ * the server is the master. A -READONLY reply (the server was demoted under
+ * us) drops the connection, so the next connect asks the sentinels again;
+ * the command that got it fails as any other, and the caller retries.
+ *
  * Callbacks follow hiredis's contract: called exactly once per accepted
  * command, with the reply (borrowed, valid only during the callback) or NULL
  * on error. A command refused up front (not connected, or r NULL) returns -1
@@ -28,9 +35,15 @@ typedef struct sp_redis_options {
     int port;
     const char *password; /* NULL or "" for none */
     int timeout_ms;       /* 0 = 2000 */
+    /* Sentinel: master, a name the sentinels monitor, or NULL/"" to connect
+     * to host:port; sentinels, "host:port,..." (required with master). */
+    const char *sentinels;
+    const char *master;
 } sp_redis_options;
 
-/* Starts connecting; returns at once. Returns NULL only on allocation failure. */
+/* Starts connecting; returns at once. Returns NULL only on allocation failure
+ * or a bad sentinel list or master name (check those first with
+ * sp_sentinel_parse to report them). */
 sp_redis *sp_redis_new(uv_loop_t *loop, const sp_redis_options *opt);
 /* 1 when connected (and authenticated). */
 int sp_redis_ready(const sp_redis *r);

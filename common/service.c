@@ -6,6 +6,7 @@
 #include <string.h>
 #include "dates.h"
 #include "log.h"
+#include "redis_sentinel.h"
 #include "service.h"
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
@@ -29,8 +30,16 @@ const sp_conf_def sp_common_conf_table[] = {
      "A Redis command unanswered this long drops and re-opens the connection"},
     {"redis.shards", SP_CONF_STRING, C(redis_shards), NULL, 0, 0, NULL,
      "Partitions on other Redis servers, first-last@host:port,... covering every "
-     "partition once (docs/scaling.md); used by timers for its shards, other "
+     "partition once (docs/scaling.md); a range may name a Sentinel master instead, "
+     "first-last@sentinel:<name>; used by timers for its shards, other "
      "services keep every key on redis.host; empty: all on redis.host"},
+    {"redis.sentinels", SP_CONF_STRING, C(redis_sentinels), NULL, 0, 0, NULL,
+     "Redis Sentinels, host:port,...: asked where each Sentinel master named by "
+     "redis.sentinel_master or redis.shards is, at start and after every lost "
+     "connection (docs/scaling.md)"},
+    {"redis.sentinel_master", SP_CONF_STRING, C(redis_sentinel_master), NULL, 0, 0, NULL,
+     "The Sentinel master name that replaces redis.host and redis.port (needs "
+     "redis.sentinels); empty: connect to redis.host"},
     {"broker.bootstrap_file", SP_CONF_STRING, C(bootstrap_file), NULL, 0, 0, NULL,
      "File holding the Kafka bootstrap list (written by sendpath-broker); "
      "used when kafka.bootstrap.servers is not set"},
@@ -509,18 +518,40 @@ static int service_shards(sp_service *s, const sp_redis_options *ro, char *errst
     return 0;
 }
 
+/* redis.sentinels and redis.sentinel_master, checked before anything
+ * connects: a typo must stop the service at start, naming the key. */
+static int service_sentinels(sp_service *s, char *errstr, size_t size) {
+    const char *list = s->common->redis_sentinels, *master = s->common->redis_sentinel_master;
+    sp_sentinel_addr addrs[SP_SENTINEL_MAX];
+    if (master && *master && (!list || !*list)) {
+        snprintf(errstr, size, "redis.sentinel_master '%s' needs redis.sentinels", master);
+        return -1;
+    }
+    if (list && *list && sp_sentinel_parse(list, addrs, SP_SENTINEL_MAX, errstr, size) < 0)
+        return -1;
+    if (master && *master)
+        sp_info("redis: master '%s' from the sentinels %s (redis.host not used)", master, list);
+    return 0;
+}
+
 static int service_start(sp_service *s, char *errstr, size_t size) {
     sp_redis_options ro = {s->common->redis_host, (int)s->common->redis_port,
-                           s->common->redis_password, (int)s->common->redis_timeout_ms};
+                           s->common->redis_password, (int)s->common->redis_timeout_ms,
+                           s->common->redis_sentinels, s->common->redis_sentinel_master};
+    sp_redis_options shard_ro = ro;
+    shard_ro.master = NULL; /* each range names its own */
     snprintf(s->source, sizeof(s->source), "/sendpath/%s", s->def->name);
-    if (service_bootstrap(s, errstr, size) || service_clock(s, errstr, size)) return -1;
+    if (service_bootstrap(s, errstr, size) || service_clock(s, errstr, size) ||
+        service_sentinels(s, errstr, size))
+        return -1;
     service_metrics(s);
     if (service_http(s, errstr, size)) return -1;
     if (!(s->redis = sp_redis_new(s->loop, &ro))) {
-        snprintf(errstr, size, "out of memory");
+        snprintf(errstr, size, "redis: cannot start (out of memory, or a bad "
+                 "redis.sentinel_master)");
         return -1;
     }
-    if (service_shards(s, &ro, errstr, size)) return -1;
+    if (service_shards(s, &shard_ro, errstr, size)) return -1;
     sp_redis_set_metrics(s->redis, s->m_redis_latency);
     if (s->shards) sp_redis_shards_set_metrics(s->shards, s->m_redis_latency);
     if (service_kafka(s, errstr, size)) return -1;

@@ -40,6 +40,8 @@ typedef struct sp_common_conf {
     char *redis_password;
     long long redis_timeout_ms;
     char *redis_shards;
+    char *redis_sentinels;
+    char *redis_sentinel_master;
     char *bootstrap_file;
     int clock_mode;
     char *clock_start;
