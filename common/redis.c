@@ -7,9 +7,11 @@
  * A connection is ready after its handshake: AUTH (with a password) and,
  * behind a sentinel, ROLE; both are queued before the connect completes
  * and counted in `handshake`, and the last good answer makes it ready. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <hiredis/async.h>
 #include <hiredis/adapters/libuv.h>
 #include "log.h"
@@ -21,7 +23,7 @@
 /* Behind sentinels a failed connect is usually the old master, dead, while
  * the sentinels are still agreeing on a new one: asking again often is
  * cheap, and the cap bounds how late after the promotion we notice it. */
-#define SP_REDIS_SENTINEL_BACKOFF_MAX_MS 500
+#define SP_REDIS_SENTINEL_BACKOFF_MAX_MS 250
 
 typedef struct redis_req {
     sp_redis *r;
@@ -226,23 +228,42 @@ static void redis_connect_addr(sp_redis *r) {
         r->handshake++;
 }
 
-/* Drops a connect that has not completed in time, and a connection whose
- * oldest command has waited too long. redisAsyncFree (not Disconnect, which
- * would wait for the replies that are not coming) fails every pending
- * callback at once; the disconnect callback then schedules a reconnect. */
+/* hiredis 0.14's libuv adapter drops poll errors, and libuv stops a poll
+ * handle that reports one: a refused connect or a reset connection then
+ * never reports back by itself. The socket's pending error says so. */
+static int redis_sock_error(const redisAsyncContext *ac) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (ac->c.fd < 0 || getsockopt(ac->c.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return 0;
+    return err;
+}
+
+/* Drops a connect that failed or has not completed in time, a connection
+ * whose socket failed, and one whose oldest command has waited too long.
+ * redisAsyncFree (not Disconnect, which would wait for the replies that are
+ * not coming) fails every pending callback at once; the disconnect callback
+ * then schedules a reconnect. */
 static void redis_watchdog_cb(uv_timer_t *t) {
     sp_redis *r = t->data;
     redisAsyncContext *ac = r->ac;
+    int err;
     if (!ac || r->closing) return;
-    if (!r->ready && !r->readonly_seen && uv_now(r->loop) > r->connect_deadline) {
-        sp_warn("redis %s:%d: connect timed out after %d ms", r->host, r->port,
-                r->timeout_ms);
+    err = redis_sock_error(ac);
+    if (!r->ready && !r->readonly_seen && (err || uv_now(r->loop) > r->connect_deadline)) {
+        if (err)
+            sp_warn("redis %s:%d: connect failed: %s", r->host, r->port, strerror(err));
+        else
+            sp_warn("redis %s:%d: connect timed out after %d ms", r->host, r->port,
+                    r->timeout_ms);
         r->ac = NULL;
         redisAsyncFree(ac); /* not ready: its disconnect callback, if any, ignores it */
         redis_retry_later(r);
         return;
     }
-    if (r->head && uv_now(r->loop) - r->head->sent_ms > (uint64_t)r->timeout_ms) {
+    if (err) {
+        sp_error("redis %s:%d: %s, reconnecting", r->host, r->port, strerror(err));
+        redisAsyncFree(ac);
+    } else if (r->head && uv_now(r->loop) - r->head->sent_ms > (uint64_t)r->timeout_ms) {
         sp_error("redis %s:%d: no reply in %d ms, reconnecting", r->host, r->port,
                  r->timeout_ms);
         redisAsyncFree(ac);
@@ -276,7 +297,9 @@ sp_redis *sp_redis_new(uv_loop_t *loop, const sp_redis_options *opt) {
     uv_timer_init(loop, &r->watchdog);
     r->reconnect.data = r->watchdog.data = r;
     r->open_handles += 2;
-    unsigned every = r->timeout_ms / 4 > 10 ? (unsigned)r->timeout_ms / 4 : 10;
+    /* Often enough to see a failed socket quickly (redis_sock_error). */
+    unsigned every = r->timeout_ms / 4 > 250 ? 250
+                     : r->timeout_ms / 4 > 10 ? (unsigned)r->timeout_ms / 4 : 10;
     uv_timer_start(&r->watchdog, redis_watchdog_cb, every, every);
     redis_connect(r);
     return r;

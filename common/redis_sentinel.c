@@ -2,17 +2,22 @@
  *
  * One query at a time: a resolve walks the sentinels from the one that
  * answered last, each with a fresh hiredis async connection. One timer does
- * two jobs: while a query is out it is the query's deadline; once the query
- * has ended (answered, refused, failed) it is restarted at 0 so the next
- * step runs from the loop, never from inside a hiredis callback. */
+ * two jobs: while a query is out it ticks every SENTINEL_TICK_MS to check
+ * the query's deadline and its socket (hiredis 0.14's libuv adapter drops
+ * poll errors, so a refused connect never reports back by itself); once the
+ * query has ended (answered, refused, failed) it is restarted at 0 so the
+ * next step runs from the loop, never from inside a hiredis callback. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <hiredis/async.h>
 #include <hiredis/adapters/libuv.h>
 #include "log.h"
 #include "redis_sentinel.h"
+
+#define SENTINEL_TICK_MS 50
 
 struct sp_sentinel {
     uv_loop_t *loop;
@@ -20,6 +25,7 @@ struct sp_sentinel {
     size_t n, next, tried; /* next: the sentinel to ask; tried: asked this round */
     char name[SP_SENTINEL_NAME_MAX];
     int timeout_ms;
+    uint64_t deadline;     /* of the query out */
     redisAsyncContext *ac; /* the query out, or NULL */
     uv_timer_t timer;
     int resolving, closing;
@@ -128,13 +134,15 @@ static void sentinel_query(sp_sentinel *sn) {
         sentinel_query_ended(sn);
         return;
     }
-    uv_timer_start(&sn->timer, sentinel_timer_cb, (uint64_t)sn->timeout_ms, 0);
+    sn->deadline = uv_now(sn->loop) + (uint64_t)sn->timeout_ms;
+    uv_timer_start(&sn->timer, sentinel_timer_cb, SENTINEL_TICK_MS, SENTINEL_TICK_MS);
 }
 
 /* ---- the walk over the sentinels ----------------------------------------------- */
 
 static void sentinel_finish(sp_sentinel *sn, const char *host, int port) {
     sp_sentinel_cb cb = sn->cb;
+    uv_timer_stop(&sn->timer);
     sn->resolving = 0;
     sn->cb = NULL;
     cb(sn, host, port, sn->opaque);
@@ -156,13 +164,29 @@ static void sentinel_step(sp_sentinel *sn) {
     sentinel_query(sn);
 }
 
+/* A failed socket of a query not yet connected, or 0. */
+static int sentinel_sock_error(const redisAsyncContext *ac) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if ((ac->c.flags & REDIS_CONNECTED) || ac->c.fd < 0 ||
+        getsockopt(ac->c.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        return 0;
+    return err;
+}
+
 static void sentinel_timer_cb(uv_timer_t *t) {
     sp_sentinel *sn = t->data;
     if (sn->closing || !sn->resolving) return;
-    if (sn->ac) { /* the deadline of the query out */
+    if (sn->ac) { /* a tick of the query out */
         redisAsyncContext *ac = sn->ac;
         const sp_sentinel_addr *a = sentinel_current(sn);
-        sp_warn("redis sentinel %s:%d: no answer in %d ms", a->host, a->port, sn->timeout_ms);
+        int err = sentinel_sock_error(ac);
+        if (!err && uv_now(sn->loop) < sn->deadline) return;
+        if (err)
+            sp_warn("redis sentinel %s:%d: %s", a->host, a->port, strerror(err));
+        else
+            sp_warn("redis sentinel %s:%d: no answer in %d ms", a->host, a->port,
+                    sn->timeout_ms);
         sn->ac = NULL; /* the callbacks that redisAsyncFree runs see it is gone */
         redisAsyncFree(ac);
     }
