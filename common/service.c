@@ -148,10 +148,18 @@ void sp_service_count_error(sp_service *s) { sp_metric_inc(s->m_errors); }
 
 /* ---- HTTP endpoints every service has -------------------------------------- */
 
+/* Ready: not stopping, every Redis connection up, and the consumer has
+ * joined its group once. Not "holds partitions": during a rebalance every
+ * instance of a service holds none for a few seconds, and readiness that
+ * followed them would take every intake pod out of its Service at once on
+ * each rollout. Not "Kafka reachable now" either: a broker outage is shared
+ * by every instance, so no other instance could take the traffic, and intake
+ * answers 503 problem+json itself while its events cannot be delivered.
+ * Partitions stay in /readyz's body as information. */
 static int service_ready(sp_service *s) {
     if (s->stopping || !s->redis || !sp_redis_ready(s->redis)) return 0;
     if (s->shards && !sp_redis_shards_ready(s->shards)) return 0;
-    if (s->consumer && sp_consumer_assigned(s->consumer) == 0) return 0;
+    if (s->consumer && !sp_consumer_joined(s->consumer)) return 0;
     return s->def->ready ? s->def->ready(s) : 1;
 }
 
@@ -166,8 +174,10 @@ static void handle_readyz(sp_http_req *r, void *opaque) {
     cJSON_AddBoolToObject(o, "ready", ready);
     cJSON_AddBoolToObject(o, "redis", s->redis && sp_redis_ready(s->redis) &&
                                           (!s->shards || sp_redis_shards_ready(s->shards)));
-    if (s->consumer)
+    if (s->consumer) {
+        cJSON_AddBoolToObject(o, "joined", sp_consumer_joined(s->consumer));
         cJSON_AddNumberToObject(o, "partitions", sp_consumer_assigned(s->consumer));
+    }
     cJSON_AddBoolToObject(o, "stopping", s->stopping);
     sp_http_respond_json(r, ready ? 200 : 503, o);
 }
@@ -430,7 +440,8 @@ static void service_metrics(sp_service *s) {
                                          "HTTP requests waiting for an answer", NULL);
     s->m_up = sp_metrics_gauge(m, "sendpath_up", "1 while the service runs", NULL);
     s->m_ready = sp_metrics_gauge(m, "sendpath_ready",
-                                  "1 when ready (Redis connected, partitions assigned)",
+                                  "1 when ready (Redis connected, consumer group joined "
+                                  "once; partitions are not required)",
                                   NULL);
     sp_metric_set(s->m_up, 1);
     sp_metrics_on_collect(m, metrics_collect, s);
