@@ -42,6 +42,10 @@ struct sp_redis {
     int ready, closing, open_handles, handshake;
     unsigned backoff_ms, backoff_max_ms;
     sp_sentinel *sentinel; /* NULL: host and port are configured */
+    /* sp_redis_wait's bookkeeping, in commands sent: every command counts
+     * (reads too: harmless), confirmed is the last one a WAIT covered, and
+     * conn_start the count when this connection became ready. */
+    uint64_t sent, confirmed, conn_start;
     int readonly_seen;     /* a -READONLY reply: drop this connection */
     uint64_t connect_deadline; /* a connect not done by then is dropped */
     uv_timer_t reconnect, watchdog;
@@ -58,6 +62,7 @@ static void redis_connect(sp_redis *r);
 
 static void redis_state(sp_redis *r, int up) {
     r->ready = up;
+    if (up) r->conn_start = r->sent;
     if (r->state_cb) r->state_cb(r, up, r->state_opaque);
 }
 
@@ -354,6 +359,7 @@ static redis_req *req_new(sp_redis *r, sp_redis_cb cb, void *priv) {
     if (r->tail) r->tail->next = q; else r->head = q;
     r->tail = q;
     r->pending++;
+    r->sent++;
     return q;
 }
 
@@ -388,6 +394,55 @@ int sp_redis_command_raw(sp_redis *r, sp_redis_cb cb, void *priv,
     redis_req *q = req_new(r, cb, priv);
     if (!q) return -1;
     return req_sent(r, q, redisAsyncFormattedCommand(r->ac, redis_reply_cb, q, cmd, len));
+}
+
+typedef struct redis_wait {
+    sp_redis_wait_cb cb;
+    void *priv;
+    uint64_t covers; /* commands sent before the WAIT */
+    int replicas;    /* 0: nothing to confirm, or a verdict already made */
+    int verdict;
+} redis_wait;
+
+static void redis_wait_cb(sp_redis *r, redisReply *reply, void *priv) {
+    redis_wait *w = priv;
+    int ok = w->verdict;
+    if (w->replicas > 0) {
+        ok = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer >= w->replicas;
+        if (ok && w->covers > r->confirmed) r->confirmed = w->covers;
+        if (!ok)
+            sp_warn("redis %s:%d: WAIT: %lld of %d replicas hold the writes", r->host, r->port,
+                    reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0LL,
+                    w->replicas);
+    }
+    w->cb(r, ok, w->priv);
+    free(w);
+}
+
+int sp_redis_wait(sp_redis *r, int replicas, int timeout_ms, sp_redis_wait_cb cb,
+                  void *priv) {
+    redis_wait *w;
+    if (!r || !r->ready || !(w = calloc(1, sizeof(*w)))) return -1;
+    *w = (redis_wait){cb, priv, r->sent, replicas, 1};
+    if (r->confirmed < r->conn_start) {
+        /* Answered by a connection that is gone, never confirmed: after a
+         * failover they may be lost. Say so once; the caller's redo is sent
+         * on this connection and confirmed by its own wait. */
+        sp_warn("redis %s:%d: writes before the last reconnect were not confirmed on a "
+                "replica: redoing them", r->host, r->port);
+        r->confirmed = r->conn_start;
+        w->replicas = 0;
+        w->verdict = 0;
+    } else if (r->confirmed >= r->sent) {
+        w->replicas = 0; /* nothing to confirm: WAIT 0 0 answers at once */
+    }
+    if (sp_redis_command(r, redis_wait_cb, w, "WAIT %d %d", w->replicas,
+                         w->replicas ? timeout_ms : 0)) {
+        free(w);
+        return -1;
+    }
+    r->sent--; /* the WAIT itself needs no confirming */
+    return 0;
 }
 
 void sp_redis_on_state(sp_redis *r, void (*cb)(sp_redis *, int, void *),

@@ -57,6 +57,18 @@ int sp_redis_command_argv(sp_redis *r, sp_redis_cb cb, void *priv, int argc,
 int sp_redis_command_raw(sp_redis *r, sp_redis_cb cb, void *priv,
                          const char *cmd, size_t len);
 
+/* Confirms that `replicas` replicas hold every command this connection sent
+ * before the call that no earlier sp_redis_wait confirmed (WAIT replicas
+ * timeout_ms). cb is called once, later: ok = 1 if they do (at once when
+ * nothing is unconfirmed), 0 if fewer replicas acknowledged in time, the
+ * connection dropped, or commands sent over an earlier connection were never
+ * confirmed (after a failover they may be lost: the caller redoes its work,
+ * and the next wait confirms the redo). Returns -1 (cb not called) when not
+ * connected. */
+typedef void (*sp_redis_wait_cb)(sp_redis *r, int ok, void *priv);
+int sp_redis_wait(sp_redis *r, int replicas, int timeout_ms, sp_redis_wait_cb cb,
+                  void *priv);
+
 /* Called on every connect (1) and disconnect (0). */
 void sp_redis_on_state(sp_redis *r, void (*cb)(sp_redis *r, int up, void *opaque),
                        void *opaque);

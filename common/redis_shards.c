@@ -192,6 +192,10 @@ size_t sp_redis_shards_pending(const sp_redis_shards *sh) {
 
 size_t sp_redis_shards_servers(const sp_redis_shards *sh) { return sh->n_servers; }
 
+sp_redis *sp_redis_shards_server(const sp_redis_shards *sh, size_t i) {
+    return i < sh->n_servers ? sh->servers[i] : NULL;
+}
+
 void sp_redis_shards_set_metrics(sp_redis_shards *sh, sp_metric *latency) {
     for (size_t i = 0; i < sh->n_servers; i++) sp_redis_set_metrics(sh->servers[i], latency);
 }

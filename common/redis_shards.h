@@ -61,8 +61,9 @@ sp_redis *sp_redis_shards_get(const sp_redis_shards *sh, int partition);
 int sp_redis_shards_ready(const sp_redis_shards *sh);
 /* Commands in flight over every server. */
 size_t sp_redis_shards_pending(const sp_redis_shards *sh);
-/* Number of distinct servers. */
+/* Number of distinct servers, and server i of them (borrowed). */
 size_t sp_redis_shards_servers(const sp_redis_shards *sh);
+sp_redis *sp_redis_shards_server(const sp_redis_shards *sh, size_t i);
 /* Records every server's command latency in one histogram (borrowed). */
 void sp_redis_shards_set_metrics(sp_redis_shards *sh, sp_metric *latency);
 

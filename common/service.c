@@ -37,6 +37,11 @@ const sp_conf_def sp_common_conf_table[] = {
      "Redis Sentinels, host:port,...: asked where each Sentinel master named by "
      "redis.sentinel_master or redis.shards is, at start and after every lost "
      "connection (docs/scaling.md)"},
+    {"redis.wait_replicas", SP_CONF_INT, C(redis_wait_replicas), "0", 0, 16, NULL,
+     "Replicas that must hold a batch's Redis writes (WAIT) before its offsets are "
+     "stored and its events published, and a new case's records before intake "
+     "publishes it; 0: no wait, and a Redis failover can lose the last writes "
+     "the old master acknowledged (docs/scaling.md)"},
     {"redis.sentinel_master", SP_CONF_STRING, C(redis_sentinel_master), NULL, 0, 0, NULL,
      "The Sentinel master name that replaces redis.host and redis.port (needs "
      "redis.sentinels); empty: connect to redis.host"},
@@ -84,6 +89,47 @@ int64_t sp_service_now(const sp_service *s) { return sp_clock_now_ms(&s->clock);
 
 sp_redis *sp_service_redis(sp_service *s, int partition) {
     return s->shards ? sp_redis_shards_get(s->shards, partition) : s->redis;
+}
+
+typedef struct service_wait {
+    sp_service *s;
+    void (*cb)(sp_service *, int, void *);
+    void *opaque;
+    int pending, ok;
+} service_wait;
+
+static void service_wait_cb(sp_redis *r, int ok, void *priv) {
+    service_wait *w = priv;
+    if (!ok) w->ok = 0;
+    if (--w->pending > 0) return;
+    w->cb(w->s, w->ok, w->opaque);
+    free(w);
+}
+
+/* Every connection of the service is asked; one that sent nothing since its
+ * last confirmed WAIT answers at once (sp_redis_wait). */
+int sp_service_redis_wait(sp_service *s, void (*cb)(sp_service *, int, void *),
+                          void *opaque) {
+    size_t n = s->shards ? sp_redis_shards_servers(s->shards) : 0;
+    int replicas = (int)s->common->redis_wait_replicas;
+    int timeout = (int)(s->common->redis_timeout_ms / 2); /* before the watchdog's */
+    service_wait *w = calloc(1, sizeof(*w));
+    if (!w) return -1;
+    *w = (service_wait){s, cb, opaque, 1, 1}; /* held once while sending */
+    for (size_t i = 0; i <= n; i++) {
+        sp_redis *r = i < n ? sp_redis_shards_server(s->shards, i) : s->redis;
+        w->pending++;
+        if (sp_redis_wait(r, replicas, timeout, service_wait_cb, w)) {
+            w->pending--;
+            w->ok = 0;
+        }
+    }
+    if (w->pending == 1) { /* nothing sent: no callback will come */
+        free(w);
+        return -1;
+    }
+    w->pending--; /* the hold: the last answer calls cb */
+    return 0;
 }
 
 const char *sp_service_topic(const sp_service *s, sp_topic_id t) {
