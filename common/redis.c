@@ -114,7 +114,7 @@ static void redis_connect_cb(const redisAsyncContext *ac, int status) {
         return;
     }
     sp_info("redis %s:%d: connected%s%s", r->host, r->port,
-            r->sentinel ? ", master of " : "", r->sentinel ? sp_sentinel_name(r->sentinel) : "");
+            r->sentinel ? ", as master of " : "", r->sentinel ? sp_sentinel_name(r->sentinel) : "");
     r->backoff_ms = SP_REDIS_BACKOFF_MIN_MS;
     redis_handshake_step(r); /* the connect itself; AUTH and ROLE may follow */
 }
