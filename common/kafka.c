@@ -249,7 +249,7 @@ struct sp_consumer {
     char *group; /* owned copy of opt.group_id */
     rd_kafka_message_t **batch;
     size_t n;
-    int busy, stopping, assigned, open_handles;
+    int busy, stopping, assigned, joined, open_handles;
     void (*stop_cb)(void *);
     void *stop_opaque;
     sp_metric *m_processed, *m_retries; /* borrowed; may be NULL */
@@ -264,6 +264,7 @@ static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, assign ? parts : NULL);
     if (aerr) sp_error("kafka assign: %s", rd_kafka_err2str(aerr));
     c->assigned = assign ? parts->cnt : 0;
+    if (assign) c->joined = 1; /* even with no partitions: the group took us in */
     sp_info("kafka consumer %s: %s %d partition(s)", c->opt.group_id,
             assign ? "assigned" : "revoked", parts->cnt);
     if (assign && c->opt.on_rebalance) c->opt.on_rebalance(c, 1, parts, c->opt.opaque);
@@ -415,6 +416,7 @@ void sp_consumer_set_metrics(sp_consumer *c, sp_metric *processed, sp_metric *re
 }
 
 int sp_consumer_assigned(const sp_consumer *c) { return c->assigned; }
+int sp_consumer_joined(const sp_consumer *c) { return c->joined; }
 int sp_consumer_busy(const sp_consumer *c) { return c->busy; }
 rd_kafka_t *sp_consumer_handle(sp_consumer *c) { return c->rk; }
 

@@ -97,6 +97,11 @@ void sp_consumer_batch_retry(sp_consumer *c, unsigned delay_ms);
 void sp_consumer_set_metrics(sp_consumer *c, sp_metric *processed, sp_metric *retries);
 /* Number of partitions currently assigned, and whether a batch is out. */
 int sp_consumer_assigned(const sp_consumer *c);
+/* 1 once the group has given this consumer an assignment, even an empty
+ * one (more instances than partitions): the brokers, the credentials and
+ * the group coordinator all worked at least once. Stays 1 through later
+ * rebalances. */
+int sp_consumer_joined(const sp_consumer *c);
 int sp_consumer_busy(const sp_consumer *c);
 /* Messages of topic (NULL: of every topic) not yet fully processed: the sum
  * of (high watermark - position) over the assigned partitions, from the

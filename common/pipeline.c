@@ -1,5 +1,10 @@
 /* pipeline.c - a consumer batch: changes, then events, then the offsets.
- * See pipeline.h. */
+ * See pipeline.h.
+ *
+ * With redis.wait_replicas, a stage sits between the changes and the events:
+ * the batch's writes must be on that many replicas (WAIT) before anything
+ * is published or the offsets stored, so a Redis failover cannot take back
+ * a change whose consequences are already out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +22,7 @@ struct sp_pipeline {
     pipeline_event *out;
     size_t n, cap;
     size_t held;
-    int failed, publishing;
+    int failed, publishing, replicated;
     unsigned retry_ms;
     void *owned;
 };
@@ -97,8 +102,25 @@ static void pipeline_publish(sp_pipeline *p) {
     sp_pipeline_release(p);
 }
 
+static void pipeline_replicated(sp_service *s, int ok, void *opaque) {
+    sp_pipeline *p = opaque;
+    if (!ok) p->failed = 1;
+    sp_pipeline_release(p);
+}
+
+/* Stage 1.5: the changes are acknowledged; wait for the replicas. */
+static void pipeline_replicate(sp_pipeline *p) {
+    p->replicated = 1;
+    p->held = 1;
+    if (sp_service_redis_wait(p->s, pipeline_replicated, p)) pipeline_replicated(p->s, 0, p);
+}
+
 void sp_pipeline_release(sp_pipeline *p) {
     if (--p->held > 0) return;
+    if (!p->replicated && !p->failed && p->s->common->redis_wait_replicas > 0) {
+        pipeline_replicate(p);
+        return;
+    }
     if (!p->publishing && !p->failed && p->n > 0) {
         pipeline_publish(p);
         return;

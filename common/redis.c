@@ -2,17 +2,28 @@
  *
  * Every accepted command gets a small request record on an in-order list
  * (oldest first). Replies pop the head; the watchdog timer only ever needs to
- * look at the head. */
+ * look at the head.
+ *
+ * A connection is ready after its handshake: AUTH (with a password) and,
+ * behind a sentinel, ROLE; both are queued before the connect completes
+ * and counted in `handshake`, and the last good answer makes it ready. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <hiredis/async.h>
 #include <hiredis/adapters/libuv.h>
 #include "log.h"
 #include "redis.h"
+#include "redis_sentinel.h"
 
 #define SP_REDIS_BACKOFF_MIN_MS 100
 #define SP_REDIS_BACKOFF_MAX_MS 5000
+/* Behind sentinels a failed connect is usually the old master, dead, while
+ * the sentinels are still agreeing on a new one: asking again often is
+ * cheap, and the cap bounds how late after the promotion we notice it. */
+#define SP_REDIS_SENTINEL_BACKOFF_MAX_MS 250
 
 typedef struct redis_req {
     sp_redis *r;
@@ -28,8 +39,14 @@ struct sp_redis {
     char *host, *password;
     int port, timeout_ms;
     redisAsyncContext *ac;
-    int ready, closing, open_handles;
-    unsigned backoff_ms;
+    int ready, closing, open_handles, handshake;
+    unsigned backoff_ms, backoff_max_ms;
+    sp_sentinel *sentinel; /* NULL: host and port are configured */
+    /* sp_redis_wait's bookkeeping, in commands sent: every command counts
+     * (reads too: harmless), confirmed is the last one a WAIT covered, and
+     * conn_start the count when this connection became ready. */
+    uint64_t sent, confirmed, conn_start;
+    int readonly_seen;     /* a -READONLY reply: drop this connection */
     uint64_t connect_deadline; /* a connect not done by then is dropped */
     uv_timer_t reconnect, watchdog;
     redis_req *head, *tail;
@@ -45,14 +62,15 @@ static void redis_connect(sp_redis *r);
 
 static void redis_state(sp_redis *r, int up) {
     r->ready = up;
+    if (up) r->conn_start = r->sent;
     if (r->state_cb) r->state_cb(r, up, r->state_opaque);
 }
 
 
 static void redis_reconnect_cb(uv_timer_t *t) { redis_connect(t->data); }
 
-static void redis_handles_closed(uv_handle_t *h) {
-    sp_redis *r = h->data;
+static void redis_release(void *arg) {
+    sp_redis *r = arg;
     if (--r->open_handles > 0) return;
     void (*cb)(void *) = r->close_cb;
     void *opaque = r->close_opaque;
@@ -62,9 +80,25 @@ static void redis_handles_closed(uv_handle_t *h) {
     if (cb) cb(opaque);
 }
 
+static void redis_handles_closed(uv_handle_t *h) { redis_release(h->data); }
+
 static void redis_finish_close(sp_redis *r) {
     uv_close((uv_handle_t *)&r->reconnect, redis_handles_closed);
     uv_close((uv_handle_t *)&r->watchdog, redis_handles_closed);
+    if (r->sentinel) sp_sentinel_close(r->sentinel, redis_release, r);
+    r->sentinel = NULL;
+}
+
+static void redis_retry_later(sp_redis *r) {
+    uv_timer_start(&r->reconnect, redis_reconnect_cb, r->backoff_ms, 0);
+    r->backoff_ms = r->backoff_ms * 2 > r->backoff_max_ms ? r->backoff_max_ms
+                                                           : r->backoff_ms * 2;
+}
+
+/* One handshake step answered well; the last one makes the connection
+ * ready. */
+static void redis_handshake_step(sp_redis *r) {
+    if (--r->handshake == 0) redis_state(r, 1);
 }
 
 static void redis_connect_cb(const redisAsyncContext *ac, int status) {
@@ -76,15 +110,13 @@ static void redis_connect_cb(const redisAsyncContext *ac, int status) {
             redis_finish_close(r);
             return;
         }
-        uv_timer_start(&r->reconnect, redis_reconnect_cb, r->backoff_ms, 0);
-        r->backoff_ms = r->backoff_ms * 2 > SP_REDIS_BACKOFF_MAX_MS
-                            ? SP_REDIS_BACKOFF_MAX_MS : r->backoff_ms * 2;
+        redis_retry_later(r);
         return;
     }
-    sp_info("redis %s:%d: connected", r->host, r->port);
+    sp_info("redis %s:%d: connected%s%s", r->host, r->port,
+            r->sentinel ? ", as master of " : "", r->sentinel ? sp_sentinel_name(r->sentinel) : "");
     r->backoff_ms = SP_REDIS_BACKOFF_MIN_MS;
-    /* With a password, ready waits for AUTH's answer (redis_auth_cb). */
-    if (!r->password || !r->password[0]) redis_state(r, 1);
+    redis_handshake_step(r); /* the connect itself; AUTH and ROLE may follow */
 }
 
 /* A refused password would leave a connection on which every command fails
@@ -95,7 +127,7 @@ static void redis_auth_cb(redisAsyncContext *ac, void *reply, void *priv) {
     redisReply *rep = reply;
     if (!rep || r->closing) return;
     if (rep->type != REDIS_REPLY_ERROR) {
-        redis_state(r, 1);
+        redis_handshake_step(r);
         return;
     }
     sp_error("redis %s:%d: AUTH refused (%s): check redis.password", r->host, r->port,
@@ -104,8 +136,31 @@ static void redis_auth_cb(redisAsyncContext *ac, void *reply, void *priv) {
     redisAsyncDisconnect(ac);
 }
 
+/* A sentinel can name a master that has just been demoted, or lag behind a
+ * failover: only a server that says it is the master takes our writes.
+ * Otherwise drop it and ask the sentinels again, after a backoff. */
+static void redis_role_cb(redisAsyncContext *ac, void *reply, void *priv) {
+    sp_redis *r = ac->data;
+    redisReply *rep = reply;
+    if (!rep || r->closing) return;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+        rep->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(rep->element[0]->str, "master") == 0) {
+        redis_handshake_step(r);
+        return;
+    }
+    sp_warn("redis %s:%d: not the master of %s (ROLE: %s), asking the sentinels again",
+            r->host, r->port, sp_sentinel_name(r->sentinel),
+            rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 && rep->element[0]->str
+                ? rep->element[0]->str : rep->type == REDIS_REPLY_ERROR ? rep->str : "?");
+    redisAsyncDisconnect(ac);
+}
+
 static void redis_disconnect_cb(const redisAsyncContext *ac, int status) {
     sp_redis *r = ac->data;
+    /* A context we let go of ourselves (r->ac cleared before freeing it):
+     * whoever freed it decides what comes next. */
+    if (ac != r->ac) return;
     r->ac = NULL;
     if (r->ready) redis_state(r, 0);
     if (r->closing) {
@@ -114,52 +169,106 @@ static void redis_disconnect_cb(const redisAsyncContext *ac, int status) {
     }
     sp_warn("redis %s:%d: disconnected%s%s", r->host, r->port,
             status == REDIS_OK ? "" : ": ", status == REDIS_OK ? "" : ac->errstr);
-    uv_timer_start(&r->reconnect, redis_reconnect_cb, r->backoff_ms, 0);
+    redis_retry_later(r);
+}
+
+static void redis_connect_addr(sp_redis *r);
+
+/* The sentinels' answer: connect there, or try again later. */
+static void redis_resolved(sp_sentinel *sn, const char *host, int port, void *opaque) {
+    sp_redis *r = opaque;
+    char *copy;
+    if (!host) {
+        sp_warn("redis: no sentinel gave the address of master %s", sp_sentinel_name(sn));
+        redis_retry_later(r);
+        return;
+    }
+    if ((strcmp(host, r->host) != 0 || port != r->port) && (copy = strdup(host))) {
+        sp_info("redis: sentinels name %s:%d as master of %s", host, port,
+                sp_sentinel_name(sn));
+        free(r->host);
+        r->host = copy;
+        r->port = port;
+    }
+    redis_connect_addr(r);
 }
 
 static void redis_connect(sp_redis *r) {
+    if (r->sentinel && sp_sentinel_resolve(r->sentinel, redis_resolved, r) == 0) return;
+    if (r->sentinel) { /* cannot happen: one resolve at a time, and we wait */
+        redis_retry_later(r);
+        return;
+    }
+    redis_connect_addr(r);
+}
+
+static void redis_connect_addr(sp_redis *r) {
     redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
     if (!ac || ac->err) {
         sp_warn("redis %s:%d: %s", r->host, r->port, ac ? ac->errstr : "out of memory");
         if (ac) redisAsyncFree(ac);
-        uv_timer_start(&r->reconnect, redis_reconnect_cb, r->backoff_ms, 0);
+        redis_retry_later(r);
         return;
     }
     ac->data = r;
     if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
         sp_error("redis: cannot attach to the event loop");
         redisAsyncFree(ac);
-        uv_timer_start(&r->reconnect, redis_reconnect_cb, r->backoff_ms, 0);
+        redis_retry_later(r);
         return;
     }
     redisAsyncSetConnectCallback(ac, redis_connect_cb);
     redisAsyncSetDisconnectCallback(ac, redis_disconnect_cb);
     r->ac = ac;
+    r->readonly_seen = 0;
     /* hiredis 0.14's libuv adapter ignores poll errors, so a connect to a
      * closed port may never report back: the watchdog enforces a deadline. */
     r->connect_deadline = uv_now(r->loop) + (uint64_t)r->timeout_ms;
-    /* Queued before the connection completes: hiredis sends it first. */
-    if (r->password && r->password[0])
-        redisAsyncCommand(ac, redis_auth_cb, NULL, "AUTH %s", r->password);
+    /* Queued before the connection completes: hiredis sends them first. */
+    r->handshake = 1; /* the connect */
+    if (r->password && r->password[0] &&
+        redisAsyncCommand(ac, redis_auth_cb, NULL, "AUTH %s", r->password) == REDIS_OK)
+        r->handshake++;
+    if (r->sentinel && redisAsyncCommand(ac, redis_role_cb, NULL, "ROLE") == REDIS_OK)
+        r->handshake++;
 }
 
-/* Drops a connect that has not completed in time, and a connection whose
- * oldest command has waited too long. redisAsyncFree (not Disconnect, which
- * would wait for the replies that are not coming) fails every pending
- * callback at once; the disconnect callback then schedules a reconnect. */
+/* hiredis 0.14's libuv adapter drops poll errors, and libuv stops a poll
+ * handle that reports one: a refused connect or a reset connection then
+ * never reports back by itself. The socket's pending error says so. */
+static int redis_sock_error(const redisAsyncContext *ac) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (ac->c.fd < 0 || getsockopt(ac->c.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return 0;
+    return err;
+}
+
+/* Drops a connect that failed or has not completed in time, a connection
+ * whose socket failed, and one whose oldest command has waited too long.
+ * redisAsyncFree (not Disconnect, which would wait for the replies that are
+ * not coming) fails every pending callback at once; the disconnect callback
+ * then schedules a reconnect. */
 static void redis_watchdog_cb(uv_timer_t *t) {
     sp_redis *r = t->data;
     redisAsyncContext *ac = r->ac;
+    int err;
     if (!ac || r->closing) return;
-    if (!r->ready && uv_now(r->loop) > r->connect_deadline) {
-        sp_warn("redis %s:%d: connect timed out after %d ms", r->host, r->port,
-                r->timeout_ms);
+    err = redis_sock_error(ac);
+    if (!r->ready && !r->readonly_seen && (err || uv_now(r->loop) > r->connect_deadline)) {
+        if (err)
+            sp_warn("redis %s:%d: connect failed: %s", r->host, r->port, strerror(err));
+        else
+            sp_warn("redis %s:%d: connect timed out after %d ms", r->host, r->port,
+                    r->timeout_ms);
         r->ac = NULL;
-        redisAsyncFree(ac); /* never connected: no disconnect callback */
-        uv_timer_start(&r->reconnect, redis_reconnect_cb, r->backoff_ms, 0);
+        redisAsyncFree(ac); /* not ready: its disconnect callback, if any, ignores it */
+        redis_retry_later(r);
         return;
     }
-    if (r->head && uv_now(r->loop) - r->head->sent_ms > (uint64_t)r->timeout_ms) {
+    if (err) {
+        sp_error("redis %s:%d: %s, reconnecting", r->host, r->port, strerror(err));
+        redisAsyncFree(ac);
+    } else if (r->head && uv_now(r->loop) - r->head->sent_ms > (uint64_t)r->timeout_ms) {
         sp_error("redis %s:%d: no reply in %d ms, reconnecting", r->host, r->port,
                  r->timeout_ms);
         redisAsyncFree(ac);
@@ -175,14 +284,35 @@ sp_redis *sp_redis_new(uv_loop_t *loop, const sp_redis_options *opt) {
     r->port = opt->port;
     r->timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : 2000;
     r->backoff_ms = SP_REDIS_BACKOFF_MIN_MS;
+    r->backoff_max_ms = SP_REDIS_BACKOFF_MAX_MS;
+    if (!r->host || (opt->password && !r->password)) goto fail;
+    if (opt->master && opt->master[0]) {
+        char errstr[256];
+        /* Each sentinel gets a share of the timeout, so a round over three
+         * of them, one down, still ends within timeout_ms or so. */
+        if (!(r->sentinel = sp_sentinel_new(loop, opt->sentinels, opt->master,
+                                            r->timeout_ms / 2, errstr, sizeof(errstr)))) {
+            sp_error("redis: %s", errstr);
+            goto fail;
+        }
+        r->backoff_max_ms = SP_REDIS_SENTINEL_BACKOFF_MAX_MS;
+        r->open_handles++;
+    }
     uv_timer_init(loop, &r->reconnect);
     uv_timer_init(loop, &r->watchdog);
     r->reconnect.data = r->watchdog.data = r;
-    r->open_handles = 2;
-    unsigned every = r->timeout_ms / 4 > 10 ? (unsigned)r->timeout_ms / 4 : 10;
+    r->open_handles += 2;
+    /* Often enough to see a failed socket quickly (redis_sock_error). */
+    unsigned every = r->timeout_ms / 4 > 250 ? 250
+                     : r->timeout_ms / 4 > 10 ? (unsigned)r->timeout_ms / 4 : 10;
     uv_timer_start(&r->watchdog, redis_watchdog_cb, every, every);
     redis_connect(r);
     return r;
+fail:
+    free(r->host);
+    free(r->password);
+    free(r);
+    return NULL;
 }
 
 int sp_redis_ready(const sp_redis *r) { return r->ready; }
@@ -197,8 +327,19 @@ static void req_unlink(sp_redis *r, redis_req *q) {
 static void redis_reply_cb(redisAsyncContext *ac, void *reply, void *privdata) {
     redis_req *q = privdata;
     sp_redis *r = q->r;
+    redisReply *rep = reply;
     req_unlink(r, q);
     if (reply) sp_metric_observe(r->m_latency, (double)(uv_hrtime() - q->sent_ns) / 1e9);
+    /* A demoted master: take no more commands here, let the ones out get
+     * their answers, then reconnect (to the sentinels' new master). */
+    if (r->sentinel && rep && rep->type == REDIS_REPLY_ERROR && !r->readonly_seen &&
+        strncmp(rep->str, "READONLY", 8) == 0) {
+        sp_warn("redis %s:%d: READONLY: no longer the master of %s, reconnecting", r->host,
+                r->port, sp_sentinel_name(r->sentinel));
+        r->readonly_seen = 1;
+        if (r->ready) redis_state(r, 0);
+        redisAsyncDisconnect(ac);
+    }
     if (q->cb) q->cb(r, reply, q->priv);
     free(q);
 }
@@ -218,6 +359,7 @@ static redis_req *req_new(sp_redis *r, sp_redis_cb cb, void *priv) {
     if (r->tail) r->tail->next = q; else r->head = q;
     r->tail = q;
     r->pending++;
+    r->sent++;
     return q;
 }
 
@@ -252,6 +394,55 @@ int sp_redis_command_raw(sp_redis *r, sp_redis_cb cb, void *priv,
     redis_req *q = req_new(r, cb, priv);
     if (!q) return -1;
     return req_sent(r, q, redisAsyncFormattedCommand(r->ac, redis_reply_cb, q, cmd, len));
+}
+
+typedef struct redis_wait {
+    sp_redis_wait_cb cb;
+    void *priv;
+    uint64_t covers; /* commands sent before the WAIT */
+    int replicas;    /* 0: nothing to confirm, or a verdict already made */
+    int verdict;
+} redis_wait;
+
+static void redis_wait_cb(sp_redis *r, redisReply *reply, void *priv) {
+    redis_wait *w = priv;
+    int ok = w->verdict;
+    if (w->replicas > 0) {
+        ok = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer >= w->replicas;
+        if (ok && w->covers > r->confirmed) r->confirmed = w->covers;
+        if (!ok)
+            sp_warn("redis %s:%d: WAIT: %lld of %d replicas hold the writes", r->host, r->port,
+                    reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0LL,
+                    w->replicas);
+    }
+    w->cb(r, ok, w->priv);
+    free(w);
+}
+
+int sp_redis_wait(sp_redis *r, int replicas, int timeout_ms, sp_redis_wait_cb cb,
+                  void *priv) {
+    redis_wait *w;
+    if (!r || !r->ready || !(w = calloc(1, sizeof(*w)))) return -1;
+    *w = (redis_wait){cb, priv, r->sent, replicas, 1};
+    if (r->confirmed < r->conn_start) {
+        /* Answered by a connection that is gone, never confirmed: after a
+         * failover they may be lost. Say so once; the caller's redo is sent
+         * on this connection and confirmed by its own wait. */
+        sp_warn("redis %s:%d: writes before the last reconnect were not confirmed on a "
+                "replica: redoing them", r->host, r->port);
+        r->confirmed = r->conn_start;
+        w->replicas = 0;
+        w->verdict = 0;
+    } else if (r->confirmed >= r->sent) {
+        w->replicas = 0; /* nothing to confirm: WAIT 0 0 answers at once */
+    }
+    if (sp_redis_command(r, redis_wait_cb, w, "WAIT %d %d", w->replicas,
+                         w->replicas ? timeout_ms : 0)) {
+        free(w);
+        return -1;
+    }
+    r->sent--; /* the WAIT itself needs no confirming */
+    return 0;
 }
 
 void sp_redis_on_state(sp_redis *r, void (*cb)(sp_redis *, int, void *),

@@ -8,6 +8,13 @@
  * A hung Redis thus surfaces as errors the caller retries, never as a silent
  * stall.
  *
+ * With a Sentinel master name (options.master, with options.sentinels) the
+ * host and port are not configured but asked of the sentinels before every
+ * connect (redis_sentinel.h), and a connection is ready only once ROLE says
+ * the server is the master. A -READONLY reply (the server was demoted under
+ * us) drops the connection, so the next connect asks the sentinels again;
+ * the command that got it fails as any other, and the caller retries.
+ *
  * Callbacks follow hiredis's contract: called exactly once per accepted
  * command, with the reply (borrowed, valid only during the callback) or NULL
  * on error. A command refused up front (not connected, or r NULL) returns -1
@@ -28,9 +35,15 @@ typedef struct sp_redis_options {
     int port;
     const char *password; /* NULL or "" for none */
     int timeout_ms;       /* 0 = 2000 */
+    /* Sentinel: master, a name the sentinels monitor, or NULL/"" to connect
+     * to host:port; sentinels, "host:port,..." (required with master). */
+    const char *sentinels;
+    const char *master;
 } sp_redis_options;
 
-/* Starts connecting; returns at once. Returns NULL only on allocation failure. */
+/* Starts connecting; returns at once. Returns NULL only on allocation failure
+ * or a bad sentinel list or master name (check those first with
+ * sp_sentinel_parse to report them). */
 sp_redis *sp_redis_new(uv_loop_t *loop, const sp_redis_options *opt);
 /* 1 when connected (and authenticated). */
 int sp_redis_ready(const sp_redis *r);
@@ -43,6 +56,18 @@ int sp_redis_command_argv(sp_redis *r, sp_redis_cb cb, void *priv, int argc,
 /* Sends an already formatted command (redisFormatCommand output). */
 int sp_redis_command_raw(sp_redis *r, sp_redis_cb cb, void *priv,
                          const char *cmd, size_t len);
+
+/* Confirms that `replicas` replicas hold every command this connection sent
+ * before the call that no earlier sp_redis_wait confirmed (WAIT replicas
+ * timeout_ms). cb is called once, later: ok = 1 if they do (at once when
+ * nothing is unconfirmed), 0 if fewer replicas acknowledged in time, the
+ * connection dropped, or commands sent over an earlier connection were never
+ * confirmed (after a failover they may be lost: the caller redoes its work,
+ * and the next wait confirms the redo). Returns -1 (cb not called) when not
+ * connected. */
+typedef void (*sp_redis_wait_cb)(sp_redis *r, int ok, void *priv);
+int sp_redis_wait(sp_redis *r, int replicas, int timeout_ms, sp_redis_wait_cb cb,
+                  void *priv);
 
 /* Called on every connect (1) and disconnect (0). */
 void sp_redis_on_state(sp_redis *r, void (*cb)(sp_redis *r, int up, void *opaque),

@@ -27,7 +27,8 @@ static int parse_int(const char *s, const char *end, long lo, long hi, long *out
     return 0;
 }
 
-/* "first[-last]@host:port", item holding exactly that text. */
+/* "first[-last]@host:port" or "first[-last]@sentinel:name", item holding
+ * exactly that text. */
 static int parse_range(const char *item, sp_redis_shard_range *r) {
     const char *at = strchr(item, '@'), *dash, *colon;
     long first, last, port;
@@ -37,11 +38,20 @@ static int parse_range(const char *item, sp_redis_shard_range *r) {
     last = first;
     if (dash && parse_int(dash + 1, at, 0, SP_REDIS_SHARDS_MAX - 1, &last)) return -1;
     if (last < first) return -1;
+    r->first = (int)first;
+    r->last = (int)last;
+    if (strncmp(at + 1, "sentinel:", 9) == 0) {
+        const char *name = at + 10;
+        if (!*name || strlen(name) >= SP_REDIS_HOST_MAX || strpbrk(name, " :@")) return -1;
+        r->sentinel = 1;
+        r->port = 0;
+        snprintf(r->host, sizeof(r->host), "%s", name);
+        return 0;
+    }
+    r->sentinel = 0;
     colon = strrchr(at + 1, ':');
     if (!colon || colon == at + 1 || (size_t)(colon - at - 1) >= SP_REDIS_HOST_MAX) return -1;
     if (parse_int(colon + 1, colon + 1 + strlen(colon + 1), 1, 65535, &port)) return -1;
-    r->first = (int)first;
-    r->last = (int)last;
     r->port = (int)port;
     snprintf(r->host, sizeof(r->host), "%.*s", (int)(colon - at - 1), at + 1);
     return 0;
@@ -64,8 +74,9 @@ int sp_redis_shards_parse(const char *spec, sp_redis_shard_range *out, size_t ma
         memcpy(item, p, len);
         item[len] = '\0';
         if (parse_range(item, &out[n])) {
-            snprintf(errstr, size, "redis.shards: '%s': expected first-last@host:port with "
-                     "partitions 0-%d and a port 1-65535", item, SP_REDIS_SHARDS_MAX - 1);
+            snprintf(errstr, size, "redis.shards: '%s': expected first-last@host:port (or "
+                     "first-last@sentinel:<master>) with partitions 0-%d and a port 1-65535",
+                     item, SP_REDIS_SHARDS_MAX - 1);
             return -1;
         }
         for (int q = out[n].first; q <= out[n].last; q++) {
@@ -111,11 +122,13 @@ static int server_for(sp_redis_shards *sh, const sp_redis_shard_range *all, size
                       uv_loop_t *loop, const sp_redis_options *base) {
     const sp_redis_shard_range *r = &all[upto];
     for (size_t i = 0; i < upto; i++)
-        if (all[i].port == r->port && strcmp(all[i].host, r->host) == 0)
+        if (all[i].port == r->port && all[i].sentinel == r->sentinel &&
+            strcmp(all[i].host, r->host) == 0)
             return sh->by_partition[all[i].first];
     sp_redis_options o = *base;
-    o.host = r->host;
+    o.host = r->sentinel ? NULL : r->host;
     o.port = r->port;
+    o.master = r->sentinel ? r->host : NULL;
     if (!(sh->servers[sh->n_servers] = sp_redis_new(loop, &o))) return -1;
     return (int)sh->n_servers++;
 }
@@ -133,6 +146,13 @@ sp_redis_shards *sp_redis_shards_open(uv_loop_t *loop, const char *spec, int par
     if ((n = sp_redis_shards_parse(spec, ranges, SP_REDIS_SHARDS_MAX, errstr, size)) < 0 ||
         sp_redis_shards_check(ranges, (size_t)n, partitions, errstr, size))
         goto fail;
+    for (int i = 0; i < n; i++) {
+        if (ranges[i].sentinel && (!base->sentinels || !*base->sentinels)) {
+            snprintf(errstr, size, "redis.shards: '%d-%d@sentinel:%s' needs redis.sentinels",
+                     ranges[i].first, ranges[i].last, ranges[i].host);
+            goto fail;
+        }
+    }
     sh->partitions = partitions;
     memset(sh->by_partition, 0xff, sizeof(sh->by_partition));
     for (int i = 0; i < n; i++) {
@@ -171,6 +191,10 @@ size_t sp_redis_shards_pending(const sp_redis_shards *sh) {
 }
 
 size_t sp_redis_shards_servers(const sp_redis_shards *sh) { return sh->n_servers; }
+
+sp_redis *sp_redis_shards_server(const sp_redis_shards *sh, size_t i) {
+    return i < sh->n_servers ? sh->servers[i] : NULL;
+}
 
 void sp_redis_shards_set_metrics(sp_redis_shards *sh, sp_metric *latency) {
     for (size_t i = 0; i < sh->n_servers; i++) sp_redis_set_metrics(sh->servers[i], latency);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "dates.h"
 #include "log.h"
+#include "redis_sentinel.h"
 #include "service.h"
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
@@ -29,8 +30,21 @@ const sp_conf_def sp_common_conf_table[] = {
      "A Redis command unanswered this long drops and re-opens the connection"},
     {"redis.shards", SP_CONF_STRING, C(redis_shards), NULL, 0, 0, NULL,
      "Partitions on other Redis servers, first-last@host:port,... covering every "
-     "partition once (docs/scaling.md); used by timers for its shards, other "
+     "partition once (docs/scaling.md); a range may name a Sentinel master instead, "
+     "first-last@sentinel:<name>; used by timers for its shards, other "
      "services keep every key on redis.host; empty: all on redis.host"},
+    {"redis.sentinels", SP_CONF_STRING, C(redis_sentinels), NULL, 0, 0, NULL,
+     "Redis Sentinels, host:port,...: asked where each Sentinel master named by "
+     "redis.sentinel_master or redis.shards is, at start and after every lost "
+     "connection (docs/scaling.md)"},
+    {"redis.wait_replicas", SP_CONF_INT, C(redis_wait_replicas), "0", 0, 16, NULL,
+     "Replicas that must hold a batch's Redis writes (WAIT) before its offsets are "
+     "stored and its events published, and a new case's records before intake "
+     "publishes it; 0: no wait, and a Redis failover can lose the last writes "
+     "the old master acknowledged (docs/scaling.md)"},
+    {"redis.sentinel_master", SP_CONF_STRING, C(redis_sentinel_master), NULL, 0, 0, NULL,
+     "The Sentinel master name that replaces redis.host and redis.port (needs "
+     "redis.sentinels); empty: connect to redis.host"},
     {"broker.bootstrap_file", SP_CONF_STRING, C(bootstrap_file), NULL, 0, 0, NULL,
      "File holding the Kafka bootstrap list (written by sendpath-broker); "
      "used when kafka.bootstrap.servers is not set"},
@@ -75,6 +89,47 @@ int64_t sp_service_now(const sp_service *s) { return sp_clock_now_ms(&s->clock);
 
 sp_redis *sp_service_redis(sp_service *s, int partition) {
     return s->shards ? sp_redis_shards_get(s->shards, partition) : s->redis;
+}
+
+typedef struct service_wait {
+    sp_service *s;
+    void (*cb)(sp_service *, int, void *);
+    void *opaque;
+    int pending, ok;
+} service_wait;
+
+static void service_wait_cb(sp_redis *r, int ok, void *priv) {
+    service_wait *w = priv;
+    if (!ok) w->ok = 0;
+    if (--w->pending > 0) return;
+    w->cb(w->s, w->ok, w->opaque);
+    free(w);
+}
+
+/* Every connection of the service is asked; one that sent nothing since its
+ * last confirmed WAIT answers at once (sp_redis_wait). */
+int sp_service_redis_wait(sp_service *s, void (*cb)(sp_service *, int, void *),
+                          void *opaque) {
+    size_t n = s->shards ? sp_redis_shards_servers(s->shards) : 0;
+    int replicas = (int)s->common->redis_wait_replicas;
+    int timeout = (int)(s->common->redis_timeout_ms / 2); /* before the watchdog's */
+    service_wait *w = calloc(1, sizeof(*w));
+    if (!w) return -1;
+    *w = (service_wait){s, cb, opaque, 1, 1}; /* held once while sending */
+    for (size_t i = 0; i <= n; i++) {
+        sp_redis *r = i < n ? sp_redis_shards_server(s->shards, i) : s->redis;
+        w->pending++;
+        if (sp_redis_wait(r, replicas, timeout, service_wait_cb, w)) {
+            w->pending--;
+            w->ok = 0;
+        }
+    }
+    if (w->pending == 1) { /* nothing sent: no callback will come */
+        free(w);
+        return -1;
+    }
+    w->pending--; /* the hold: the last answer calls cb */
+    return 0;
 }
 
 const char *sp_service_topic(const sp_service *s, sp_topic_id t) {
@@ -139,10 +194,18 @@ void sp_service_count_error(sp_service *s) { sp_metric_inc(s->m_errors); }
 
 /* ---- HTTP endpoints every service has -------------------------------------- */
 
+/* Ready: not stopping, every Redis connection up, and the consumer has
+ * joined its group once. Not "holds partitions": during a rebalance every
+ * instance of a service holds none for a few seconds, and readiness that
+ * followed them would take every intake pod out of its Service at once on
+ * each rollout. Not "Kafka reachable now" either: a broker outage is shared
+ * by every instance, so no other instance could take the traffic, and intake
+ * answers 503 problem+json itself while its events cannot be delivered.
+ * Partitions stay in /readyz's body as information. */
 static int service_ready(sp_service *s) {
     if (s->stopping || !s->redis || !sp_redis_ready(s->redis)) return 0;
     if (s->shards && !sp_redis_shards_ready(s->shards)) return 0;
-    if (s->consumer && sp_consumer_assigned(s->consumer) == 0) return 0;
+    if (s->consumer && !sp_consumer_joined(s->consumer)) return 0;
     return s->def->ready ? s->def->ready(s) : 1;
 }
 
@@ -157,8 +220,10 @@ static void handle_readyz(sp_http_req *r, void *opaque) {
     cJSON_AddBoolToObject(o, "ready", ready);
     cJSON_AddBoolToObject(o, "redis", s->redis && sp_redis_ready(s->redis) &&
                                           (!s->shards || sp_redis_shards_ready(s->shards)));
-    if (s->consumer)
+    if (s->consumer) {
+        cJSON_AddBoolToObject(o, "joined", sp_consumer_joined(s->consumer));
         cJSON_AddNumberToObject(o, "partitions", sp_consumer_assigned(s->consumer));
+    }
     cJSON_AddBoolToObject(o, "stopping", s->stopping);
     sp_http_respond_json(r, ready ? 200 : 503, o);
 }
@@ -421,7 +486,8 @@ static void service_metrics(sp_service *s) {
                                          "HTTP requests waiting for an answer", NULL);
     s->m_up = sp_metrics_gauge(m, "sendpath_up", "1 while the service runs", NULL);
     s->m_ready = sp_metrics_gauge(m, "sendpath_ready",
-                                  "1 when ready (Redis connected, partitions assigned)",
+                                  "1 when ready (Redis connected, consumer group joined "
+                                  "once; partitions are not required)",
                                   NULL);
     sp_metric_set(s->m_up, 1);
     sp_metrics_on_collect(m, metrics_collect, s);
@@ -509,18 +575,40 @@ static int service_shards(sp_service *s, const sp_redis_options *ro, char *errst
     return 0;
 }
 
+/* redis.sentinels and redis.sentinel_master, checked before anything
+ * connects: a typo must stop the service at start, naming the key. */
+static int service_sentinels(sp_service *s, char *errstr, size_t size) {
+    const char *list = s->common->redis_sentinels, *master = s->common->redis_sentinel_master;
+    sp_sentinel_addr addrs[SP_SENTINEL_MAX];
+    if (master && *master && (!list || !*list)) {
+        snprintf(errstr, size, "redis.sentinel_master '%s' needs redis.sentinels", master);
+        return -1;
+    }
+    if (list && *list && sp_sentinel_parse(list, addrs, SP_SENTINEL_MAX, errstr, size) < 0)
+        return -1;
+    if (master && *master)
+        sp_info("redis: master '%s' from the sentinels %s (redis.host not used)", master, list);
+    return 0;
+}
+
 static int service_start(sp_service *s, char *errstr, size_t size) {
     sp_redis_options ro = {s->common->redis_host, (int)s->common->redis_port,
-                           s->common->redis_password, (int)s->common->redis_timeout_ms};
+                           s->common->redis_password, (int)s->common->redis_timeout_ms,
+                           s->common->redis_sentinels, s->common->redis_sentinel_master};
+    sp_redis_options shard_ro = ro;
+    shard_ro.master = NULL; /* each range names its own */
     snprintf(s->source, sizeof(s->source), "/sendpath/%s", s->def->name);
-    if (service_bootstrap(s, errstr, size) || service_clock(s, errstr, size)) return -1;
+    if (service_bootstrap(s, errstr, size) || service_clock(s, errstr, size) ||
+        service_sentinels(s, errstr, size))
+        return -1;
     service_metrics(s);
     if (service_http(s, errstr, size)) return -1;
     if (!(s->redis = sp_redis_new(s->loop, &ro))) {
-        snprintf(errstr, size, "out of memory");
+        snprintf(errstr, size, "redis: cannot start (out of memory, or a bad "
+                 "redis.sentinel_master)");
         return -1;
     }
-    if (service_shards(s, &ro, errstr, size)) return -1;
+    if (service_shards(s, &shard_ro, errstr, size)) return -1;
     sp_redis_set_metrics(s->redis, s->m_redis_latency);
     if (s->shards) sp_redis_shards_set_metrics(s->shards, s->m_redis_latency);
     if (service_kafka(s, errstr, size)) return -1;

@@ -40,6 +40,9 @@ typedef struct sp_common_conf {
     char *redis_password;
     long long redis_timeout_ms;
     char *redis_shards;
+    char *redis_sentinels;
+    char *redis_sentinel_master;
+    long long redis_wait_replicas;
     char *bootstrap_file;
     int clock_mode;
     char *clock_start;
@@ -133,6 +136,16 @@ int64_t sp_service_now(const sp_service *s);
  * the shard table (the topic has more partitions than the table covers;
  * the caller fails the batch). Borrowed. */
 sp_redis *sp_service_redis(sp_service *s, int partition);
+/* Redis replication is asynchronous: a failover loses the writes the old
+ * master acknowledged and had not yet sent on. With redis.wait_replicas = n
+ * (> 0) a service calls this before it treats its writes as durable (a
+ * batch's offsets, an event published from them): WAIT n on every Redis
+ * connection of the service, bounded by half of redis.timeout_ms. cb is
+ * called once, later, with ok = 1 if every server had its writes on n
+ * replicas. Returns -1 (cb not called) when a connection is down or on no
+ * memory. Only call it when s->common->redis_wait_replicas > 0. */
+int sp_service_redis_wait(sp_service *s, void (*cb)(sp_service *s, int ok, void *opaque),
+                          void *opaque);
 /* The name of topic id, as configured. */
 const char *sp_service_topic(const sp_service *s, sp_topic_id t);
 

@@ -27,6 +27,7 @@ typedef struct submit {
     const intake_command *command;
     cJSON *data;
     char *event;
+    char *reserved_event; /* held while redis.wait_replicas is waited for */
     /* A SEN Support case's child, contact and school, and what an escalation
      * needs to open the EHC request from them. */
     char *profile;
@@ -39,6 +40,7 @@ static void finish(submit *sub) {
     cJSON_Delete(sub->res.errors);
     cJSON_Delete(sub->data);
     cJSON_free(sub->event);
+    free(sub->reserved_event);
     free(sub->profile);
     free(sub);
 }
@@ -136,6 +138,29 @@ static void publish(submit *sub, const char *event) {
     }
 }
 
+/* The reservation is on redis.wait_replicas replicas: a failover now keeps
+ * the idempotency and child records, so a retry cannot open a second case
+ * for an event already out. */
+static void reserve_replicated(sp_service *s, int ok, void *opaque) {
+    submit *sub = opaque;
+    if (!ok) {
+        fail(sub, 503, "Not recorded", "Storage is unavailable; retry with the same "
+             "idempotency key", NULL);
+        return;
+    }
+    publish(sub, sub->reserved_event);
+}
+
+static void publish_durably(submit *sub, const char *event) {
+    if (sub->s->common->redis_wait_replicas <= 0) {
+        publish(sub, event);
+        return;
+    }
+    if (!(sub->reserved_event = strdup(event)) ||
+        sp_service_redis_wait(sub->s, reserve_replicated, sub))
+        fail(sub, 503, "Not recorded", "Storage is unavailable; retry", NULL);
+}
+
 static void reserved(intake_reserve_result res, const char *case_id, const char *event,
                      void *opaque) {
     submit *sub = opaque;
@@ -146,7 +171,7 @@ static void reserved(intake_reserve_result res, const char *case_id, const char 
         sub->res.replayed = 1;
         /* fall through */
     case INTAKE_RESERVE_NEW:
-        publish(sub, event);
+        publish_durably(sub, event);
         return;
     case INTAKE_RESERVE_DONE:
         sub->res.replayed = 1;

@@ -65,6 +65,12 @@ const wrong = {
   "a value with a newline": (v) => { v.config["log.level"] = "info\nredis.host = evil"; },
   "a privileged port": (v) => { v.services.ops.port = 80; },
   "a shard table without ports": (v) => { v.redis.shards = "0-5@redis-a"; },
+  "a sentinel list without ports": (v) => { v.redis.sentinels = "sentinel-0,sentinel-1"; },
+  "redis.sentinels in config (it has its own value)": (v) => { v.config["redis.sentinels"] = "s:1"; },
+  "a shard naming a sentinel master with a port": (v) => { v.redis.shards = "0-5@sentinel:a:1"; },
+  "topics with no partitions": (v) => { v.topics.partitions = 0; },
+  "a topic's retention as text": (v) => { v.topics.retentionMs["sendpath.commands"] = "7d"; },
+  "a typo in the topics Job's keys": (v) => { v.topics.replication = 3; },
 };
 for (const [what, mutate] of Object.entries(wrong)) {
   const v = structuredClone(defaults);

@@ -242,15 +242,16 @@ class Stack:
                               "--appendonly", "yes", "--save", ""])
         wait_for("redis", lambda: self.redis("PING") == "PONG")
 
-    def start_redis_server(self, name, port=None):
+    def start_redis_server(self, name, port=None, args=()):
         """Another redis-server under its own name, port and directory (a
         shard's server, say); its AOF survives a restart on the same port.
+        args: more redis-server options ("--replicaof", host, port).
         Returns the port."""
         port = port or free_port()
         d = os.path.join(self.dir, name)
         os.makedirs(d, exist_ok=True)
         self._spawn(name, ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                           "--dir", d, "--appendonly", "yes", "--save", ""])
+                           "--dir", d, "--appendonly", "yes", "--save", "", *args])
         wait_for(name, lambda: self.redis_on(port, "PING") == "PONG")
         return port
 

@@ -46,6 +46,9 @@ static void test_parse_refuses(void **state) {
         {"0-1@h:1,,2-3@h:2", "''"},
         {"0-3@a:1,3-5@b:2", "partition 3 is in two ranges"},
         {"0-1@a:1,1@a:1", "partition 1 is in two ranges"},
+        {"0-1@sentinel:", "'0-1@sentinel:'"},
+        {"0-1@sentinel:a b", "'0-1@sentinel:a b'"},
+        {"0-1@sentinel:a:1", "'0-1@sentinel:a:1'"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         sp_redis_shard_range r[8];
@@ -89,7 +92,7 @@ static void test_check_coverage(void **state) {
  * starts and retries in the background. */
 static void test_open_shares_servers(void **state) {
     uv_loop_t loop;
-    sp_redis_options base = {"127.0.0.1", 1, NULL, 100};
+    sp_redis_options base = {"127.0.0.1", 1, NULL, 100, NULL, NULL};
     char err[256];
     uv_loop_init(&loop);
     sp_redis_shards *sh = sp_redis_shards_open(&loop, "0-1@127.0.0.1:1,2-3@127.0.0.1:2,"
@@ -109,12 +112,47 @@ static void test_open_shares_servers(void **state) {
     assert_non_null(strstr(err, "partition 2 has no server"));
 }
 
+/* "sentinel:<name>" in place of an address names a Sentinel master; the
+ * same name twice is one connection, and it needs redis.sentinels. */
+static void test_sentinel_ranges(void **state) {
+    sp_redis_shard_range r[8];
+    char err[256];
+    uv_loop_t loop;
+    int n = sp_redis_shards_parse("0-2@sentinel:shard-a,3-5@10.0.1.11:6379", r, 8, err,
+                                  sizeof(err));
+    assert_int_equal(n, 2);
+    assert_true(r[0].sentinel);
+    assert_string_equal(r[0].host, "shard-a");
+    assert_int_equal(r[0].port, 0);
+    assert_false(r[1].sentinel);
+    assert_string_equal(r[1].host, "10.0.1.11");
+
+    uv_loop_init(&loop);
+    sp_redis_options base = {"127.0.0.1", 1, NULL, 100, NULL, NULL};
+    assert_null(sp_redis_shards_open(&loop, "0-2@sentinel:shard-a,3-5@127.0.0.1:1", 6, &base,
+                                     err, sizeof(err)));
+    assert_non_null(strstr(err, "needs redis.sentinels"));
+    base.sentinels = "127.0.0.1:1,127.0.0.1:2";
+    sp_redis_shards *sh = sp_redis_shards_open(
+        &loop, "0-1@sentinel:shard-a,2-3@127.0.0.1:1,4-5@sentinel:shard-a", 6, &base, err,
+        sizeof(err));
+    assert_non_null(sh);
+    assert_int_equal(sp_redis_shards_servers(sh), 2);
+    assert_ptr_equal(sp_redis_shards_get(sh, 0), sp_redis_shards_get(sh, 4));
+    /* Closed while the sentinels (none listening) are being asked. */
+    uv_run(&loop, UV_RUN_NOWAIT);
+    sp_redis_shards_close(sh);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_ranges),
         cmocka_unit_test(test_parse_refuses),
         cmocka_unit_test(test_check_coverage),
         cmocka_unit_test(test_open_shares_servers),
+        cmocka_unit_test(test_sentinel_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
