@@ -44,7 +44,7 @@ static const sp_conf_def notify_conf_table[] = {
     {"channel", SP_CONF_ENUM, N(channel), "outbox", 0, 0, notify_channel_names,
      "Where emails go: outbox (a Maildir under var.dir), smtp (notify.smtp.*) or "
      "notify (GOV.UK Notify, notify.notify.*); letters always go to the print directory"},
-    {"batch.cases", SP_CONF_INT, N(batch_cases), "64", 1, 4096, NULL,
+    {"batch.cases", SP_CONF_INT, N(batch_cases), "256", 1, 4096, NULL,
      "Cases of one consumer batch handled side by side (each case's events stay in "
      "order); also the most deliveries in flight at once"},
     {"sent.ttl_s", SP_CONF_INT, N(sent_ttl_s), "63072000", 3600, 3153600000LL, NULL,
