@@ -1,4 +1,12 @@
-/* batch.c - a consumer batch, one message at a time. See batch.h.
+/* batch.c - a consumer batch, its cases side by side. See batch.h.
+ *
+ * The batch's messages are sorted by key (the case id) into groups, each in
+ * batch order; up to notify.batch.cases lanes each take a group and walk its
+ * messages one at a time, then take the next group nobody has. So a case's
+ * events are handled in order, one at a time, while different cases wait on
+ * Redis, the disk and the broker together: their Redis calls share the
+ * connection (pipelined by hiredis), their files share one fsync round
+ * (outbox.c) and their outcome events one produce batch.
  *
  * Per event: first what it tells (the contact, if it opens a case; the facts
  * of fact.c), saved in one step that also reads the events waiting for the
@@ -8,9 +16,9 @@
  * and those tried are taken off the list (one that still waits has put
  * itself back at the end).
  *
- * The batch is one record walking through callbacks. Steps that finish at
+ * A lane is one record walking through callbacks. Steps that finish at
  * once (a message no route wants) would otherwise recurse once per message,
- * so batch_loop() is a trampoline: a message finished while the loop is on
+ * so lane_loop() is a trampoline: a message finished while the loop is on
  * the stack only sets a flag, and the loop takes the next one.
  *
  * A refused message is dead-lettered and the walk goes on where it was; the
@@ -21,7 +29,8 @@
  * A gather row (route.h) sends one message for a run of events with the same
  * case, type and data.date: it is skipped while a later event of the run is
  * in sight (further on in this batch, or in the waiting list being tried),
- * so the last of them sends it, with the facts all of them told. Evidence
+ * so the last of them sends it, with the facts all of them told. (The later
+ * events of the run are in the same lane: they have the same key.) Evidence
  * publishes a decision's advice.requested events together, so they arrive
  * in one batch; a run split between two batches sends a second message
  * listing everyone (docs/notifications.md). */
@@ -41,14 +50,17 @@
 #define BACKOFF_MAX_MS 5000
 #define EVENT_ID_MAX 200
 
-typedef void (*batch_step)(notify_batch *b);
+typedef struct batch_lane batch_lane;
+typedef void (*batch_step)(batch_lane *b);
 
-struct notify_batch {
+/* One case's messages at a time, in order: the walk of one message through
+ * its callbacks. A lane has one Redis call, file write or send out at most. */
+struct batch_lane {
+    notify_batch *batch;
     notify_state *st;
-    rd_kafka_message_t **msgs;
-    size_t n, i;
-    int active, in_loop, advanced, retrying;
-    unsigned backoff_ms;
+    size_t i;        /* the message at hand: index into batch->msgs */
+    size_t pos, end; /* the rest of its case's messages: batch->order[pos..end) */
+    int active, in_loop, advanced;
     /* the event being routed: msgs[i], or a waiting one (ev_text) */
     sp_event ev;
     const char *ev_text;
@@ -62,13 +74,29 @@ struct notify_batch {
     size_t nstash, stash_i;
 };
 
-static void routes_next(notify_batch *b);
-static void stash_next(notify_batch *b);
+struct notify_batch {
+    notify_state *st;
+    rd_kafka_message_t **msgs;
+    size_t n;
+    size_t *order;   /* message indices grouped by key (case), in offset order */
+    size_t taken;    /* order[0..taken) have been handed to lanes */
+    size_t running;  /* lanes at work, outcome events not yet acknowledged,
+                        and one while the batch starts the lanes */
+    int failed, retrying;
+    char why[160];   /* the first failure, for the log */
+    unsigned backoff_ms;
+    batch_lane *lanes;
+    size_t nlanes;
+};
+
+static void routes_next(batch_lane *b);
+static void stash_next(batch_lane *b);
 static int event_check(const sp_event *ev, char *err, size_t size);
+static void message_start(batch_lane *b);
 
 /* ---- the batch ------------------------------------------------------------- */
 
-static void event_reset(notify_batch *b) {
+static void event_reset(batch_lane *b) {
     sp_event_free(&b->ev);
     notify_contact_free(&b->contact);
     notify_cases_items_free(b->stash, b->nstash);
@@ -78,50 +106,95 @@ static void event_reset(notify_batch *b) {
     b->ev_text = NULL;
 }
 
-static void batch_finish(notify_batch *b) {
-    b->active = b->retrying = 0;
-    b->backoff_ms = 0;
-    sp_consumer_batch_done(b->st->s->consumer);
+/* Every lane has stopped: store the offsets, or hand the batch back. */
+static void batch_end(notify_batch *nb) {
+    sp_service *s = nb->st->s;
+    free(nb->order);
+    nb->order = NULL;
+    if (!nb->failed) {
+        nb->retrying = 0;
+        nb->backoff_ms = 0;
+        sp_consumer_batch_done(s->consumer);
+        return;
+    }
+    nb->backoff_ms = nb->backoff_ms ? nb->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (nb->backoff_ms > BACKOFF_MAX_MS) nb->backoff_ms = BACKOFF_MAX_MS;
+    sp_warn("notify: batch of %zu retried in %u ms: %s", nb->n, nb->backoff_ms, nb->why);
+    nb->retrying = 1;
+    sp_consumer_batch_retry(s->consumer, nb->backoff_ms);
 }
 
-static void batch_retry(notify_batch *b, const char *why) {
-    sp_service *s = b->st->s;
-    b->backoff_ms = b->backoff_ms ? b->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (b->backoff_ms > BACKOFF_MAX_MS) b->backoff_ms = BACKOFF_MAX_MS;
-    sp_service_count_error(s);
-    sp_warn("notify: batch of %zu retried in %u ms: %s", b->n, b->backoff_ms, why);
+static void batch_release(notify_batch *nb) {
+    if (--nb->running == 0) batch_end(nb);
+}
+
+static void lane_stop(batch_lane *b) {
+    if (!b->active) return;
     event_reset(b);
     b->active = 0;
-    b->retrying = 1;
-    sp_consumer_batch_retry(s->consumer, b->backoff_ms);
+    batch_release(b->batch);
 }
 
-static void message_start(notify_batch *b);
+/* The whole batch will be retried; this lane stops now, the others at
+ * their next message (what they have in flight finishes first). */
+static void batch_retry(batch_lane *b, const char *why) {
+    notify_batch *nb = b->batch;
+    sp_service_count_error(b->st->s);
+    if (!nb->failed) snprintf(nb->why, sizeof(nb->why), "%s", why);
+    nb->failed = 1;
+    lane_stop(b);
+}
 
-static void batch_loop(notify_batch *b) {
+static int same_key(const rd_kafka_message_t *a, const rd_kafka_message_t *b) {
+    return a->key_len == b->key_len && (!a->key_len || !memcmp(a->key, b->key, a->key_len));
+}
+
+/* Points b at its next message: the rest of its case, else the next case
+ * nobody has taken. Returns 0 when there is none (or the batch failed). */
+static int lane_take(batch_lane *b) {
+    notify_batch *nb = b->batch;
+    if (nb->failed) return 0;
+    if (b->pos == b->end) {
+        if (nb->taken == nb->n) return 0;
+        b->pos = nb->taken;
+        b->end = b->pos + 1;
+        while (b->end < nb->n &&
+               same_key(nb->msgs[nb->order[b->end]], nb->msgs[nb->order[b->pos]]))
+            b->end++;
+        nb->taken = b->end;
+    }
+    b->i = nb->order[b->pos++];
+    return 1;
+}
+
+/* Steps that finish at once would recurse once per message: a message
+ * finished while the loop is on the stack only sets a flag. */
+static void lane_loop(batch_lane *b) {
     b->in_loop = 1;
-    while (b->active && b->i < b->n) {
+    while (b->active) {
+        if (!lane_take(b)) {
+            lane_stop(b);
+            break;
+        }
         b->advanced = 0;
         message_start(b);
-        if (!b->advanced) break; /* in flight (or retried): a callback goes on */
+        if (!b->advanced) break; /* in flight (or stopped): a callback goes on */
     }
     b->in_loop = 0;
-    if (b->active && b->i == b->n) batch_finish(b);
 }
 
-static void message_done(notify_batch *b) {
+static void message_done(batch_lane *b) {
     event_reset(b);
-    b->i++;
     if (b->in_loop)
         b->advanced = 1;
     else
-        batch_loop(b);
+        lane_loop(b);
 }
 
 /* ---- refusing -------------------------------------------------------------- */
 
 static void deadletter_cb(rd_kafka_resp_err_t err, void *opaque) {
-    notify_batch *b = opaque;
+    batch_lane *b = opaque;
     if (err) {
         batch_retry(b, rd_kafka_err2str(err));
         return;
@@ -130,7 +203,7 @@ static void deadletter_cb(rd_kafka_resp_err_t err, void *opaque) {
 }
 
 /* A stashed event has no Kafka message any more: send its text. */
-static int deadletter_text(notify_batch *b, const char *reason) {
+static int deadletter_text(batch_lane *b, const char *reason) {
     char errstr[256];
     return sp_service_deadletter_text(b->st->s, b->case_id, b->ev_text,
                                       strlen(b->ev_text), "notify:pending", reason,
@@ -139,12 +212,12 @@ static int deadletter_text(notify_batch *b, const char *reason) {
 
 /* The case id to log, only if it has the shape of one: a refused event's
  * subject could hold anything, personal data included. */
-static const char *log_case(const notify_batch *b) {
+static const char *log_case(const batch_lane *b) {
     return b->ev.subject && sp_case_id_valid(b->ev.subject) ? b->ev.subject : NULL;
 }
 
-static void refuse(notify_batch *b, const char *reason, batch_step next) {
-    rd_kafka_message_t *m = b->msgs[b->i];
+static void refuse(batch_lane *b, const char *reason, batch_step next) {
+    rd_kafka_message_t *m = b->batch->msgs[b->i];
     int rc;
     sp_log(SP_LOG_WARN, log_case(b), "refused %s [%d] @%lld%s: %s",
            rd_kafka_topic_name(m->rkt), m->partition, (long long)m->offset,
@@ -162,20 +235,20 @@ static void refuse(notify_batch *b, const char *reason, batch_step next) {
 
 /* 1 if row applies to the event at hand: on, matching, and not a gather row
  * whose run goes on. */
-static int row_applies(const notify_batch *b, size_t row) {
+static int row_applies(const batch_lane *b, size_t row) {
     const notify_route *r = &notify_routes[row];
     return b->st->route_on[row] && notify_route_matches(r, &b->ev) &&
            !(r->gather && b->run_goes_on);
 }
 
-static int event_routed(const notify_batch *b) {
+static int event_routed(const batch_lane *b) {
     for (size_t i = 0; i < notify_routes_count; i++)
         if (row_applies(b, i)) return 1;
     return 0;
 }
 
 /* 1 if text is an event of the same run as b->ev: case, type and date. */
-static int same_run(const notify_batch *b, const char *text, size_t len) {
+static int same_run(const batch_lane *b, const char *text, size_t len) {
     sp_event ev = {0};
     char err[64];
     const char *date = sp_event_str(&b->ev, "date"), *d;
@@ -190,7 +263,7 @@ static int same_run(const notify_batch *b, const char *text, size_t len) {
 /* Whether a later event of b->ev's run is in sight: further on in the
  * batch, or in the waiting list being tried. Only asked for events a gather
  * row wants. */
-static int run_goes_on(const notify_batch *b) {
+static int run_goes_on(const batch_lane *b) {
     size_t sublen = strlen(b->ev.subject);
     int gathered = 0;
     for (size_t i = 0; i < notify_routes_count && !gathered; i++)
@@ -201,8 +274,8 @@ static int run_goes_on(const notify_batch *b) {
             if (same_run(b, b->stash[i], strlen(b->stash[i]))) return 1;
         return 0;
     }
-    for (size_t i = b->i + 1; i < b->n; i++) {
-        const rd_kafka_message_t *m = b->msgs[i];
+    for (size_t k = b->pos; k < b->end; k++) { /* the rest of its key's messages */
+        const rd_kafka_message_t *m = b->batch->msgs[b->batch->order[k]];
         if (m->err || m->key_len != sublen || memcmp(m->key, b->ev.subject, sublen))
             continue; /* another case: the key is the case id */
         if (same_run(b, m->payload, m->len)) return 1;
@@ -211,21 +284,32 @@ static int run_goes_on(const notify_batch *b) {
 }
 
 /* The event's text as it arrived: the Kafka message, or the waiting copy. */
-static const char *event_text(const notify_batch *b, size_t *len) {
-    const rd_kafka_message_t *m = b->msgs[b->i];
+static const char *event_text(const batch_lane *b, size_t *len) {
+    const rd_kafka_message_t *m = b->batch->msgs[b->i];
     *len = b->ev_text ? strlen(b->ev_text) : m->len;
     return b->ev_text ? b->ev_text : m->payload;
 }
 
-static void event_finished(notify_batch *b) {
+static void event_finished(batch_lane *b) {
     if (b->stash)
         stash_next(b);
     else
         message_done(b);
 }
 
+/* The outcome event of a delivery that went on without waiting for it: the
+ * batch's offsets wait for it instead. */
+static void delivered_ack(int err, void *opaque) {
+    notify_batch *nb = ((batch_lane *)opaque)->batch;
+    if (err && !nb->failed) {
+        snprintf(nb->why, sizeof(nb->why), "an outcome event was not delivered");
+        nb->failed = 1;
+    }
+    batch_release(nb);
+}
+
 static void delivered_cb(notify_deliver_result res, const char *reason, void *opaque) {
-    notify_batch *b = opaque;
+    batch_lane *b = opaque;
     switch (res) {
     case NOTIFY_DELIVER_DONE: routes_next(b); return;
     case NOTIFY_DELIVER_REFUSED: refuse(b, reason, routes_next); return;
@@ -233,7 +317,7 @@ static void delivered_cb(notify_deliver_result res, const char *reason, void *op
     }
 }
 
-static void routes_next(notify_batch *b) {
+static void routes_next(batch_lane *b) {
     while (b->route < notify_routes_count && !row_applies(b, b->route)) b->route++;
     if (b->route == notify_routes_count) {
         event_finished(b);
@@ -241,12 +325,14 @@ static void routes_next(notify_batch *b) {
     }
     size_t row = b->route++, len;
     const char *text = event_text(b, &len);
-    notify_deliver(b->st, row, &b->ev, text, len, &b->contact, delivered_cb, b);
+    b->batch->running++; /* released by delivered_ack */
+    notify_deliver(b->st, row, &b->ev, text, len, &b->contact, delivered_cb, delivered_ack,
+                   b);
 }
 
 /* The CONFIG fields of the contact (contact.c), from the settings: the
  * caseworkers' mailbox is the case's team's, by its school (team.h). */
-static int contact_settings(notify_batch *b) {
+static int contact_settings(batch_lane *b) {
     const notify_team *t = notify_teams_for_school(
         &b->st->teams, notify_contact_get(&b->contact, "school_urn"));
     return notify_contact_set(&b->contact, "caseworker_email", t ? t->mailbox : NULL);
@@ -254,7 +340,7 @@ static int contact_settings(notify_batch *b) {
 
 static void lookup_cb(notify_cases_result res, notify_contact *c, const char *waits_for,
                       void *opaque) {
-    notify_batch *b = opaque;
+    batch_lane *b = opaque;
     switch (res) {
     case NOTIFY_CASES_ERROR:
         batch_retry(b, "redis: cannot look up the case");
@@ -278,7 +364,7 @@ static void lookup_cb(notify_cases_result res, notify_contact *c, const char *wa
 
 /* Checks the event against every row that applies, gathers the facts they
  * read, and looks them up with the contact (or the event waits). */
-static void event_lookup(notify_batch *b) {
+static void event_lookup(batch_lane *b) {
     notify_fact_needs needs = {0};
     char err[256];
     size_t len;
@@ -297,7 +383,7 @@ static void event_lookup(notify_batch *b) {
 /* ---- what an event tells: the contact and the facts ------------------------- */
 
 static void unstashed_cb(int err, void *opaque) {
-    notify_batch *b = opaque;
+    batch_lane *b = opaque;
     if (err) {
         batch_retry(b, "redis: cannot take the waiting events off the list");
         return;
@@ -306,7 +392,7 @@ static void unstashed_cb(int err, void *opaque) {
 }
 
 /* The next waiting event; when none is left, take those tried off the list. */
-static void stash_next(notify_batch *b) {
+static void stash_next(batch_lane *b) {
     char err[256];
     if (b->stash_i == b->nstash) {
         if (b->nstash == 0)
@@ -335,7 +421,7 @@ static void stash_next(notify_batch *b) {
 }
 
 static void projected_cb(int err, char **items, size_t n, void *opaque) {
-    notify_batch *b = opaque;
+    batch_lane *b = opaque;
     if (err) {
         batch_retry(b, "redis: cannot save what the event tells");
         return;
@@ -349,7 +435,7 @@ static void projected_cb(int err, char **items, size_t n, void *opaque) {
         stash_next(b);
 }
 
-static void project(notify_batch *b, int opens, const notify_fact_write *w, size_t nw) {
+static void project(batch_lane *b, int opens, const notify_fact_write *w, size_t nw) {
     char err[256];
     notify_contact c = {0};
     if (opens && notify_contact_from_request(&c, b->ev.data, err, sizeof(err))) {
@@ -383,11 +469,11 @@ static int event_check(const sp_event *ev, char *err, size_t size) {
     return 0;
 }
 
-static void message_route(notify_batch *b);
+static void message_route(batch_lane *b);
 
 /* The digest's kept clocks are written first (digest.h). */
 static void tracked_cb(int err, void *opaque) {
-    notify_batch *b = opaque;
+    batch_lane *b = opaque;
     if (err) {
         batch_retry(b, "redis: cannot keep the clock for the digest");
         return;
@@ -395,10 +481,10 @@ static void tracked_cb(int err, void *opaque) {
     message_route(b);
 }
 
-static void message_start(notify_batch *b) {
-    rd_kafka_message_t *m = b->msgs[b->i];
+static void message_start(batch_lane *b) {
+    rd_kafka_message_t *m = b->batch->msgs[b->i];
     char err[256];
-    if (!b->retrying) sp_service_count_in(b->st->s);
+    if (!b->batch->retrying) sp_service_count_in(b->st->s);
     if (sp_event_parse(m->payload, m->len, &b->ev, err, sizeof(err)) ||
         event_check(&b->ev, err, sizeof(err))) {
         refuse(b, err, message_done);
@@ -414,7 +500,7 @@ static void message_start(notify_batch *b) {
 }
 
 /* What the event tells, then its own messages. */
-static void message_route(notify_batch *b) {
+static void message_route(batch_lane *b) {
     notify_fact_write w[NOTIFY_FACT_WRITES_MAX];
     b->run_goes_on = run_goes_on(b);
     int opens = notify_contact_opens(b->ev.type);
@@ -427,23 +513,74 @@ static void message_route(notify_batch *b) {
         message_done(b);
 }
 
-notify_batch *notify_batch_new(notify_state *st) {
-    notify_batch *b = calloc(1, sizeof(*b));
-    if (b) b->st = st;
-    return b;
+notify_batch *notify_batch_new(notify_state *st, size_t lanes) {
+    notify_batch *nb = calloc(1, sizeof(*nb));
+    if (!nb || !(nb->lanes = calloc(lanes ? lanes : 1, sizeof(*nb->lanes)))) {
+        free(nb);
+        return NULL;
+    }
+    nb->st = st;
+    nb->nlanes = lanes ? lanes : 1;
+    for (size_t k = 0; k < nb->nlanes; k++) {
+        nb->lanes[k].batch = nb;
+        nb->lanes[k].st = st;
+    }
+    return nb;
 }
 
-void notify_batch_run(notify_batch *b, rd_kafka_message_t **msgs, size_t n) {
-    event_reset(b);
-    b->msgs = msgs;
-    b->n = n;
-    b->i = 0;
-    b->active = 1;
-    batch_loop(b);
+typedef struct batch_ref {
+    const rd_kafka_message_t *m;
+    size_t i;
+} batch_ref;
+
+static int ref_cmp(const void *x, const void *y) {
+    const batch_ref *a = x, *b = y;
+    size_t n = a->m->key_len < b->m->key_len ? a->m->key_len : b->m->key_len;
+    int c = n ? memcmp(a->m->key, b->m->key, n) : 0;
+    if (c) return c;
+    if (a->m->key_len != b->m->key_len) return a->m->key_len < b->m->key_len ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i; /* a case's messages in batch order */
 }
 
-void notify_batch_free(notify_batch *b) {
-    if (!b) return;
-    event_reset(b);
-    free(b);
+/* nb->order: the messages grouped by key, each group in batch order.
+ * Returns 0 or -1 (no memory). */
+static int batch_order(notify_batch *nb) {
+    batch_ref *refs = malloc(nb->n * sizeof(*refs));
+    if (!refs || !(nb->order = malloc(nb->n * sizeof(*nb->order)))) {
+        free(refs);
+        return -1;
+    }
+    for (size_t i = 0; i < nb->n; i++) refs[i] = (batch_ref){nb->msgs[i], i};
+    qsort(refs, nb->n, sizeof(*refs), ref_cmp);
+    for (size_t i = 0; i < nb->n; i++) nb->order[i] = refs[i].i;
+    free(refs);
+    return 0;
+}
+
+void notify_batch_run(notify_batch *nb, rd_kafka_message_t **msgs, size_t n) {
+    nb->msgs = msgs;
+    nb->n = n;
+    nb->taken = 0;
+    nb->failed = 0;
+    nb->running = 1; /* the loop below */
+    if (n && batch_order(nb)) {
+        nb->failed = 1;
+        snprintf(nb->why, sizeof(nb->why), "out of memory");
+    }
+    for (size_t k = 0; k < nb->nlanes && nb->taken < n && !nb->failed; k++) {
+        batch_lane *b = &nb->lanes[k];
+        b->pos = b->end = 0;
+        b->active = 1;
+        nb->running++;
+        lane_loop(b);
+    }
+    batch_release(nb);
+}
+
+void notify_batch_free(notify_batch *nb) {
+    if (!nb) return;
+    for (size_t k = 0; k < nb->nlanes; k++) event_reset(&nb->lanes[k]);
+    free(nb->lanes);
+    free(nb->order);
+    free(nb);
 }

@@ -31,24 +31,38 @@ typedef struct deliver {
     char *letter;
     size_t letter_len;
     char provider_id[160];
-    notify_deliver_cb cb;
+    notify_deliver_cb cb; /* NULL once called: the outcome is queued */
+    notify_deliver_ack_cb ack;
     void *opaque;
 } deliver;
+
+static void deliver_free(deliver *d) {
+    notify_job_free(&d->job);
+    free(d->letter);
+    free(d);
+}
 
 static void deliver_end(deliver *d, notify_deliver_result res, const char *reason) {
     if (res == NOTIFY_DELIVER_RETRY)
         sp_log(SP_LOG_WARN, d->job.case_id, "%s to %s: %s", d->route->template_name,
                d->route->role, reason);
     d->cb(res, reason, d->opaque);
-    notify_job_free(&d->job);
-    free(d->letter);
-    free(d);
+    if (d->ack) d->ack(0, d->opaque); /* nothing of this delivery to wait for */
+    deliver_free(d);
 }
 
 /* ---- step 5: the outcome event --------------------------------------------- */
 
 static void outcome_delivered(rd_kafka_resp_err_t err, void *opaque) {
     deliver *d = opaque;
+    if (!d->cb) { /* DONE was reported when the event was queued */
+        if (err)
+            sp_log(SP_LOG_WARN, d->job.case_id, "%s to %s: outcome: %s",
+                   d->route->template_name, d->route->role, rd_kafka_err2str(err));
+        d->ack(err ? -1 : 0, d->opaque);
+        deliver_free(d);
+        return;
+    }
     if (err) {
         deliver_end(d, NOTIFY_DELIVER_RETRY, rd_kafka_err2str(err));
         return;
@@ -61,8 +75,15 @@ static void outcome_publish(deliver *d) {
     char errstr[256];
     if (notify_outcome_publish(st, &d->job, notify_channel_label(&st->channel, &d->job),
                                NOTIFY_OUTCOME_SENT, d->provider_id, 0, outcome_delivered,
-                               d, errstr, sizeof(errstr)))
+                               d, errstr, sizeof(errstr))) {
         deliver_end(d, NOTIFY_DELIVER_RETRY, errstr);
+        return;
+    }
+    if (d->ack) { /* the caller waits for the broker elsewhere: go on */
+        notify_deliver_cb cb = d->cb;
+        d->cb = NULL;
+        cb(NOTIFY_DELIVER_DONE, NULL, d->opaque);
+    }
 }
 
 /* ---- steps 3 and 4: send, then mark ---------------------------------------- */
@@ -256,7 +277,7 @@ static int deliver_prepare(deliver *d, const sp_event *ev, const char *text, siz
 
 void notify_deliver(notify_state *st, size_t row, const sp_event *ev, const char *text,
                     size_t len, const notify_contact *c, notify_deliver_cb cb,
-                    void *opaque) {
+                    notify_deliver_ack_cb ack, void *opaque) {
     char errstr[256];
     deliver *d = calloc(1, sizeof(*d));
     if (!d || !(d->job.case_id = strdup(ev->subject)) ||
@@ -264,11 +285,13 @@ void notify_deliver(notify_state *st, size_t row, const sp_event *ev, const char
         if (d) free(d->job.case_id);
         free(d);
         cb(NOTIFY_DELIVER_RETRY, "out of memory", opaque);
+        if (ack) ack(0, opaque);
         return;
     }
     d->st = st;
     d->route = &notify_routes[row];
     d->cb = cb;
+    d->ack = ack;
     d->opaque = opaque;
     int rc = deliver_prepare(d, ev, text, len, c, errstr, sizeof(errstr));
     if (rc == 2) {

@@ -38,11 +38,14 @@
  *           them in Notify's dashboard or by GET /v2/notifications?
  *           reference=<id>.
  *
- * At most one message is in that window at a time per notify process (the
- * batch sends one message at a time, the retry queue one job at a time), so
- * one crash makes at most two duplicates, and only of messages whose key
- * was still "sending" at the crash: tests/integration/test_notify_smtp.py
- * measures this with SIGKILL.
+ * At most notify.batch.cases + 1 messages are in that window at a time per
+ * notify process (the batch runs that many cases side by side, one message
+ * each; the retry queue one job at a time), so one crash re-sends at most
+ * that many, and only messages whose key was still "sending" at the crash:
+ * tests/integration/test_notify_smtp.py measures this with SIGKILL. With
+ * the outbox, step 2 is grouped (outbox.h): the files of every delivery
+ * that reached it meanwhile are written and fsynced together, and step 4
+ * follows for each once its group is on disk; docs/notifications.md.
  *
  * A send that fails in a way that may pass (step 3 says retry) is not
  * retried here: the job goes to the retry queue (retry.h) and the batch goes
@@ -73,15 +76,23 @@ typedef enum {
 /* reason: for REFUSED and RETRY, borrowed, free of personal data. */
 typedef void (*notify_deliver_cb)(notify_deliver_result res, const char *reason,
                                   void *opaque);
+/* The broker's verdict on the outcome event of a delivery that ended DONE
+ * when the event was queued: err is 0 (acknowledged) or -1. */
+typedef void (*notify_deliver_ack_cb)(int err, void *opaque);
 
 /* Sends row (index into notify_routes) for ev to its recipient in c. text
  * (len bytes) is ev as it arrived, the value of a dead letter if the
  * provider refuses the message. ev, text and c are borrowed until cb (text
  * is copied if the message has to wait). cb is called exactly once: before
  * this returns when the message is refused or has no recipient, later
- * otherwise. */
+ * otherwise. With ack NULL, DONE waits for the broker to acknowledge step
+ * 5. With ack set, DONE is reported as soon as step 5's event is queued
+ * (the caller goes on to its next message), and ack is called exactly once,
+ * after cb: with the broker's verdict on that event, or with 0 at once when
+ * there was none to wait for. A caller must not store its offsets before
+ * every ack. */
 void notify_deliver(notify_state *st, size_t row, const sp_event *ev, const char *text,
                     size_t len, const notify_contact *c, notify_deliver_cb cb,
-                    void *opaque);
+                    notify_deliver_ack_cb ack, void *opaque);
 
 #endif

@@ -44,6 +44,9 @@ static const sp_conf_def notify_conf_table[] = {
     {"channel", SP_CONF_ENUM, N(channel), "outbox", 0, 0, notify_channel_names,
      "Where emails go: outbox (a Maildir under var.dir), smtp (notify.smtp.*) or "
      "notify (GOV.UK Notify, notify.notify.*); letters always go to the print directory"},
+    {"batch.cases", SP_CONF_INT, N(batch_cases), "256", 1, 4096, NULL,
+     "Cases of one consumer batch handled side by side (each case's events stay in "
+     "order); also the most deliveries in flight at once"},
     {"sent.ttl_s", SP_CONF_INT, N(sent_ttl_s), "63072000", 3600, 3153600000LL, NULL,
      "How long a sent message is remembered, so a replayed event does not send "
      "it again (s); keep it longer than the topics' retention"},
@@ -193,7 +196,7 @@ static int notify_init(sp_service *s, char *errstr, size_t size) {
         notify_outbox_open(&st->outbox, s->loop, s->common->var_dir, errstr, size) ||
         notify_channel_open(&st->channel, st, st->conf->channel, errstr, size))
         return -1;
-    if (notify_metrics(st) || !(st->batch = notify_batch_new(st)) ||
+    if (notify_metrics(st) || !(st->batch = notify_batch_new(st, (size_t)st->conf->batch_cases)) ||
         !(st->retry = notify_retry_new(st))) {
         snprintf(errstr, size, "out of memory");
         return -1;

@@ -4,7 +4,7 @@
  *
  * Modules:
  *   main.c     config table, start-up and shut-down
- *   batch.c    a consumer batch, message by message: project, stash, route
+ *   batch.c    a consumer batch, cases side by side: project, stash, route
  *   deliver.c  one message to one recipient, exactly once
  *   job.c      a send as a record (that can wait in Redis)
  *   channel.c  the channels' table and interface; the outbox channel
@@ -43,6 +43,7 @@ typedef struct notify_conf {
     char *from;
     char *reply_to;
     int channel; /* index into notify_channel_names */
+    long long batch_cases;
     long long sent_ttl_s;
     char *caseworker_email; /* the caseworkers' mailbox; "": no alerts */
     int caseworker_alerts;  /* per-event alerts to the caseworkers */

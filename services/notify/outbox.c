@@ -1,7 +1,19 @@
 /* outbox.c - Maildir and print files. See outbox.h.
  *
- * The thread-pool side touches only its own work record and the paths, which
- * do not change after open; the result goes back to the loop through
+ * Writes are grouped: notify_outbox_write() queues an item, and a flush
+ * runs on the thread pool with every item queued so far (up to
+ * OUTBOX_FLUSH_MAX). Up to OUTBOX_FLUSHES flushes run at once: on a
+ * virtual disk an fsync mostly waits, and several waits overlap. A flush writes each file into its temporary name,
+ * starts the write-back of them all (sync_file_range), fsyncs each (after
+ * the first has committed the file system's journal the others find their
+ * metadata on disk already, so they cost little), renames them into place,
+ * and fsyncs each directory it renamed into once. Only then is any item's
+ * callback called: a message that is reported written is on disk under its
+ * final name. Items queued while every flush slot is taken wait for the
+ * next free one, so the busier the service, the more each fsync carries.
+ *
+ * The thread-pool side touches only its own flush record and the paths,
+ * which do not change after open; the results go back to the loop through
  * uv_queue_work's after-callback. */
 #include <dirent.h>
 #include <errno.h>
@@ -14,17 +26,37 @@
 #include "outbox.h"
 
 #define OUTBOX_PATH_MAX 4096
+#define OUTBOX_FLUSH_MAX 1024 /* items in one group */
+#define OUTBOX_FLUSHES 3       /* groups on the thread pool at once (it has 4 threads) */
 
-typedef struct outbox_work {
-    uv_work_t req;
-    notify_outbox *o;
+enum { DIR_NEW, DIR_PRINT, DIR_COUNT };
+
+/* One file of an item: written to tmp, renamed to final in dir. */
+typedef struct outbox_file {
+    const char *data;
+    size_t len;
+    int dir, fd;
+    char *tmp, *final;
+} outbox_file;
+
+struct notify_outbox_work {
+    notify_outbox_work *next;
     char *name, *message, *letter;
     size_t message_len, letter_len;
     int recovering, err;
+    outbox_file files[2];
+    int nfiles;
     char errmsg[OUTBOX_PATH_MAX + 64];
     notify_outbox_cb cb;
     void *opaque;
-} outbox_work;
+};
+typedef notify_outbox_work outbox_work;
+
+typedef struct outbox_flush {
+    uv_work_t req;
+    notify_outbox *o;
+    outbox_work *items;
+} outbox_flush;
 
 /* ---- directories ----------------------------------------------------------- */
 
@@ -51,6 +83,7 @@ int notify_outbox_open(notify_outbox *o, uv_loop_t *loop, const char *var_dir,
     char path[OUTBOX_PATH_MAX];
     memset(o, 0, sizeof(*o));
     o->loop = loop;
+    o->pending_tail = &o->pending;
     for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", var_dir, subdirs[i]);
         if (mkdir_p(path, errstr, size)) return -1;
@@ -72,40 +105,20 @@ void notify_outbox_close(notify_outbox *o) {
 /* ---- on the thread pool ---------------------------------------------------- */
 
 static int work_fail(outbox_work *w, const char *what, const char *path) {
+    if (w->err) return -1; /* the first failure is the one to report */
     w->err = errno ? errno : EIO;
     snprintf(w->errmsg, sizeof(w->errmsg), "%s %s: %s", what, path, strerror(w->err));
     return -1;
 }
 
-static int fsync_dir(outbox_work *w, const char *dir) {
+static int fsync_dir(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return work_fail(w, "open", dir);
+    if (fd < 0) return -1;
     int rc = fsync(fd);
+    int e = errno;
     close(fd);
-    return rc ? work_fail(w, "fsync", dir) : 0;
-}
-
-/* Writes data to tmp, flushes it, renames it to final, flushes dir. */
-static int file_put(outbox_work *w, const char *tmp, const char *final,
-                    const char *dir, const char *data, size_t len) {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return work_fail(w, "open", tmp);
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            close(fd);
-            return work_fail(w, "write", tmp);
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd)) {
-        close(fd);
-        return work_fail(w, "fsync", tmp);
-    }
-    if (close(fd)) return work_fail(w, "close", tmp);
-    if (rename(tmp, final)) return work_fail(w, "rename", tmp);
-    return fsync_dir(w, dir);
+    errno = e;
+    return rc;
 }
 
 /* 1 if a reader already moved the message to cur/ ("<name>:2,<flags>"). */
@@ -123,40 +136,145 @@ static int maildir_taken(const char *maildir, const char *name) {
     return found;
 }
 
-static void outbox_work_cb(uv_work_t *req) {
-    outbox_work *w = req->data;
-    const notify_outbox *o = w->o;
-    char tmp[OUTBOX_PATH_MAX], final[OUTBOX_PATH_MAX], dir[OUTBOX_PATH_MAX];
+static int file_add(outbox_work *w, int dir, const char *data, size_t len, char *tmp,
+                    char *final) {
+    outbox_file *f = &w->files[w->nfiles++];
+    *f = (outbox_file){.data = data, .len = len, .dir = dir, .fd = -1, .tmp = tmp,
+                       .final = final};
+    return tmp && final ? 0 : work_fail(w, "name", "(out of memory)");
+}
+
+/* The files of w: its email (unless a reader already took it, on a rewrite
+ * in recovery) and its letter. */
+static void work_files(outbox_work *w, const notify_outbox *o) {
+    char *tmp, *final;
     if (w->message && !(w->recovering && maildir_taken(o->maildir, w->name))) {
-        snprintf(tmp, sizeof(tmp), "%s/tmp/%s", o->maildir, w->name);
-        snprintf(final, sizeof(final), "%s/new/%s", o->maildir, w->name);
-        snprintf(dir, sizeof(dir), "%s/new", o->maildir);
-        if (file_put(w, tmp, final, dir, w->message, w->message_len)) return;
+        if (asprintf(&tmp, "%s/tmp/%s", o->maildir, w->name) < 0) tmp = NULL;
+        if (asprintf(&final, "%s/new/%s", o->maildir, w->name) < 0) final = NULL;
+        if (file_add(w, DIR_NEW, w->message, w->message_len, tmp, final)) return;
     }
     if (w->letter) {
-        snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", o->print_dir, w->name);
-        snprintf(final, sizeof(final), "%s/%s.txt", o->print_dir, w->name);
-        file_put(w, tmp, final, o->print_dir, w->letter, w->letter_len);
+        if (asprintf(&tmp, "%s/.%s.tmp", o->print_dir, w->name) < 0) tmp = NULL;
+        if (asprintf(&final, "%s/%s.txt", o->print_dir, w->name) < 0) final = NULL;
+        file_add(w, DIR_PRINT, w->letter, w->letter_len, tmp, final);
     }
+}
+
+/* Opens f's temporary file and writes it; the write-back starts at once. */
+static void file_write(outbox_work *w, outbox_file *f) {
+    if ((f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+        work_fail(w, "open", f->tmp);
+        return;
+    }
+    for (size_t off = 0; off < f->len;) {
+        ssize_t n = write(f->fd, f->data + off, f->len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            work_fail(w, "write", f->tmp);
+            return;
+        }
+        off += (size_t)n;
+    }
+    /* Only a hint: the fsync below is what makes the file durable. */
+    (void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+/* fsyncs and closes f, then renames it into place. Returns f's directory
+ * index if renamed, -1 if not. */
+static int file_commit(outbox_work *w, outbox_file *f) {
+    if (f->fd < 0) return -1;
+    int ok = !w->err;
+    if (ok && fsync(f->fd)) ok = !work_fail(w, "fsync", f->tmp);
+    if (close(f->fd) && ok) ok = !work_fail(w, "close", f->tmp);
+    f->fd = -1;
+    if (ok && rename(f->tmp, f->final)) ok = !work_fail(w, "rename", f->tmp);
+    return ok ? f->dir : -1;
+}
+
+static void flush_work_cb(uv_work_t *req) {
+    outbox_flush *fl = req->data;
+    const notify_outbox *o = fl->o;
+    const char *dirs[DIR_COUNT];
+    char new_dir[OUTBOX_PATH_MAX];
+    int renamed[DIR_COUNT] = {0}, failed[DIR_COUNT] = {0};
+    snprintf(new_dir, sizeof(new_dir), "%s/new", o->maildir);
+    dirs[DIR_NEW] = new_dir;
+    dirs[DIR_PRINT] = o->print_dir;
+    for (outbox_work *w = fl->items; w; w = w->next) {
+        work_files(w, o);
+        for (int k = 0; k < w->nfiles && !w->err; k++) file_write(w, &w->files[k]);
+    }
+    for (outbox_work *w = fl->items; w; w = w->next)
+        for (int k = 0; k < w->nfiles; k++) {
+            int d = file_commit(w, &w->files[k]);
+            if (d >= 0) renamed[d] = 1;
+        }
+    for (int d = 0; d < DIR_COUNT; d++) {
+        if (renamed[d] && fsync_dir(dirs[d])) failed[d] = errno ? errno : EIO;
+    }
+    for (outbox_work *w = fl->items; w; w = w->next)
+        for (int k = 0; k < w->nfiles; k++)
+            if (failed[w->files[k].dir]) {
+                errno = failed[w->files[k].dir];
+                work_fail(w, "fsync", dirs[w->files[k].dir]);
+            }
 }
 
 /* ---- back on the loop ------------------------------------------------------ */
 
 static void work_free(outbox_work *w) {
+    for (int k = 0; k < w->nfiles; k++) {
+        free(w->files[k].tmp);
+        free(w->files[k].final);
+    }
     free(w->name);
     free(w->message);
     free(w->letter);
     free(w);
 }
 
-static void outbox_after_cb(uv_work_t *req, int status) {
-    outbox_work *w = req->data;
-    if (status == UV_ECANCELED) {
-        w->err = ECANCELED;
-        snprintf(w->errmsg, sizeof(w->errmsg), "write cancelled");
+static void flush_start(notify_outbox *o);
+
+static void flush_after_cb(uv_work_t *req, int status) {
+    outbox_flush *fl = req->data;
+    notify_outbox *o = fl->o;
+    outbox_work *w = fl->items, *next;
+    free(fl);
+    o->flushing--;
+    flush_start(o); /* what queued meanwhile, before these callbacks add more */
+    for (; w; w = next) {
+        next = w->next;
+        if (status == UV_ECANCELED) {
+            w->err = ECANCELED;
+            snprintf(w->errmsg, sizeof(w->errmsg), "write cancelled");
+        }
+        w->cb(w->err, w->errmsg, w->opaque);
+        work_free(w);
     }
-    w->cb(w->err, w->errmsg, w->opaque);
-    work_free(w);
+}
+
+/* Hands everything queued (up to OUTBOX_FLUSH_MAX items) to the thread
+ * pool, unless every flush slot is taken. */
+static void flush_start(notify_outbox *o) {
+    if (o->flushing >= OUTBOX_FLUSHES || !o->pending) return;
+    outbox_flush *fl = calloc(1, sizeof(*fl));
+    if (!fl) return; /* tried again at the next write or flush */
+    outbox_work *last = o->pending;
+    for (size_t n = 1; n < OUTBOX_FLUSH_MAX && last->next; n++) last = last->next;
+    fl->o = o;
+    fl->items = o->pending;
+    fl->req.data = fl;
+    o->pending = last->next;
+    last->next = NULL;
+    if (!o->pending) o->pending_tail = &o->pending;
+    if (uv_queue_work(o->loop, &fl->req, flush_work_cb, flush_after_cb) != 0) {
+        last->next = o->pending; /* put them back; the next write tries again */
+        if (!o->pending) o->pending_tail = &last->next;
+        o->pending = fl->items;
+        free(fl);
+        return;
+    }
+    o->flushing++;
 }
 
 static char *copy_bytes(const char *s, size_t len) {
@@ -170,7 +288,6 @@ static char *copy_bytes(const char *s, size_t len) {
 int notify_outbox_write(notify_outbox *o, const notify_outbox_item *item,
                         notify_outbox_cb cb, void *opaque, char *errstr, size_t size) {
     outbox_work *w = calloc(1, sizeof(*w));
-    int rc;
     if (!w || !(w->name = strdup(item->name)) ||
         (item->message && !(w->message = copy_bytes(item->message, item->message_len))) ||
         (item->letter && !(w->letter = copy_bytes(item->letter, item->letter_len)))) {
@@ -178,17 +295,13 @@ int notify_outbox_write(notify_outbox *o, const notify_outbox_item *item,
         snprintf(errstr, size, "out of memory");
         return -1;
     }
-    w->o = o;
     w->message_len = item->message_len;
     w->letter_len = item->letter_len;
     w->recovering = item->recovering;
     w->cb = cb;
     w->opaque = opaque;
-    w->req.data = w;
-    if ((rc = uv_queue_work(o->loop, &w->req, outbox_work_cb, outbox_after_cb)) != 0) {
-        snprintf(errstr, size, "queue write: %s", uv_strerror(rc));
-        work_free(w);
-        return -1;
-    }
+    *o->pending_tail = w;
+    o->pending_tail = &w->next;
+    flush_start(o);
     return 0;
 }

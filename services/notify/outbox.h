@@ -14,18 +14,26 @@
  * not put the message back into new/.
  *
  * Writes run on libuv's thread pool (open, write, fsync, rename, fsync of the
- * directory), so the loop never waits on the disk. Files are 0600 and
- * directories 0700: they hold personal data. */
+ * directory), so the loop never waits on the disk, and they are grouped:
+ * the writes queued while the groups in flight are on the disk go together
+ * in the next, each file fsynced before its rename and each directory once per
+ * group (outbox.c). A callback says written only when its files are on
+ * disk under their final names. Files are 0600 and directories 0700: they
+ * hold personal data. */
 #ifndef NOTIFY_OUTBOX_H
 #define NOTIFY_OUTBOX_H
 
 #include <stddef.h>
 #include <uv.h>
 
+typedef struct notify_outbox_work notify_outbox_work;
+
 typedef struct notify_outbox {
     uv_loop_t *loop;
     char *maildir;   /* <var.dir>/outbox */
     char *print_dir; /* <var.dir>/print */
+    notify_outbox_work *pending, **pending_tail; /* queued for the next group */
+    int flushing;    /* groups on the thread pool */
 } notify_outbox;
 
 /* What to write for one delivery. Everything is copied. */

@@ -25,6 +25,13 @@ int timers_slot_split(const char *slot, char *case_id, size_t case_size, char *c
 char *timers_event_started(sp_service *s, const char *slot, const timers_record *r);
 char *timers_event_fire(sp_service *s, const char *slot, const timers_record *r,
                         int seq, const timers_fire_point *p);
+/* The same two as pure functions of the source and the time (the ones
+ * above pass the service's): tests/unit/test_events.c checks their text
+ * against the fields a consumer reads. */
+char *timers_event_started_text(const char *source, int64_t now_ms, const char *slot,
+                                const timers_record *r);
+char *timers_event_fire_text(const char *source, int64_t now_ms, const char *slot,
+                             const timers_record *r, int seq, const timers_fire_point *p);
 /* met: 1 deadline.met (on_time = on <= due), 0 deadline.cancelled. by: the
  * event type that stopped it. */
 char *timers_event_stopped(sp_service *s, const char *slot, const timers_record *r,
