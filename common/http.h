@@ -76,6 +76,8 @@ void sp_http_set_guard(sp_http *h, sp_http_guard fn, void *opaque);
  * (opaque to http.c, for the guard's own module to read back). */
 void sp_http_req_set_principal(sp_http_req *r, const char *name, const void *grant);
 const void *sp_http_req_grant(const sp_http_req *r);
+/* The principal's name as the guard set it, or NULL. Borrowed. */
+const char *sp_http_req_principal(const sp_http_req *r);
 
 /* 1 if the server speaks HTTPS. */
 int sp_http_tls(const sp_http *h);

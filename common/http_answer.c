@@ -60,6 +60,8 @@ const char *sp_http_req_body(const sp_http_req *r, size_t *len) {
 
 const char *sp_http_req_client(const sp_http_req *r) { return r->client; }
 
+const char *sp_http_req_principal(const sp_http_req *r) { return r->who; }
+
 void sp_http_req_set_principal(sp_http_req *r, const char *name, const void *grant) {
     r->who = name;
     r->grant = grant;
