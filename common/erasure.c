@@ -48,8 +48,24 @@ static const char sweep_lua[] =
     "end\n"
     "return n\n";
 
+/* KEYS: the page's keys. ARGV[1]: the case id. Deletes the hash fields
+ * whose name mentions it; other types are left alone. */
+static const char sweep_fields_lua[] =
+    "local n = 0\n"
+    "for _, k in ipairs(KEYS) do\n"
+    "  if redis.call('TYPE', k).ok == 'hash' then\n"
+    "    for _, f in ipairs(redis.call('HKEYS', k)) do\n"
+    "      if string.find(f, ARGV[1], 1, true) then\n"
+    "        redis.call('HDEL', k, f); n = n + 1\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
 typedef struct sweep {
     sp_redis *r;
+    const char *lua; /* sweep_lua or sweep_fields_lua */
     sp_erasure_cb cb;
     void *opaque;
     char cursor[32];
@@ -88,7 +104,7 @@ static int sweep_page(sweep *w, const redisReply *keys) {
     int rc;
     if (!argv) return -1;
     snprintf(nkeys, sizeof(nkeys), "%zu", keys->elements);
-    argv[0] = "EVAL", argv[1] = sweep_lua, argv[2] = nkeys;
+    argv[0] = "EVAL", argv[1] = w->lua, argv[2] = nkeys;
     for (size_t i = 0; i < keys->elements; i++) argv[3 + i] = keys->element[i]->str;
     argv[argc - 1] = w->case_id;
     rc = sp_redis_command_argv(w->r, sweep_checked, w, (int)argc, argv, NULL);
@@ -121,11 +137,12 @@ static int sweep_next(sweep *w) {
                             w->cursor, w->pattern);
 }
 
-int sp_erasure_sweep(sp_redis *r, const char *pattern, const char *case_id,
-                     sp_erasure_cb cb, void *opaque) {
+static int sweep_start(sp_redis *r, const char *lua, const char *pattern,
+                       const char *case_id, sp_erasure_cb cb, void *opaque) {
     sweep *w = calloc(1, sizeof(*w));
     if (!w) return -1;
     w->r = r;
+    w->lua = lua;
     w->cb = cb;
     w->opaque = opaque;
     snprintf(w->cursor, sizeof(w->cursor), "0");
@@ -136,4 +153,14 @@ int sp_erasure_sweep(sp_redis *r, const char *pattern, const char *case_id,
         return -1;
     }
     return 0;
+}
+
+int sp_erasure_sweep(sp_redis *r, const char *pattern, const char *case_id,
+                     sp_erasure_cb cb, void *opaque) {
+    return sweep_start(r, sweep_lua, pattern, case_id, cb, opaque);
+}
+
+int sp_erasure_sweep_fields(sp_redis *r, const char *pattern, const char *case_id,
+                            sp_erasure_cb cb, void *opaque) {
+    return sweep_start(r, sweep_fields_lua, pattern, case_id, cb, opaque);
 }

@@ -45,5 +45,10 @@ typedef void (*sp_erasure_cb)(int err, void *opaque);
  * connected, no memory; cb will not be). */
 int sp_erasure_sweep(sp_redis *r, const char *pattern, const char *case_id,
                      sp_erasure_cb cb, void *opaque);
+/* As sp_erasure_sweep, for hashes shared by many cases (a week's stopped
+ * clocks, an index of open clocks): deletes only the fields whose name
+ * contains case_id, and keeps the key. */
+int sp_erasure_sweep_fields(sp_redis *r, const char *pattern, const char *case_id,
+                            sp_erasure_cb cb, void *opaque);
 
 #endif

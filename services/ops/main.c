@@ -14,6 +14,7 @@
 #include "deadlines.h"
 #include "batch.h"
 #include "envelope.h"
+#include "erase.h"
 #include "gauges.h"
 #include "log.h"
 #include "ops.h"
