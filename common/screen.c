@@ -257,6 +257,7 @@ static void screen_one(sp_screen *sc, size_t i) {
 }
 
 void sp_screen_batch(sp_screen *sc, rd_kafka_message_t **msgs, size_t n) {
+    if (sc->s->def->on_batch_seen) sc->s->def->on_batch_seen(sc->s, msgs, n);
     if (n > sc->cap) { /* cannot happen: the consumer's batch_max */
         sc->s->def->on_batch(sc->s, msgs, n);
         return;

@@ -107,6 +107,10 @@ typedef struct sp_service_def {
      * case, and its events are not screened for erased cases. */
     int (*erase)(sp_service *s, const char *case_id, int partition, sp_erase_cb cb,
                  void *opaque);
+    /* Every message of a batch as the consumer handed it, before the screen
+     * drops any (a dead letter, an erased case's event): for progress that
+     * counts offsets (ops --rebuild). May be NULL; must not keep msgs. */
+    void (*on_batch_seen)(sp_service *s, rd_kafka_message_t **msgs, size_t n);
 } sp_service_def;
 
 struct sp_service {
