@@ -7,8 +7,11 @@ over http.rate_limit gets 429 with Retry-After while /readyz still answers,
 and after waiting it is served again. Over the commands topic: a message over
 commands.max_bytes or nested too deep lands on the dead-letter topic with
 the reason, and a good command after them is still processed. None of the
-refused ones publishes anything. Limits are set small by environment so the
-test is quick.
+refused ones publishes anything. On an internal topic (case events, read by
+evidence): a message over consumer.max_bytes or deeper than
+consumer.max_depth is dead-lettered by evidence with the reason, evidence
+stays ready and handles the case's next event on the same partition.
+Limits are set small by environment so the test is quick.
 """
 import json
 import os
@@ -26,6 +29,8 @@ LIMITS = {
     "SENDPATH_INTAKE_HTTP_RATE_BURST": "8",
     "SENDPATH_INPUT_MAX_DEPTH": "8",
     "SENDPATH_INTAKE_COMMANDS_MAX_BYTES": "2048",
+    "SENDPATH_EVIDENCE_CONSUMER_MAX_BYTES": "4096",
+    "SENDPATH_EVIDENCE_CONSUMER_MAX_DEPTH": "8",
 }
 
 
@@ -91,11 +96,45 @@ def check_rate(stack, url):
           f"Retry-After {retry.headers['Retry-After']} s; {p['title']}", file=sys.stderr)
 
 
-def dead_letters(stack):
+def dead_letters(stack, service="intake"):
     out = subprocess.run(["kcat", "-b", stack.bootstrap, "-C", "-t", "sendpath.deadletter",
                           "-o", "beginning", "-e", "-q", "-f", "%h\t%S\n"],
                          capture_output=True, text=True, timeout=10).stdout
-    return [line for line in out.splitlines() if "x-service=intake" in line]
+    return [line for line in out.splitlines() if f"x-service={service}" in line]
+
+
+def event(case_id, data):
+    """A well-formed case event, as intake would publish it."""
+    return {"specversion": "1.0", "id": f"{case_id}/review.held/00000000000000ff",
+            "source": "/sendpath/intake", "type": "review.held",
+            "time": "2026-11-23T10:00:00.000Z", "subject": case_id,
+            "datacontenttype": "application/json",
+            "data": dict({"case_id": case_id, "date": "2026-11-23"}, **data)}
+
+
+def put_internal(stack, case_id):
+    """Over-limit messages on the case's partition of sendpath.case-events,
+    ahead of the commands check_topic sends, whose events evidence reads."""
+    big = event(case_id, {"notes": "n" * 5000})
+    deep = event(case_id, {"extra": nested(8)})  # envelope, data, then 8 more
+    stack.produce_many("sendpath.case-events", [(case_id, json.dumps(m)) for m in (big, deep)])
+
+
+def check_internal(stack, case_id):
+    dead = wait_for("evidence's two dead letters",
+                    lambda: (lambda d: d if len(d) >= 2 else None)(
+                        dead_letters(stack, "evidence")), timeout=20)
+    assert len(dead) == 2, dead
+    assert any("x-reason=413 Too large: the message is larger than 4096 bytes" in d
+               for d in dead), dead
+    assert any("x-reason=400 Invalid event: the message nests deeper than 8 levels" in d
+               for d in dead), dead
+    assert all("x-source-topic=sendpath.case-events" in d for d in dead), dead
+    # The decision after them, on the same partition, was handled.
+    wait_for("evidence to ask for advice after the refused messages", lambda: [
+        e for e in stack.events("sendpath.evidence-events")
+        if e["subject"] == case_id and e["type"] == "advice.requested"])
+    assert http("GET", stack.url("evidence", "/readyz")).status == 200
 
 
 def check_topic(stack, case_id):
@@ -118,7 +157,9 @@ def check_topic(stack, case_id):
                for d in dead), dead
     assert any("x-reason=400 Invalid command: the message nests deeper than 8 levels" in d
                for d in dead), dead
-    evs = [e for e in stack.events("sendpath.case-events") if e["subject"] == case_id]
+    evs = [json.loads(m["value"]) for m in stack.topic("sendpath.case-events")
+           if m["value"] not in stack.injected]  # put_internal's own
+    evs = [e for e in evs if e["subject"] == case_id]
     assert [e["type"] for e in evs] == ["request.received", "decision.assess"], evs
 
 
@@ -132,7 +173,9 @@ def test(stack):
     check_evidence_depth(stack, case_id)
     assert len(stack.topic("sendpath.case-events")) <= before + 1, "a refused body published"
     check_rate(stack, url)
+    put_internal(stack, case_id)
     check_topic(stack, case_id)
+    check_internal(stack, case_id)
     stack.stop()
 
 
