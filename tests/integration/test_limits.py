@@ -4,7 +4,10 @@ Over HTTP: a body over http.max_body gets 413, a field over its length and a
 body nested deeper than input.max_depth (at intake and evidence) get 400
 naming the field, a client
 over http.rate_limit gets 429 with Retry-After while /readyz still answers,
-and after waiting it is served again. Over the commands topic: a message over
+and after waiting it is served again. Behind a trusted proxy
+(http.trusted_proxies) each X-Forwarded-For client has its own bucket, a
+forged left end of the header does not buy a fresh one, and the access log
+names the client and the proxy. Over the commands topic: a message over
 commands.max_bytes or nested too deep lands on the dead-letter topic with
 the reason, and a good command after them is still processed. None of the
 refused ones publishes anything. On an internal topic (case events, read by
@@ -29,6 +32,7 @@ LIMITS = {
     "SENDPATH_INTAKE_HTTP_RATE_BURST": "8",
     "SENDPATH_INPUT_MAX_DEPTH": "8",
     "SENDPATH_INTAKE_COMMANDS_MAX_BYTES": "2048",
+    "SENDPATH_INTAKE_HTTP_TRUSTED_PROXIES": "10.9.9.9, 127.0.0.0/8",
     "SENDPATH_EVIDENCE_CONSUMER_MAX_BYTES": "4096",
     "SENDPATH_EVIDENCE_CONSUMER_MAX_DEPTH": "8",
 }
@@ -94,6 +98,30 @@ def check_rate(stack, url):
     assert r.status != 429, (r.status, r.body)
     print(f"limits: {statuses.count(429)} of 30 rapid requests refused with 429, "
           f"Retry-After {retry.headers['Retry-After']} s; {p['title']}", file=sys.stderr)
+
+
+def check_proxy(stack, case_id):
+    """Loopback is a trusted proxy here: clients are named by the header."""
+    time.sleep(4.5)  # every bucket full again
+    url = stack.url("intake", f"/v1/cases/{case_id}")
+    a = [http("GET", url, headers={"X-Forwarded-For": "198.51.100.7"}).status
+         for _ in range(20)]
+    assert 429 in a and a.index(429) >= 8, a
+    # Another client behind the same proxy is not held back by the first.
+    r = http("GET", url, headers={"X-Forwarded-For": "198.51.100.8"})
+    assert r.status == 200, (r.status, r.body)
+    # The first client writing a fresh name at the left of its own header:
+    # the proxy appended its real address, the rightmost untrusted one.
+    r = http("GET", url, headers={"X-Forwarded-For": "203.0.113.1, 198.51.100.7"})
+    assert r.status == 429, (r.status, r.body)
+    # Two trusted hops: still that client.
+    r = http("GET", url, headers={"X-Forwarded-For": "198.51.100.7, 10.9.9.9"})
+    assert r.status == 429, (r.status, r.body)
+    with open(os.path.join(stack.var, "logs", "intake.log")) as f:
+        log = f.read()
+    assert f"access GET /v1/cases/{case_id} 200 token=harness client=198.51.100.8 " in log
+    assert "client=198.51.100.7 " in log and " via=127.0.0.1" in log
+    assert "client=203.0.113.1" not in log, "a forged address reached the log"
 
 
 def dead_letters(stack, service="intake"):
@@ -173,6 +201,7 @@ def test(stack):
     check_evidence_depth(stack, case_id)
     assert len(stack.topic("sendpath.case-events")) <= before + 1, "a refused body published"
     check_rate(stack, url)
+    check_proxy(stack, case_id)
     put_internal(stack, case_id)
     check_topic(stack, case_id)
     check_internal(stack, case_id)
