@@ -16,7 +16,10 @@ case stays open. Then:
   - an old event of the case replayed onto the topics is dropped by every
     service: no key comes back and notify writes to no one;
   - a withdrawn case erased by the "erase" command on sendpath.commands
-    goes the same way.
+    goes the same way;
+  - sendpath-ops --rebuild, which drops ops:* and replays every topic from
+    the start, finishes (the events it drops still count as handed out) and
+    brings neither case back.
 """
 import glob
 import json
@@ -26,6 +29,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import http, main, wait_for  # noqa: E402
+from test_ops_rebuild import run_rebuild  # noqa: E402
 from test_slice import REQUEST  # noqa: E402
 
 CONSUMERS = ("evidence", "timers", "notify", "ops")
@@ -181,6 +185,18 @@ def check_erase_on_topic(stack, open_id):
     assert re.search(r"access erase %s token=- via=kafka" % c, logs(stack, "intake"))
     left = mentions(redis_dump(stack), (c, "Oluwadamilare"))
     assert not left, "\n".join(left)
+    return c
+
+
+def check_rebuild(stack, erased, open_id):
+    assert stack.stop_service("ops") == 0
+    report, _ = run_rebuild(stack)
+    assert report["rebuild"] == "done", report
+    for c in erased:
+        check_clean(stack, c, open_id)
+    stack.start_service("ops")
+    stack.wait_ready("ops")
+    assert http("GET", stack.url("ops", f"/v1/cases/{open_id}")).status == 200
 
 
 def test(stack):
@@ -218,7 +234,8 @@ def test(stack):
     assert len([e for e in case_events(stack, closed_id) if e["type"] == "case.erased"]) == 1
 
     check_replay_dropped(stack, closed_id, open_id)
-    check_erase_on_topic(stack, open_id)
+    by_topic = check_erase_on_topic(stack, open_id)
+    check_rebuild(stack, (closed_id, by_topic), open_id)
     stack.stop()
 
 
