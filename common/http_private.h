@@ -113,6 +113,9 @@ extern const size_t http_oom_problem_len;
 
 /* http.c: writes the request's access-log line. */
 void http_access_log(const sp_http_req *r, int status);
+/* http_answer.c: fills r->peer and r->client (the client behind a trusted
+ * proxy, proxy.h) from the connection. */
+void http_req_copy_client(sp_http_req *r);
 /* http.c: drops one holder of r; frees it when none is left. */
 void http_req_release(sp_http_req *r);
 /* http.c: a connection was resumed: run MHD again soon. */

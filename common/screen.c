@@ -150,8 +150,8 @@ static void screen_check_marks(sp_screen *sc) {
     rc = sp_redis_command_argv(sc->s->redis, screen_marks_read, sc, (int)argc, argv, NULL);
     free(argv);
     free(hash);
-    if (rc == 0) return;
-    argv = NULL, hash = NULL;
+    if (rc) sp_consumer_batch_retry(sc->s->consumer, 500);
+    return;
 fail:
     free(argv);
     free(hash);
