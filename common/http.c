@@ -101,9 +101,10 @@ static int http_is_probe(const char *path) {
 void http_access_log(const sp_http_req *r, int status) {
     sp_log_level l = http_is_probe(r->path) ? SP_LOG_DEBUG : SP_LOG_INFO;
     double ms = (double)(uv_hrtime() - r->t0) / 1e6;
-    sp_log(l, NULL, "access %s %s %d token=%s client=%s ms=%.1f", r->method,
+    int via = r->peer[0] && strcmp(r->peer, r->client) != 0;
+    sp_log(l, NULL, "access %s %s %d token=%s client=%s ms=%.1f%s%s", r->method,
            r->path, status, r->who ? r->who : "-",
-           r->client[0] ? r->client : "-", ms);
+           r->client[0] ? r->client : "-", ms, via ? " via=" : "", via ? r->peer : "");
 }
 
 /* Reads a whole PEM file (at most 1 MiB). Returns a new string or NULL. */
@@ -257,19 +258,6 @@ static int http_req_copy_values(sp_http_req *r) {
     MHD_get_connection_values(r->conn, kinds, http_kv_visit, &f);
     r->nkv = f.n;
     return 0;
-}
-
-static void http_req_copy_client(sp_http_req *r) {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-                  r->client, sizeof(r->client));
-    else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-                  r->client, sizeof(r->client));
 }
 
 /* ------------------------------------------------------------------------
@@ -589,6 +577,7 @@ static void http_free(sp_http *h) {
     }
     free(h->tls_cert);
     sp_ratelimit_free(h->rate);
+    sp_proxies_free(h->proxies);
     free(h);
 }
 
@@ -715,6 +704,15 @@ static int http_rate_new(sp_http *h, const sp_http_options *opt, char *errstr,
     return 0;
 }
 
+/* The trusted proxies of opt (an empty list when none), or NULL with errstr. */
+static sp_proxies *http_proxies_new(const sp_http_options *opt, char *errstr,
+                                    size_t errstr_size) {
+    char why[160];
+    sp_proxies *p = sp_proxies_parse(opt ? opt->trusted_proxies : NULL, why, sizeof(why));
+    if (!p) http_errstr(errstr, errstr_size, "http.trusted_proxies: %s", why);
+    return p;
+}
+
 sp_http *sp_http_new(uv_loop_t *loop, const sp_http_options *opt,
                      char *errstr, size_t errstr_size) {
     const char *addr = opt && opt->bind_addr ? opt->bind_addr : "0.0.0.0";
@@ -732,6 +730,7 @@ sp_http *sp_http_new(uv_loop_t *loop, const sp_http_options *opt,
     if (opt && http_tls_load(h, opt, errstr, errstr_size) != 0) goto err_free;
     if (opt && opt->rate_limit > 0 && http_rate_new(h, opt, errstr, errstr_size) != 0)
         goto err_free;
+    if (!(h->proxies = http_proxies_new(opt, errstr, errstr_size))) goto err_free;
     h->d = http_start_daemon(h, addr, opt ? opt->port : 0, errstr, errstr_size);
     if (!h->d) goto err_free;
 

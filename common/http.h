@@ -45,6 +45,11 @@ typedef struct sp_http_options {
      * a flood. */
     double rate_limit;
     unsigned rate_burst;   /* bucket size; 0 = twice rate_limit (at least 1) */
+    /* Reverse proxies whose X-Forwarded-For is believed (proxy.h: IPs and
+     * CIDRs, comma-separated; NULL or "": none). A request from one is the
+     * client's, as proxy.h finds it, for the rate limit, the access log and
+     * sp_http_req_client(). */
+    const char *trusted_proxies;
 } sp_http_options;
 
 /* Starts listening. Returns a new server, or NULL with errstr filled. */
@@ -71,6 +76,8 @@ void sp_http_set_guard(sp_http *h, sp_http_guard fn, void *opaque);
  * (opaque to http.c, for the guard's own module to read back). */
 void sp_http_req_set_principal(sp_http_req *r, const char *name, const void *grant);
 const void *sp_http_req_grant(const sp_http_req *r);
+/* The principal's name as the guard set it, or NULL. Borrowed. */
+const char *sp_http_req_principal(const sp_http_req *r);
 
 /* 1 if the server speaks HTTPS. */
 int sp_http_tls(const sp_http *h);
@@ -100,7 +107,8 @@ const char *sp_http_req_query(const sp_http_req *r, const char *name);
 const char *sp_http_req_header(const sp_http_req *r, const char *name);
 /* The body, NUL-terminated (len excludes the NUL); "" when none. */
 const char *sp_http_req_body(const sp_http_req *r, size_t *len);
-/* The peer's address as text ("127.0.0.1"). */
+/* The client's address as text ("127.0.0.1"): the peer, or behind a trusted
+ * proxy the address X-Forwarded-For gives (sp_http_options). */
 const char *sp_http_req_client(const sp_http_req *r);
 
 /* Adds a response header; call before answering. name and value are copied.

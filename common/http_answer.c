@@ -58,7 +58,54 @@ const char *sp_http_req_body(const sp_http_req *r, size_t *len) {
     return r->body ? r->body : "";
 }
 
+/* Every X-Forwarded-For header, joined with "," (RFC 9110: the same as one
+ * header holding them all). */
+typedef struct http_xff {
+    char text[1024];
+    size_t len;
+} http_xff;
+
+static enum MHD_Result http_xff_visit(void *cls, enum MHD_ValueKind kind,
+                                      const char *key, const char *value) {
+    http_xff *x = cls;
+    int w;
+    if (!value || strcasecmp(key, "X-Forwarded-For") != 0) return MHD_YES;
+    w = snprintf(x->text + x->len, sizeof(x->text) - x->len, "%s%s", x->len ? "," : "",
+                 value);
+    /* Too long to keep whole: keep nothing, so the walk stops at the proxy. */
+    if (w < 0 || (size_t)w >= sizeof(x->text) - x->len) {
+        x->text[0] = '\0';
+        x->len = sizeof(x->text); /* and ignore what follows */
+        return MHD_NO;
+    }
+    x->len += (size_t)w;
+    return MHD_YES;
+}
+
+void http_req_copy_client(sp_http_req *r) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    http_xff xff = {{0}, 0};
+
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+                  r->peer, sizeof(r->peer));
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+                  r->peer, sizeof(r->peer));
+    memcpy(r->client, r->peer, sizeof(r->client));
+    if (!r->h || sp_proxies_count(r->h->proxies) == 0 ||
+        !sp_proxies_trusted(r->h->proxies, r->peer))
+        return;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_xff_visit, &xff);
+    sp_proxies_client(r->h->proxies, r->peer, xff.len ? xff.text : NULL, r->client,
+                      sizeof(r->client));
+}
+
 const char *sp_http_req_client(const sp_http_req *r) { return r->client; }
+
+const char *sp_http_req_principal(const sp_http_req *r) { return r->who; }
 
 void sp_http_req_set_principal(sp_http_req *r, const char *name, const void *grant) {
     r->who = name;

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include "http.h"
+#include "proxy.h"
 #include "ratelimit.h"
 
 #define HTTP_MAX_ROUTES 64
@@ -61,6 +62,7 @@ struct sp_http {
     int port;
     size_t max_body;
     sp_ratelimit *rate; /* NULL: no request rate limit */
+    sp_proxies *proxies; /* trusted reverse proxies; empty: none */
     size_t pending;    /* dispatched, not yet answered */
     int kicked;        /* a resume happened during MHD_run: run again now */
     int closing;       /* sp_http_close() called; teardown scheduled */
@@ -95,7 +97,8 @@ struct sp_http_req {
     size_t nparams;
     char *capbuf;
     http_hdr *hdrs;
-    char client[INET6_ADDRSTRLEN];
+    char client[INET6_ADDRSTRLEN]; /* behind a trusted proxy, from X-Forwarded-For */
+    char peer[INET6_ADDRSTRLEN];   /* the socket's other end */
     const char *who;    /* the principal's name, for the access log */
     const void *grant;  /* the guard's view of what it admitted */
     uint64_t t0;        /* uv_hrtime() when the request began */
@@ -110,6 +113,9 @@ extern const size_t http_oom_problem_len;
 
 /* http.c: writes the request's access-log line. */
 void http_access_log(const sp_http_req *r, int status);
+/* http_answer.c: fills r->peer and r->client (the client behind a trusted
+ * proxy, proxy.h) from the connection. */
+void http_req_copy_client(sp_http_req *r);
 /* http.c: drops one holder of r; frees it when none is left. */
 void http_req_release(sp_http_req *r);
 /* http.c: a connection was resumed: run MHD again soon. */

@@ -7,6 +7,7 @@
 #include "dates.h"
 #include "log.h"
 #include "redis_sentinel.h"
+#include "screen.h"
 #include "service.h"
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
@@ -79,6 +80,16 @@ const sp_conf_def sp_common_conf_table[] = {
     {"input.max_depth", SP_CONF_INT, C(input_max_depth), "32", 2, 1000, NULL,
      "Deepest nesting of JSON arrays and objects accepted in a body or a command "
      "message; deeper is refused (400, or the dead-letter topic)"},
+    {"http.trusted_proxies", SP_CONF_STRING, C(http_trusted_proxies), NULL, 0, 0, NULL,
+     "Reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is "
+     "believed: a request from one is counted and logged as the rightmost address "
+     "in that header that is not a trusted proxy. Empty: the peer address"},
+    {"consumer.max_bytes", SP_CONF_INT, C(consumer_max_bytes), "1048576", 1024, 67108864,
+     NULL, "Largest message taken from an internal topic (every topic but commands, "
+     "which has commands.max_bytes); a larger one goes to the dead-letter topic"},
+    {"consumer.max_depth", SP_CONF_INT, C(consumer_max_depth), "64", 2, 1000, NULL,
+     "Deepest JSON nesting taken from an internal topic; deeper goes to the "
+     "dead-letter topic"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 #undef C
@@ -369,7 +380,7 @@ static void service_sighup_cb(uv_signal_t *h, int signum) {
 static void consumer_batch_cb(sp_consumer *c, rd_kafka_message_t **msgs, size_t n,
                               void *opaque) {
     sp_service *s = opaque;
-    s->def->on_batch(s, msgs, n);
+    sp_screen_batch(s->screen, msgs, n);
 }
 
 static void consumer_rebalance_cb(sp_consumer *c, int assigned,
@@ -518,7 +529,8 @@ static int service_http(sp_service *s, char *errstr, size_t size) {
                          .tls_cert_file = s->common->tls_cert_file,
                          .tls_key_file = s->common->tls_key_file,
                          .rate_limit = (double)s->common->http_rate_limit,
-                         .rate_burst = (unsigned)s->common->http_rate_burst};
+                         .rate_burst = (unsigned)s->common->http_rate_burst,
+                         .trusted_proxies = s->common->http_trusted_proxies};
     if (!(s->http = sp_http_new(s->loop, &o, errstr, size))) return -1;
     if (service_auth(s, errstr, size)) return -1;
     sp_http_route_scoped(s->http, "GET", "/healthz", "public", handle_healthz, s);
@@ -544,6 +556,10 @@ static int service_kafka(sp_service *s, char *errstr, size_t size) {
                               consumer_batch_cb, consumer_rebalance_cb, s};
     if (!(s->consumer = sp_consumer_new(s->loop, &s->kafka, &co, errstr, size)))
         return -1;
+    if (!(s->screen = sp_screen_new(s, (size_t)s->common->batch_max))) {
+        snprintf(errstr, size, "out of memory");
+        return -1;
+    }
     sp_consumer_set_metrics(s->consumer, s->m_processed, s->m_retries);
     return 0;
 }
@@ -692,6 +708,7 @@ int sp_service_main(const sp_service_def *def, int argc, char **argv) {
     if (def->fini) def->fini(s);
     uv_run(s->loop, UV_RUN_DEFAULT); /* close callbacks of fini */
     sp_metrics_free(s->metrics);
+    sp_screen_free(s->screen); /* the consumer, and its batches, closed above */
     sp_auth_free(s->auth); /* the server, and its guard, closed above */
     if (uv_loop_close(s->loop)) sp_warn("loop closed with handles still open");
     rc = 0;

@@ -59,11 +59,19 @@ typedef struct sp_common_conf {
     long long http_rate_limit;
     long long http_rate_burst;
     long long input_max_depth;
+    /* Reverse proxies whose X-Forwarded-For names the client (http.h). */
+    char *http_trusted_proxies;
+    /* Limits on messages from the topics other than commands (screen.h). */
+    long long consumer_max_bytes;
+    long long consumer_max_depth;
 } sp_common_conf;
 
 extern const sp_conf_def sp_common_conf_table[];
 
 typedef struct sp_service sp_service;
+
+/* err is 0 once the service's keys for the case are gone. */
+typedef void (*sp_erase_cb)(sp_service *s, int err, void *opaque);
 
 typedef struct sp_service_def {
     const char *name; /* "timers": binary sendpath-timers, config prefix */
@@ -95,6 +103,17 @@ typedef struct sp_service_def {
     /* A command-line flag of the service's own ("--rebuild"); returns 1 if
      * taken, 0 if unknown. */
     int (*parse_arg)(sp_service *s, const char *arg);
+    /* case.erased (erasure.h, screen.h): delete every key the service holds
+     * for case_id (its Kafka partition is partition). Idempotent: a retried
+     * batch calls it again. Returns 0 (cb called once) or -1 (cb not
+     * called; the batch is retried). NULL: the service keeps nothing per
+     * case, and its events are not screened for erased cases. */
+    int (*erase)(sp_service *s, const char *case_id, int partition, sp_erase_cb cb,
+                 void *opaque);
+    /* Every message of a batch as the consumer handed it, before the screen
+     * drops any (a dead letter, an erased case's event): for progress that
+     * counts offsets (ops --rebuild). May be NULL; must not keep msgs. */
+    void (*on_batch_seen)(sp_service *s, rd_kafka_message_t **msgs, size_t n);
 } sp_service_def;
 
 struct sp_service {
@@ -110,6 +129,7 @@ struct sp_service {
     sp_redis_shards *shards;  /* redis.shards, or NULL: see sp_service_redis */
     sp_producer *producer;
     sp_consumer *consumer;
+    struct sp_screen *screen; /* limits and erased cases before on_batch */
     sp_clock clock;
     char source[64]; /* CloudEvents source: "/sendpath/<name>" */
     int stopping;

@@ -11,6 +11,7 @@
  * start-up (a bad row stops the service, naming the key), and the wiring. */
 #include <stdio.h>
 #include <stdlib.h>
+#include "erase.h"
 #include "evidence.h"
 #include "log.h"
 
@@ -95,6 +96,7 @@ static const sp_service_def evidence_def = {
     .init = evidence_init,
     .on_batch = evidence_apply_batch,
     .fini = evidence_fini,
+    .erase = evidence_erase,
 };
 
 int main(int argc, char **argv) { return sp_service_main(&evidence_def, argc, argv); }

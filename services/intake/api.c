@@ -5,7 +5,9 @@
  *   POST /v1/plans                  an EHC plan made before sendpath (import)
  *   POST /v1/cases/{id}/<command>   every casework command (commands.c)
  *   POST /v1/cases/{id}/commands    the same, named in the body as on Kafka
- *   GET  /v1/cases/{id}             the case's state as intake holds it
+ *   GET  /v1/cases/{id}             the case's state as intake holds it (410
+ *                                   once erased)
+ *   POST /v1/cases/{id}/erase, DELETE /v1/cases/{id}: erase.c
  *
  * Each handler only translates: HTTP in, submit.c, HTTP out. Who may call
  * what is the scope column of the route table at the end (auth.h); a school's
@@ -17,6 +19,7 @@
 #include "api.h"
 #include "auth.h"
 #include "commands.h"
+#include "erase.h"
 #include "ids.h"
 #include "submit.h"
 
@@ -208,6 +211,7 @@ static void handle_named_command(sp_http_req *r, void *opaque) {
 }
 
 typedef struct case_get {
+    sp_service *s;
     sp_http_req *r;
     char case_id[40];
 } case_get;
@@ -223,7 +227,7 @@ static void case_got(sp_redis *rd, redisReply *rep, void *priv) {
         /* Before "no such case": a school learns nothing of others' ids. */
         sp_auth_respond_school_forbidden(g->r, "case_id");
     } else if (rep->element[0]->type != REDIS_REPLY_STRING) {
-        sp_http_respond_problem(g->r, 404, "No such case", NULL, NULL);
+        intake_erase_answer_missing(g->s, g->r, g->case_id); /* 404, or 410 if erased */
     } else {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "case_id", g->case_id);
@@ -249,6 +253,7 @@ static void handle_case(sp_http_req *r, void *opaque) {
         sp_http_respond_problem(r, 500, "Internal Server Error", "Out of memory", NULL);
         return;
     }
+    g->s = s;
     g->r = r;
     snprintf(g->case_id, sizeof(g->case_id), "%s", id);
     if (sp_redis_command(s->redis, case_got, g,

@@ -7,6 +7,7 @@
  * 201 means the fact is durable and every other service will see it. */
 #include <stddef.h>
 #include "api.h"
+#include "erase.h"
 #include "submit.h"
 #include "topic.h"
 
@@ -19,11 +20,15 @@ static const sp_conf_def intake_conf_table[] = {
      "1048576", 256, 67108864, NULL,
      "Largest message taken from the commands topic; a larger one goes to the "
      "dead-letter topic"},
+    {"erasure.after_days", SP_CONF_INT, offsetof(intake_conf, erase_after_days), "0", 0,
+     36500, NULL,
+     "Days after a case was withdrawn or closed before it may be erased (the "
+     "authority's retention period); 0: at once"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
 static int intake_init(sp_service *s, char *errstr, size_t size) {
-    if (intake_api_register(s)) {
+    if (intake_api_register(s) || intake_erase_register(s)) {
         snprintf(errstr, size, "intake: too many HTTP routes");
         return -1;
     }

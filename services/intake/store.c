@@ -30,7 +30,7 @@ static const char reserve_lua[] =
     "return {'new', ARGV[1], ARGV[2]}\n";
 
 /* KEYS: idem, case, child. ARGV: case id, event, fp, ttl, allowed, next,
- * release. */
+ * release, the command's date (kept as state_date when the state moves). */
 static const char command_lua[] =
     "local idem = redis.call('HMGET', KEYS[1], 'case_id', 'state', 'event', 'fp',\n"
     "                        'etype', 'eid')\n"
@@ -50,7 +50,10 @@ static const char command_lua[] =
     "redis.call('HSET', KEYS[1], 'case_id', ARGV[1], 'state', 'pending',\n"
     "           'event', ARGV[2], 'fp', ARGV[3])\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
-    "if ARGV[6] ~= '' then redis.call('HSET', KEYS[2], 'state', ARGV[6]) end\n"
+    "if ARGV[6] ~= '' then\n"
+    "  redis.call('HSET', KEYS[2], 'state', ARGV[6])\n"
+    "  if ARGV[8] ~= '' then redis.call('HSET', KEYS[2], 'state_date', ARGV[8]) end\n"
+    "end\n"
     "if ARGV[7] == '1' and redis.call('GET', KEYS[3]) == ARGV[1] then\n"
     "  redis.call('DEL', KEYS[3])\n"
     "end\n"
@@ -130,8 +133,8 @@ int intake_store_reserve_command(sp_redis *r, const intake_command_reservation *
     const char *argv[] = {"EVAL", command_lua, "3", idem, casek, child, res->case_id,
                           res->event, res->fingerprint, ttl, res->allowed,
                           res->next_state ? res->next_state : "",
-                          res->release_child ? "1" : "0"};
-    if (sp_redis_command_argv(r, reserve_reply, call, 13, argv, NULL)) {
+                          res->release_child ? "1" : "0", res->date ? res->date : ""};
+    if (sp_redis_command_argv(r, reserve_reply, call, 14, argv, NULL)) {
         free(call);
         return -1;
     }

@@ -10,9 +10,13 @@
  *   intake:child:<child key>               string: the child's open case id
  *   intake:case:<case id>                  hash {state, child, received_date,
  *                                                date_of_birth, kind, profile,
- *                                                school_urn}
+ *                                                school_urn, state_date}
  *       school_urn is the school the case names, for the access check of a
- *       school's token (auth.h); absent when it names none.
+ *       school's token (auth.h); absent when it names none. state_date is the
+ *       business date of the command that last moved the state (the date a
+ *       case closed, for erasure's retention: erase.h).
+ *   intake:erased                          set: sha256 of each erased case id
+ *       (erase.h, common/erasure.h)
  *
  * The reservation is one Lua script, so two concurrent requests for the same
  * child or key cannot both win. */
@@ -72,6 +76,7 @@ typedef struct intake_command_reservation {
     const char *child_key; /* from intake_store_case_read */
     int release_child;
     long long idem_ttl_s;
+    const char *date; /* the command's business date, or NULL */
 } intake_command_reservation;
 
 int intake_store_reserve_command(sp_redis *r, const intake_command_reservation *res,

@@ -392,7 +392,8 @@ static void case_read(sp_redis *r, redisReply *rep, void *priv) {
     snprintf(sub->res.state, sizeof(sub->res.state), "%s", next ? next : rep->element[0]->str);
     intake_command_reservation res = {sub->idem_key, sub->fp, sub->res.case_id,
                                       sub->command->from_states, next, sub->event, child,
-                                      sub->command->releases_child, conf->idem_ttl_s};
+                                      sub->command->releases_child, conf->idem_ttl_s,
+                                      sub->date};
     if (intake_store_reserve_command(sub->s->redis, &res, reserved, sub))
         fail(sub, 503, "Not recorded", "Storage is unavailable; retry", NULL);
 }

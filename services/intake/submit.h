@@ -15,6 +15,7 @@ typedef struct intake_conf {
     sp_common_conf common;
     long long idem_ttl_s;
     long long commands_max_bytes;
+    long long erase_after_days; /* erase.h: days after closing before erasure */
 } intake_conf;
 
 typedef struct intake_result {

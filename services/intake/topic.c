@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
+#include "erase.h"
 #include "log.h"
 #include "submit.h"
 #include "topic.h"
@@ -102,6 +103,16 @@ static void submit_one(topic_batch *b, rd_kafka_message_t *m) {
         refuse(b, m, reason);
     } else if (!cJSON_IsObject(body)) {
         refuse(b, m, "400 Invalid command: the message is not a JSON object");
+    } else if (name && !strcmp(name, "erase")) {
+        /* Idempotent by nature: no key needed. Who may produce it is the
+         * broker's ACL on this topic (docs/security.md). */
+        if ((tm = malloc(sizeof(*tm)))) {
+            *tm = (topic_msg){b, m};
+            b->outstanding++;
+            intake_erase_submit(b->s, case_id, "-", "kafka", submitted, tm);
+        } else {
+            b->retry = 1;
+        }
     } else if (!name || (!c && strcmp(name, "request") && strcmp(name, "sen_support") &&
                          strcmp(name, "plan"))) {
         refuse(b, m, "400 Invalid command: command: is missing or not a known command");

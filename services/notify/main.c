@@ -19,6 +19,7 @@
 #include <string.h>
 #include "batch.h"
 #include "digest.h"
+#include "erase.h"
 #include "gauge.h"
 #include "fact.h"
 #include "log.h"
@@ -261,6 +262,7 @@ static const sp_service_def notify_def = {
     .stop = notify_stop,
     .busy = notify_busy,
     .fini = notify_fini,
+    .erase = notify_erase,
 };
 
 int main(int argc, char **argv) { return sp_service_main(&notify_def, argc, argv); }

@@ -14,6 +14,7 @@
 #include "deadlines.h"
 #include "batch.h"
 #include "envelope.h"
+#include "erase.h"
 #include "gauges.h"
 #include "log.h"
 #include "ops.h"
@@ -103,6 +104,12 @@ static void ops_add_one(sp_service *s, sp_pipeline *p, ops_batch *b, rd_kafka_me
     sp_event_free(&ev);
 }
 
+/* The rebuild's progress counts every offset handed out, those the screen
+ * drops included (an erased case's events: common/screen.h). */
+static void ops_batch_seen(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
+    if (ops_of(s)->rebuild) ops_rebuild_batch(ops_of(s)->rebuild, msgs, n);
+}
+
 /* The whole batch is one script call (batch.h); its offsets are stored once
  * Redis has answered and any dead letters are acknowledged. */
 static void ops_on_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
@@ -115,7 +122,6 @@ static void ops_on_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
         sp_pipeline_fail(p);
         goto out;
     }
-    if (ops_of(s)->rebuild) ops_rebuild_batch(ops_of(s)->rebuild, msgs, n);
     for (size_t i = 0; i < n; i++) ops_add_one(s, p, b, msgs[i]);
     if (ops_batch_failed(b)) {
         sp_pipeline_fail(p);
@@ -212,6 +218,8 @@ static const sp_service_def ops_def = {
     .stop = ops_stop,
     .fini = ops_fini,
     .parse_arg = ops_parse_arg,
+    .erase = ops_erase,
+    .on_batch_seen = ops_batch_seen,
 };
 
 int main(int argc, char **argv) { return sp_service_main(&ops_def, argc, argv); }

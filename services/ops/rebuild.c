@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "log.h"
+#include "erase.h"
 #include "rebuild.h"
 
 typedef struct rebuild_part {
@@ -39,6 +40,38 @@ void ops_rebuild_prepare(void) {
 }
 
 /* ---- 1. drop ops:* ------------------------------------------------------- */
+
+/* UNLINKs one SCAN page, all but the marks of erased cases: the topics still
+ * hold their events, and the rebuild must not bring them back (erase.h).
+ * Returns 0 or -1 with errstr. */
+static int rebuild_unlink(redisContext *rc, const redisReply *keys,
+                          unsigned long long *dropped, char *errstr, size_t size) {
+    const char **argv = malloc((keys->elements + 1) * sizeof(*argv));
+    size_t n = 1;
+    redisReply *del;
+    if (!argv) {
+        snprintf(errstr, size, "rebuild: out of memory");
+        return -1;
+    }
+    argv[0] = "UNLINK";
+    for (size_t i = 0; i < keys->elements; i++)
+        if (strcmp(keys->element[i]->str, OPS_ERASED_KEY) != 0)
+            argv[n++] = keys->element[i]->str;
+    if (n == 1) {
+        free(argv);
+        return 0;
+    }
+    del = redisCommandArgv(rc, (int)n, argv, NULL);
+    free(argv);
+    if (!del || del->type != REDIS_REPLY_INTEGER) {
+        snprintf(errstr, size, "rebuild: UNLINK failed");
+        freeReplyObject(del);
+        return -1;
+    }
+    *dropped += (unsigned long long)del->integer;
+    freeReplyObject(del);
+    return 0;
+}
 
 static int rebuild_drop(sp_service *s, unsigned long long *dropped, char *errstr, size_t size) {
     sp_common_conf *c = s->common;
@@ -69,21 +102,7 @@ static int rebuild_drop(sp_service *s, unsigned long long *dropped, char *errstr
         }
         snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
         redisReply *keys = rep->element[1];
-        if (keys->elements) {
-            const char **argv = malloc((keys->elements + 1) * sizeof(*argv));
-            if (!argv) goto out;
-            argv[0] = "UNLINK";
-            for (size_t i = 0; i < keys->elements; i++) argv[i + 1] = keys->element[i]->str;
-            redisReply *del = redisCommandArgv(rc, (int)keys->elements + 1, argv, NULL);
-            free(argv);
-            if (!del || del->type != REDIS_REPLY_INTEGER) {
-                snprintf(errstr, size, "rebuild: UNLINK failed");
-                freeReplyObject(del);
-                goto out;
-            }
-            *dropped += (unsigned long long)del->integer;
-            freeReplyObject(del);
-        }
+        if (keys->elements && rebuild_unlink(rc, keys, dropped, errstr, size)) goto out;
         freeReplyObject(rep);
         rep = NULL;
     } while (strcmp(cursor, "0") != 0);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "erase.h"
 #include "log.h"
 #include "timers.h"
 
@@ -128,6 +129,7 @@ static const sp_service_def timers_def = {
     .on_clock = timers_on_clock,
     .stop = timers_stop,
     .fini = timers_fini,
+    .erase = timers_erase,
 };
 
 int main(int argc, char **argv) { return sp_service_main(&timers_def, argc, argv); }
