@@ -5,8 +5,9 @@ The run, on one stack (real redis-server with AOF, sendpath-broker with 3
 brokers and its control port, the five services), manual clock at Monday 23
 November 2026:
 
-  work    SENDPATH_CHAOS_REQUESTS requests through intake over HTTP (load.py:
-          idempotency keys, retried until answered); once every clock has
+  work    SENDPATH_CHAOS_REQUESTS requests through intake, over HTTP and
+          one in ten on sendpath.commands (load.py: idempotency keys,
+          retried until answered or acknowledged); once every clock has
           started, the clock moves in steps through the decision_to_assess
           clock's four fire points (approaching 16 Dec and 23 Dec, due 4
           Jan, overdue 5 Jan), so timers fires and notify emails while the
@@ -137,8 +138,10 @@ def collect(stack, load):
 # ---- the run -------------------------------------------------------------------
 
 def started_count(stack):
-    return sum('"deadline.started"' in m["value"]
-               for m in stack.topic("sendpath.deadlines", timeout_s=120))
+    """Clocks started: distinct ids, as a replay repeats an id."""
+    return len({json.loads(m["value"])["id"] for m in
+                stack.topic("sendpath.deadlines", timeout_s=120)
+                if '"deadline.started"' in m["value"]})
 
 
 def work(stack, load, step_gap_s, errors):
@@ -151,9 +154,9 @@ def work(stack, load, step_gap_s, errors):
 
 def work_steps(stack, load, step_gap_s):
     load.run()
-    cases = len(load.answered())
-    log(f"load done: {cases} cases answered, {load.retries()} retries, "
-        f"{len(load.refused)} refused")
+    cases = load.accepted()
+    log(f"load done: {cases} requests accepted ({load.via_kafka()} of them on "
+        f"sendpath.commands), {load.retries()} retries, {len(load.refused)} refused")
     # Every clock must be armed before the first step, or a clock armed late
     # skips the approaching points already past and the count is off.
     wait_for("every clock started", lambda: started_count(stack) >= cases,
@@ -228,7 +231,8 @@ def report(t, f, load, rounds, t_faults, t_total):
     for what, took in f.done:
         kind = "SIGKILL+restart" if what.startswith("SIGKILL") else what.split(" ")[0]
         by_kind.setdefault(kind, []).append(took)
-    print(f"chaos: {len(load.requests)} requests ({load.retries()} retries), {rounds} fault "
+    print(f"chaos: {len(load.requests)} requests ({load.via_kafka()} on sendpath.commands, "
+          f"{load.retries()} retries), {rounds} fault "
           f"rounds, {len(f.done)} faults, {t_faults:.0f} s under faults, {t_total:.0f} s in all",
           file=sys.stderr)
     for kind, ts in sorted(by_kind.items()):

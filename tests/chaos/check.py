@@ -72,7 +72,8 @@ class Tally:
 
 
 def check_cases(t, run):
-    """requests: {key: {"child": given name, "answers": [case ids of every 201]}}.
+    """requests: {key: {"child": given name, "answers": [case ids of every 201],
+    "via": "http" or "kafka" (a command on sendpath.commands: no answer)}}.
     Returns {request key: case id} for the requests with exactly one case."""
     by_child = {}
     for e in run["case_events"]:
@@ -90,7 +91,7 @@ def check_cases(t, run):
         if len(ids) > 1:
             dup.append((key, tuple(sorted(ids))))
             t.add("cases", "duplicated", len(ids) - 1)
-        if not answered:
+        if not answered and req.get("via", "http") == "http":
             unanswered.append(key)
         if len(ids) == 1 and on_topic:
             t.add("cases", "sent")

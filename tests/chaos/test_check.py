@@ -57,6 +57,15 @@ def test_clean():
     assert all(r["lost"] == r["duplicated"] == 0 for r in c.values()), c
 
 
+def test_kafka_request_needs_no_answer():
+    run = clean_run()
+    run["requests"]["k0"].update(answers=[], via="kafka")
+    t, c = verdict(run)
+    assert not t.failed(), t.problems
+    run["requests"]["k0"]["via"] = "http"
+    assert verdict(run)[0].failed(), "an HTTP request never answered 201 was not reported"
+
+
 def test_repeat_same_id_is_not_a_duplicate():
     run = clean_run()
     run["deadlines"].append(copy.deepcopy(run["deadlines"][3]))
