@@ -59,8 +59,6 @@ EXPECT = {
     "points": [("approaching", 0), ("approaching", 1), ("due", 2), ("overdue", 3)],
     "addresses": {"parent": PARENT, "caseworker": CASEWORKERS},
 }
-PARTITIONS = 6
-
 
 def env_int(name, default):
     return int(os.environ.get(name, default))
@@ -104,7 +102,7 @@ def eval_lines(stack, script, keys, args=()):
 
 def redis_state(stack, case_parts, now_iso):
     now_ms = str(calendar.timegm(time.strptime(now_iso, "%Y-%m-%dT%H:%M:%SZ")) * 1000)
-    qs = [f"tm:{{s{p}}}:q" for p in range(PARTITIONS)]
+    qs = [f"tm:{{s{p}}}:q" for p in range(stack.partitions)]
     due = stack.redis("EVAL", "local n = 0 for _, k in ipairs(KEYS) do "
                       "n = n + redis.call('ZCOUNT', k, '-inf', ARGV[1]) end return n",
                       str(len(qs)), *qs, now_ms)
@@ -118,17 +116,31 @@ def redis_state(stack, case_parts, now_iso):
             "intake_cases": [k.split(":", 2)[2] for k in intake]}
 
 
+def read_topic(stack, name):
+    """Every message of a topic; fails the run if the broker dropped any
+    (a partition not starting at offset 0), which would read as a loss."""
+    msgs = stack.topic(name, timeout_s=300)
+    first = {}
+    for m in msgs:
+        first[m["partition"]] = min(first.get(m["partition"], m["offset"]), m["offset"])
+    dropped = {p: o for p, o in first.items() if o > 0}
+    assert not dropped, (f"the broker dropped the oldest messages of {name} (first offsets "
+                         f"{dropped}): the mock keeps ~5 MiB per partition; run with more "
+                         f"partitions (SENDPATH_CHAOS_PARTITIONS)")
+    return msgs
+
+
 def collect(stack, load):
-    msgs = stack.topic("sendpath.case-events", timeout_s=120)
+    msgs = read_topic(stack, "sendpath.case-events")
     case_events = [json.loads(m["value"]) for m in msgs]
     parts = {m["key"]: m["partition"] for m in msgs}
     return {
         "requests": load.requests,
         "case_events": case_events,
         "deadlines": [json.loads(m["value"]) for m in
-                      stack.topic("sendpath.deadlines", timeout_s=120)],
+                      read_topic(stack, "sendpath.deadlines")],
         "outcomes": [json.loads(m["value"]) for m in
-                     stack.topic("sendpath.notification-outcomes", timeout_s=120)],
+                     read_topic(stack, "sendpath.notification-outcomes")],
         "emails": outbox(stack),
         "redis": redis_state(stack, parts, STEPS[-1]),
         "lag": lag(stack),
@@ -181,20 +193,43 @@ def progress(t):
     return sum(r["sent"] for r in t.counts.values())
 
 
+def total_lag(stack):
+    lags = lag(stack)
+    return None if None in lags.values() else sum(lags.values())
+
+
+def wait_drained(stack, recovery_s):
+    """Polls the lag metrics (cheap, unlike reading everything) until every
+    consumer is at the end, or the total has not gone down for recovery_s."""
+    best, end, said = None, time.time() + recovery_s, 0
+    while time.time() < end:
+        total = total_lag(stack)
+        if total == 0:
+            return
+        if total is not None and (best is None or total < best):
+            best, end = total, time.time() + recovery_s
+        if time.time() - said > 15:
+            log(f"waiting for the consumers to catch up: {total} messages behind")
+            said = time.time()
+        time.sleep(1)
+
+
 def verdict(stack, load, recovery_s):
-    """Reads the stack until check() passes, or until nothing has moved for
-    recovery_s (a stuck stack, not a slow one), then once more a moment
-    later, so a late duplicate is seen too."""
+    """Waits for the consumers to drain, then reads the stack until check()
+    passes (a clock may fire only after the lag first reads 0), or until
+    nothing has moved for recovery_s (a stuck stack, not a slow one); then
+    once more a moment later, so a late duplicate is seen too."""
     done, end = -1, time.time() + recovery_s
     while True:
+        wait_drained(stack, recovery_s)
         t = check(collect(stack, load), EXPECT)
         if not t.failed() or time.time() > end:
             break
         if progress(t) > done:
             done, end = progress(t), time.time() + recovery_s
-        log("waiting for the stack to catch up: " + ", ".join(
+        log("not there yet: " + ", ".join(
             f"{k} {r['sent']}/{r['expected']}" for k, r in t.counts.items()))
-        time.sleep(3 if len(load.requests) <= 1000 else 15)
+        time.sleep(3)
     time.sleep(3)
     return check(collect(stack, load), EXPECT)
 
@@ -203,7 +238,8 @@ def run(stack, seed):
     n = env_int("SENDPATH_CHAOS_REQUESTS", 300)
     rounds = env_int("SENDPATH_CHAOS_ROUNDS", 1)
     rng = random.Random(seed)
-    log(f"seed {seed}: {n} requests, at least {rounds} fault rounds")
+    log(f"seed {seed}: {n} requests, at least {rounds} fault rounds, {stack.partitions} "
+        f"partitions")
     t0 = time.time()
     # The work is spread over the rounds of faults (one is ~65 s on 2
     # cores): requests over spread_s, then the clock's four steps.
@@ -232,13 +268,16 @@ def report(t, f, load, rounds, t_faults, t_total):
         kind = "SIGKILL+restart" if what.startswith("SIGKILL") else what.split(" ")[0]
         by_kind.setdefault(kind, []).append(took)
     print(f"chaos: {len(load.requests)} requests ({load.via_kafka()} on sendpath.commands, "
-          f"{load.retries()} retries), {rounds} fault "
-          f"rounds, {len(f.done)} faults, {t_faults:.0f} s under faults, {t_total:.0f} s in all",
-          file=sys.stderr)
+          f"{load.retries()} retries), {rounds} fault rounds, {len(f.done)} faults; "
+          f"{t_faults:.0f} s of work and faults, then {t_total - t_faults:.0f} s to catch up "
+          f"and check", file=sys.stderr)
     for kind, ts in sorted(by_kind.items()):
         print(f"chaos: {kind:16} x{len(ts):3}  recovered (every service ready) in "
               f"{min(ts):.1f}-{max(ts):.1f} s", file=sys.stderr)
     print(t.table(), file=sys.stderr)
+    print(f"chaos: lost {sum(r['lost'] for r in t.counts.values())}, duplicated "
+          f"{sum(r['duplicated'] for r in t.counts.values())} (cases, deadline events and "
+          f"emails together)", file=sys.stderr)
     for key, status, body in load.refused[:5]:
         print(f"chaos: refused {key}: {status} {body}", file=sys.stderr)
     for p in t.problems:
@@ -252,7 +291,11 @@ def main():
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     seed = env_int("SENDPATH_CHAOS_SEED", random.randrange(1 << 30))
-    stack = ChaosStack(args.build_dir, args.source_dir, clock_start=START,
+    # ~12 messages per request on the busiest topics, ~600 bytes each: 6
+    # partitions hold a few thousand requests' worth within the mock's 5 MiB.
+    n = env_int("SENDPATH_CHAOS_REQUESTS", 300)
+    partitions = env_int("SENDPATH_CHAOS_PARTITIONS", 6 if n <= 3000 else 6 * (n // 3000 + 1))
+    stack = ChaosStack(args.build_dir, args.source_dir, clock_start=START, partitions=partitions,
                        extra_env={"SENDPATH_NOTIFY_CASEWORKER_EMAIL": CASEWORKERS,
                                   "SENDPATH_HTTP_RATE_LIMIT": "0",
                                   "SENDPATH_LOG_LEVEL": "info"})

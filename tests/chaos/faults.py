@@ -44,9 +44,14 @@ BROKERS = 3
 
 
 class ChaosStack(Stack):
-    def __init__(self, *args, **kw):
+    """partitions: of every topic (= timers shards). The mock broker keeps
+    about 5 MiB per partition and silently drops the oldest messages past
+    that, so a long run needs more partitions than the default 6 to keep
+    every message it counts (collect() fails the run if any was dropped)."""
+    def __init__(self, *args, partitions=6, **kw):
         super().__init__(*args, **kw)
         self.control_port = free_port()
+        self.partitions = partitions
 
     def start_redis(self):
         self._spawn("redis", ["redis-server", "--port", str(self.redis_port),
@@ -58,6 +63,7 @@ class ChaosStack(Stack):
     def start_broker(self):
         self._spawn("broker", [os.path.join(self.build, "tools/broker/sendpath-broker"),
                                "--brokers", str(BROKERS),
+                               "--partitions", str(self.partitions),
                                "--bootstrap-file", self.bootstrap_file,
                                "--control-port", str(self.control_port)])
         wait_for("broker bootstrap file",
