@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <cjson/cJSON.h>
 #include "kafka.h"
 #include "log.h"
 
@@ -239,6 +240,14 @@ void sp_producer_close(sp_producer *p, int timeout_ms) {
 
 /* ---- consumer ------------------------------------------------------------ */
 
+/* The group's committed offset of one assigned partition, as librdkafka's
+ * statistics last reported it (RD_KAFKA_OFFSET_INVALID: none committed). */
+typedef struct consumer_committed {
+    char topic[256];
+    int32_t partition;
+    int64_t offset;
+} consumer_committed;
+
 struct sp_consumer {
     rd_kafka_t *rk;
     rd_kafka_queue_t *q;
@@ -253,6 +262,8 @@ struct sp_consumer {
     void (*stop_cb)(void *);
     void *stop_opaque;
     sp_metric *m_processed, *m_retries; /* borrowed; may be NULL */
+    consumer_committed *committed; /* from statistics; see consumer_stats_cb */
+    int ncommitted;
 };
 
 static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -307,13 +318,68 @@ static void consumer_timer_cb(uv_timer_t *t) {
     consumer_drain(c);
 }
 
+/* Notes one partition's committed offset, from a statistics "partitions"
+ * entry, as entry n. Returns 1 if noted, 0 if the entry is not a partition
+ * (librdkafka lists an "unassigned" -1), -1 on allocation failure. */
+static int consumer_note_committed(sp_consumer *c, int n, const char *topic,
+                                   const cJSON *part) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(part, "partition");
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(part, "committed_offset");
+    if (!cJSON_IsNumber(id) || id->valueint < 0 || !cJSON_IsNumber(off)) return 0;
+    if (n % 16 == 0) {
+        consumer_committed *more = realloc(c->committed, (size_t)(n + 16) * sizeof(*more));
+        if (!more) return -1;
+        c->committed = more;
+    }
+    snprintf(c->committed[n].topic, sizeof(c->committed[n].topic), "%s", topic);
+    c->committed[n].partition = (int32_t)id->valueint;
+    c->committed[n].offset = (int64_t)off->valuedouble;
+    return 1;
+}
+
+/* librdkafka's statistics (statistics.interval.ms), served on the loop by
+ * rd_kafka_consumer_poll. Only the committed offsets are kept: the position
+ * of a partition from which nothing was consumed since it was assigned is
+ * unknown to rd_kafka_position(), yet fetching starts at the committed
+ * offset, so that is where the partition stands (sp_consumer_lag). Without
+ * it, a service restarted with nothing left to do reported every message of
+ * its partitions as lag, for ever: the chaos suite saw it after a SIGKILL. */
+static int consumer_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    sp_consumer *c = opaque;
+    cJSON *root = cJSON_ParseWithLength(json, len), *topic, *part;
+    int n = 0, r;
+    cJSON_ArrayForEach(topic, cJSON_GetObjectItemCaseSensitive(root, "topics")) {
+        cJSON_ArrayForEach(part, cJSON_GetObjectItemCaseSensitive(topic, "partitions")) {
+            if ((r = consumer_note_committed(c, n, topic->string, part)) == -1) goto done;
+            n += r;
+        }
+    }
+done:
+    c->ncommitted = n;
+    cJSON_Delete(root);
+    return 0; /* librdkafka frees json */
+}
+
+/* The committed offset of topic/partition from the last statistics;
+ * RD_KAFKA_OFFSET_INVALID if none was committed, RD_KAFKA_OFFSET_END if no
+ * statistics told yet. */
+static int64_t consumer_committed_offset(const sp_consumer *c, const char *topic,
+                                         int32_t partition) {
+    for (int i = 0; i < c->ncommitted; i++)
+        if (c->committed[i].partition == partition && strcmp(c->committed[i].topic, topic) == 0)
+            return c->committed[i].offset;
+    return RD_KAFKA_OFFSET_END;
+}
+
 sp_consumer *sp_consumer_new(uv_loop_t *loop, const sp_conf_kvs *settings,
                              const sp_consumer_options *opt, char *errstr,
                              size_t size) {
     static const char *const defaults[] = {
         "enable.auto.offset.store", "false", "enable.auto.commit", "true",
         "auto.offset.reset", "earliest", "log.queue", "true",
-        "enable.partition.eof", "false", NULL};
+        "enable.partition.eof", "false",
+        /* Committed offsets for sp_consumer_lag (consumer_stats_cb). */
+        "statistics.interval.ms", "1000", NULL};
     sp_consumer *c = calloc(1, sizeof(*c));
     rd_kafka_conf_t *conf = NULL;
     rd_kafka_topic_partition_list_t *subs = NULL;
@@ -328,6 +394,7 @@ sp_consumer *sp_consumer_new(uv_loop_t *loop, const sp_conf_kvs *settings,
     if (!(conf = kafka_conf_build(defaults, settings, "consumer.", errstr, size))) goto fail;
     if (rd_kafka_conf_set(conf, "group.id", opt->group_id, errstr, size)) goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, consumer_rebalance_cb);
+    rd_kafka_conf_set_stats_cb(conf, consumer_stats_cb);
     rd_kafka_conf_set_opaque(conf, c);
     if (!(c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, size))) goto fail;
     conf = NULL; /* owned by rk now */
@@ -445,11 +512,19 @@ int64_t sp_consumer_lag(const sp_consumer *c, const char *topic) {
         if (topic && strcmp(tp->topic, topic) != 0) continue;
         if (rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi))
             continue;
-        int64_t pos = tp->offset >= 0 ? tp->offset : lo;
+        int64_t pos = tp->offset;
+        if (pos < 0) { /* nothing consumed since assigned: fetching starts here */
+            pos = consumer_committed_offset(c, tp->topic, tp->partition);
+            if (pos == RD_KAFKA_OFFSET_END) {
+                lag = -1; /* not known yet: statistics come within a second */
+                break;
+            }
+            if (pos < 0) pos = lo; /* none committed: auto.offset.reset=earliest */
+        }
         if (hi > pos) lag += hi - pos;
     }
     rd_kafka_topic_partition_list_destroy(parts);
-    return lag + consumer_batch_count(c, topic);
+    return lag < 0 ? -1 : lag + consumer_batch_count(c, topic);
 }
 
 void sp_consumer_stop(sp_consumer *c, void (*cb)(void *), void *opaque) {
@@ -470,6 +545,7 @@ static void consumer_handle_closed(uv_handle_t *h) {
     if (--c->open_handles == 0) {
         free(c->batch);
         free(c->group);
+        free(c->committed);
         free(c);
     }
 }
