@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include "api.h"
 #include "erase.h"
+#include "repair.h"
 #include "submit.h"
 #include "topic.h"
 
@@ -24,6 +25,12 @@ static const sp_conf_def intake_conf_table[] = {
      36500, NULL,
      "Days after a case was withdrawn or closed before it may be erased (the "
      "authority's retention period); 0: at once"},
+    {"repair.after_s", SP_CONF_INT, offsetof(intake_conf, repair_after_s), "60", 1,
+     86400, NULL,
+     "A request's event still unpublished after this long (its intake died, or the "
+     "broker failed it and the client never retried) is published by intake itself"},
+    {"repair.interval_ms", SP_CONF_INT, offsetof(intake_conf, repair_interval_ms), "5000",
+     100, 3600000, NULL, "How often intake looks for such requests (ms)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -32,7 +39,7 @@ static int intake_init(sp_service *s, char *errstr, size_t size) {
         snprintf(errstr, size, "intake: too many HTTP routes");
         return -1;
     }
-    return 0;
+    return intake_repair_start(s, errstr, size);
 }
 
 static const int intake_topics[] = {SP_TOPIC_COMMANDS, -1};
@@ -44,6 +51,7 @@ static const sp_service_def intake_def = {
     .consume = intake_topics,
     .init = intake_init,
     .on_batch = intake_topic_batch,
+    .stop = intake_repair_stop,
 };
 
 int main(int argc, char **argv) { return sp_service_main(&intake_def, argc, argv); }

@@ -6,6 +6,14 @@
 #include "log.h"
 #include "store.h"
 
+/* Every reservation also enters intake:pending, scored by Redis's clock in
+ * ms, until it is marked done: repair.c republishes what a request left
+ * there (its intake died, or the broker failed it and the client never
+ * retried). KEYS[k] is intake:pending. */
+#define PENDING_ADD_LUA(k)                                                      \
+    "local t = redis.call('TIME')\n"                                            \
+    "redis.call('ZADD', KEYS[" #k "], t[1] * 1000 + math.floor(t[2] / 1000), KEYS[1])\n"
+
 static const char reserve_lua[] =
     "local idem = redis.call('HMGET', KEYS[1], 'case_id', 'state', 'event', 'fp',\n"
     "                        'etype', 'eid')\n"
@@ -22,6 +30,7 @@ static const char reserve_lua[] =
     "redis.call('HSET', KEYS[1], 'case_id', ARGV[1], 'state', 'pending',\n"
     "           'event', ARGV[2], 'fp', ARGV[3])\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
+    PENDING_ADD_LUA(4)
     "redis.call('SET', KEYS[2], ARGV[1])\n"
     "redis.call('HSET', KEYS[3], 'state', ARGV[9], 'child', ARGV[5],\n"
     "           'received_date', ARGV[6], 'date_of_birth', ARGV[7], 'kind', ARGV[8])\n"
@@ -50,6 +59,7 @@ static const char command_lua[] =
     "redis.call('HSET', KEYS[1], 'case_id', ARGV[1], 'state', 'pending',\n"
     "           'event', ARGV[2], 'fp', ARGV[3])\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
+    PENDING_ADD_LUA(4)
     "if ARGV[6] ~= '' then\n"
     "  redis.call('HSET', KEYS[2], 'state', ARGV[6])\n"
     "  if ARGV[8] ~= '' then redis.call('HSET', KEYS[2], 'state_date', ARGV[8]) end\n"
@@ -106,13 +116,13 @@ int intake_store_reserve(sp_redis *r, const intake_reservation *res,
     snprintf(child, sizeof(child), "intake:child:%s", res->child_key);
     snprintf(casek, sizeof(casek), "intake:case:%s", res->case_id);
     snprintf(ttl, sizeof(ttl), "%lld", res->idem_ttl_s);
-    const char *argv[] = {"EVAL", reserve_lua, "3", idem, child, casek,
+    const char *argv[] = {"EVAL", reserve_lua, "4", idem, child, casek, INTAKE_PENDING_KEY,
                           res->case_id, res->event, res->fingerprint, ttl,
                           res->child_key, res->received_date,
                           res->date_of_birth ? res->date_of_birth : "", res->kind,
                           res->state, res->profile ? res->profile : "",
                           res->school_urn ? res->school_urn : ""};
-    if (sp_redis_command_argv(r, reserve_reply, call, 17, argv, NULL)) {
+    if (sp_redis_command_argv(r, reserve_reply, call, 18, argv, NULL)) {
         free(call);
         return -1;
     }
@@ -130,11 +140,12 @@ int intake_store_reserve_command(sp_redis *r, const intake_command_reservation *
     snprintf(casek, sizeof(casek), "intake:case:%s", res->case_id);
     snprintf(child, sizeof(child), "intake:child:%s", res->child_key ? res->child_key : "");
     snprintf(ttl, sizeof(ttl), "%lld", res->idem_ttl_s);
-    const char *argv[] = {"EVAL", command_lua, "3", idem, casek, child, res->case_id,
+    const char *argv[] = {"EVAL", command_lua, "4", idem, casek, child, INTAKE_PENDING_KEY,
+                          res->case_id,
                           res->event, res->fingerprint, ttl, res->allowed,
                           res->next_state ? res->next_state : "",
                           res->release_child ? "1" : "0", res->date ? res->date : ""};
-    if (sp_redis_command_argv(r, reserve_reply, call, 14, argv, NULL)) {
+    if (sp_redis_command_argv(r, reserve_reply, call, 15, argv, NULL)) {
         free(call);
         return -1;
     }
@@ -148,12 +159,54 @@ int intake_store_case_read(sp_redis *r, const char *case_id, sp_redis_cb cb, voi
                             case_id);
 }
 
+/* The event text is dropped (it is on the topic); its type and id stay so a
+ * repeat is answered exactly as the first time. */
+static const char done_lua[] =
+    "redis.call('HSET', KEYS[1], 'state', 'done', 'event', '', 'etype', ARGV[1],\n"
+    "           'eid', ARGV[2])\n"
+    "redis.call('ZREM', KEYS[2], KEYS[1])\n"
+    "return 1\n";
+
+int intake_store_done_key(sp_redis *r, const char *idem_redis_key, const char *event_type,
+                          const char *event_id, sp_redis_cb cb, void *opaque) {
+    const char *argv[] = {"EVAL", done_lua, "2", idem_redis_key, INTAKE_PENDING_KEY,
+                          event_type, event_id};
+    return sp_redis_command_argv(r, cb, opaque, 7, argv, NULL);
+}
+
 int intake_store_done(sp_redis *r, const char *idem_key, const char *event_type,
                       const char *event_id, sp_redis_cb cb, void *opaque) {
     char idem[96];
     idem_redis_key(idem_key, idem, sizeof(idem));
-    /* The event text is dropped (it is on the topic); its type and id stay so
-     * a repeat is answered exactly as the first time. */
-    return sp_redis_command(r, cb, opaque, "HSET %s state done event %s etype %s eid %s",
-                            idem, "", event_type, event_id);
+    return intake_store_done_key(r, idem, event_type, event_id, cb, opaque);
+}
+
+/* Takes up to ARGV[2] reservations pending longer than ARGV[1] ms and
+ * re-scores them to now: a lease, so that another instance's sweep leaves
+ * them for a whole period. One that is done, or whose record expired, only
+ * leaves the index. Returns {idem key, case id, event, ...}. */
+static const char stale_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]),\n"
+    "                       'LIMIT', 0, tonumber(ARGV[2]))\n"
+    "local out = {}\n"
+    "for _, k in ipairs(due) do\n"
+    "  local h = redis.call('HMGET', k, 'state', 'event', 'case_id')\n"
+    "  if h[1] == 'pending' and h[2] and h[2] ~= '' and h[3] then\n"
+    "    redis.call('ZADD', KEYS[1], now, k)\n"
+    "    out[#out + 1] = k; out[#out + 1] = h[3]; out[#out + 1] = h[2]\n"
+    "  else\n"
+    "    redis.call('ZREM', KEYS[1], k)\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+int intake_store_stale(sp_redis *r, long long older_ms, int max, sp_redis_cb cb,
+                       void *opaque) {
+    char older[24], n[16];
+    snprintf(older, sizeof(older), "%lld", older_ms);
+    snprintf(n, sizeof(n), "%d", max);
+    const char *argv[] = {"EVAL", stale_lua, "1", INTAKE_PENDING_KEY, older, n};
+    return sp_redis_command_argv(r, cb, opaque, 6, argv, NULL);
 }

@@ -15,6 +15,9 @@
  *       school's token (auth.h); absent when it names none. state_date is the
  *       business date of the command that last moved the state (the date a
  *       case closed, for erasure's retention: erase.h).
+ *   intake:pending                         sorted set: the intake:idem:* keys
+ *       still pending, scored by when they were reserved (Redis TIME, ms);
+ *       repair.c republishes those left longer than repair.after_s
  *   intake:erased                          set: sha256 of each erased case id
  *       (erase.h, common/erasure.h)
  *
@@ -87,8 +90,21 @@ int intake_store_reserve_command(sp_redis *r, const intake_command_reservation *
  * the reply to cb is an array in that order, nil where absent. */
 int intake_store_case_read(sp_redis *r, const char *case_id, sp_redis_cb cb, void *priv);
 
-/* Marks the idempotency record done (the event is on the topic). */
+#define INTAKE_PENDING_KEY "intake:pending"
+
+/* Marks the idempotency record done (the event is on the topic) and takes it
+ * out of intake:pending. _key takes the record's Redis key (intake:idem:...)
+ * rather than the client's idempotency key. Return 0 or -1 as
+ * sp_redis_command. */
 int intake_store_done(sp_redis *r, const char *idem_key, const char *event_type,
                       const char *event_id, sp_redis_cb cb, void *opaque);
+int intake_store_done_key(sp_redis *r, const char *idem_redis_key, const char *event_type,
+                          const char *event_id, sp_redis_cb cb, void *opaque);
+
+/* Up to max reservations pending for longer than older_ms, leased to the
+ * caller (repair.c): the reply to cb is a flat array of (idem Redis key,
+ * case id, event text) triples. */
+int intake_store_stale(sp_redis *r, long long older_ms, int max, sp_redis_cb cb,
+                       void *opaque);
 
 #endif

@@ -16,6 +16,8 @@ typedef struct intake_conf {
     long long idem_ttl_s;
     long long commands_max_bytes;
     long long erase_after_days; /* erase.h: days after closing before erasure */
+    long long repair_after_s;      /* repair.h: pending this long is republished */
+    long long repair_interval_ms;  /* repair.h: how often to look */
 } intake_conf;
 
 typedef struct intake_result {

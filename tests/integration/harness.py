@@ -256,13 +256,23 @@ class Stack:
         return port
 
     def start_broker(self):
+        self.control_port = free_port()
         self._spawn("broker", [os.path.join(self.build, "tools/broker/sendpath-broker"),
-                               "--bootstrap-file", self.bootstrap_file])
+                               "--bootstrap-file", self.bootstrap_file,
+                               "--control-port", str(self.control_port)])
         wait_for("broker bootstrap file",
                  lambda: os.path.exists(self.bootstrap_file)
                  and os.path.getsize(self.bootstrap_file) > 0)
         with open(self.bootstrap_file) as f:
             self.bootstrap = f.read().strip()
+
+    def control(self, line):
+        """One command on the broker's control port ("down 1", "up 1",
+        "errors ...", "clear"); fails unless it answers "ok"."""
+        with socket.create_connection(("127.0.0.1", self.control_port), timeout=10) as s:
+            s.sendall((line + "\n").encode())
+            reply = s.makefile().readline().strip()
+        assert reply == "ok", f"broker control {line!r}: {reply}"
 
     @staticmethod
     def service_of(name):
