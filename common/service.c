@@ -106,6 +106,18 @@ int sp_service_partition_of(const sp_service *s, const char *case_id) {
     return sp_kafka_partition_of(case_id, s->partitions);
 }
 
+sp_redis *sp_service_redis_of(sp_service *s, const char *case_id) {
+    return sp_service_redis(s, sp_service_partition_of(s, case_id));
+}
+
+size_t sp_service_redis_all(sp_service *s, sp_redis **out, size_t max) {
+    size_t n = 0, servers = s->shards ? sp_redis_shards_servers(s->shards) : 0;
+    if (s->redis && n < max) out[n++] = s->redis;
+    for (size_t i = 0; i < servers && n < max; i++)
+        out[n++] = sp_redis_shards_server(s->shards, i);
+    return n;
+}
+
 typedef struct service_wait {
     sp_service *s;
     void (*cb)(sp_service *, int, void *);

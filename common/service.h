@@ -164,6 +164,12 @@ sp_redis *sp_service_redis(sp_service *s, int partition);
  * id)) is the server the consumer wrote the case's keys on. 0 for a
  * service that reads no topic. */
 int sp_service_partition_of(const sp_service *s, const char *case_id);
+/* sp_service_redis for case_id's partition (sp_service_partition_of). */
+sp_redis *sp_service_redis_of(sp_service *s, const char *case_id);
+/* Every Redis connection of the service into out (at most max): s->redis
+ * first, then each redis.shards server. Returns the number written.
+ * Borrowed. For what must visit every server: an erasure sweep. */
+size_t sp_service_redis_all(sp_service *s, sp_redis **out, size_t max);
 /* Redis replication is asynchronous: a failover loses the writes the old
  * master acknowledged and had not yet sent on. With redis.wait_replicas = n
  * (> 0) a service calls this before it treats its writes as durable (a
