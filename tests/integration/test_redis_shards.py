@@ -29,6 +29,8 @@ import zlib
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import http, main, wait_for  # noqa: E402
 from test_clocks import bulk_case_id, decision_event, received_event  # noqa: E402
+from test_erasure import DUMP_LUA  # noqa: E402
+from test_slice import REQUEST  # noqa: E402
 
 N = 300
 SHARDS = {"redis-a": (0, 1), "redis-b": (2, 3), "redis-c": (4, 5)}
@@ -143,6 +145,61 @@ def check_evidence_http(stack, ports, cases, partition_of):
     return set(sample)
 
 
+def intake_mentions(stack, port, cases):
+    """case -> the intake keys on the server at port whose name or value
+    names it."""
+    out = {}
+    for line in stack.redis_on(port, "EVAL", DUMP_LUA, "0").splitlines():
+        if line.startswith("intake:"):
+            for c in cases:
+                if c in line:
+                    out.setdefault(c, set()).add(line.split(":")[1])
+    return out
+
+
+def check_intake(stack, ports):
+    """Requests over HTTP: each new case's id is drawn on its child record's
+    partition, so its case, child and idempotency records sit together on
+    that partition's server, where repeats, the child's second request, reads,
+    commands and erasure find them."""
+    children = [dict(REQUEST["child"], family_name=f"Shard{i}") for i in range(24)]
+    made = {}
+    for i, child in enumerate(children):
+        r = stack.post_intake("/v1/requests", dict(REQUEST, child=child), key=f"shard-{i}")
+        assert r.status == 201, (r.status, r.body)
+        made[r.json()["case_id"]] = i
+    part = {c: zlib.crc32(c.encode()) % 6 for c in made}
+    assert len(set(part.values())) > 1, "every case on one partition"
+    wait_for("request.received of every case", lambda: made.keys() <= {
+        m["key"] for m in stack.topic("sendpath.case-events")})
+    on_topic = {m["key"]: m["partition"] for m in stack.topic("sendpath.case-events")
+                if m["key"] in made}
+    assert on_topic == part, "a case's events are not on its id's partition"
+    for name, parts in SHARDS.items():
+        held = intake_mentions(stack, ports[name], made)
+        want = {c for c in made if part[c] in parts}
+        assert set(held) == want, f"intake on {name}: {sorted(set(held) ^ want)[:2]}"
+        assert all(kinds == {"case", "child", "idem"} for kinds in held.values()), held
+    assert stack.redis("KEYS", "intake:*") == "", "an intake key on redis.host"
+
+    c, i = next(iter(made.items()))
+    r = stack.post_intake("/v1/requests", dict(REQUEST, child=children[i]), key=f"shard-{i}")
+    assert r.status == 201 and r.json()["case_id"] == c, ("repeat", r.status, r.body)
+    assert r.headers.get("Idempotent-Replayed") == "true", "a repeat was not found"
+    r = stack.post_intake("/v1/requests", dict(REQUEST, child=children[i]), key="shard-again")
+    assert r.status == 409 and c in r.body, ("the child's open case not found", r.status)
+    for c in made:
+        assert http("GET", stack.url("intake", f"/v1/cases/{c}")).status == 200, c
+    r = stack.post_intake(f"/v1/cases/{c}/withdraw", {"date": "2026-11-23"})
+    assert r.status == 201, ("withdraw", r.status, r.body)
+    assert http("DELETE", stack.url("intake", f"/v1/cases/{c}")).status == 200
+    assert http("GET", stack.url("intake", f"/v1/cases/{c}")).status == 410
+    assert not any(intake_mentions(stack, port, [c]) for port in ports.values()), \
+        "an intake record of the erased case is left"
+    print(f"redis.shards: intake: {len(made)} cases, each with its child and idempotency "
+          f"records on its partition's server; one erased everywhere", file=sys.stderr)
+
+
 def check_refused(stack):
     env = stack.service_env("timers")
     env["SENDPATH_TIMERS_REDIS_SHARDS"] = "0-1@127.0.0.1:1,3-5@127.0.0.1:2"
@@ -158,7 +215,8 @@ def test(stack):
     table = ",".join(f"{lo}-{hi}@127.0.0.1:{ports[name]}" for name, (lo, hi) in SHARDS.items())
     stack.extra_env["SENDPATH_TIMERS_REDIS_SHARDS"] = table
     stack.extra_env["SENDPATH_EVIDENCE_REDIS_SHARDS"] = table
-    for name in ("timers", "evidence"):
+    stack.extra_env["SENDPATH_INTAKE_REDIS_SHARDS"] = table
+    for name in ("timers", "evidence", "intake"):
         stack.start_service(name)
         stack.wait_ready(name)
     check_refused(stack)
@@ -179,6 +237,7 @@ def test(stack):
     sample = check_evidence_http(stack, ports, cases, partition_of)
     cases = [c for c in cases if c not in sample]
     case_set = set(cases)
+    check_intake(stack, ports)
 
     # B goes away (cleanly: its AOF is complete); the clock moves on.
     b = stack.procs.pop("redis-b")
