@@ -32,8 +32,8 @@ const sp_conf_def sp_common_conf_table[] = {
     {"redis.shards", SP_CONF_STRING, C(redis_shards), NULL, 0, 0, NULL,
      "Partitions on other Redis servers, first-last@host:port,... covering every "
      "partition once (docs/scaling.md); a range may name a Sentinel master instead, "
-     "first-last@sentinel:<name>; used by timers for its shards, other "
-     "services keep every key on redis.host; empty: all on redis.host"},
+     "first-last@sentinel:<name>; used by timers, evidence and intake, ops and "
+     "notify keep every key on redis.host; empty: all on redis.host"},
     {"redis.sentinels", SP_CONF_STRING, C(redis_sentinels), NULL, 0, 0, NULL,
      "Redis Sentinels, host:port,...: asked where each Sentinel master named by "
      "redis.sentinel_master or redis.shards is, at start and after every lost "
