@@ -64,7 +64,9 @@ static const char sweep_fields_lua[] =
     "return n\n";
 
 typedef struct sweep {
-    sp_redis *r;
+    sp_redis *r;        /* the server being swept: servers[at] */
+    sp_redis **servers; /* every server to sweep, in turn (owned array) */
+    size_t nservers, at;
     const char *lua; /* sweep_lua or sweep_fields_lua */
     sp_erasure_cb cb;
     void *opaque;
@@ -79,10 +81,23 @@ static void sweep_finish(sweep *w, int err) {
         sp_log(SP_LOG_DEBUG, w->case_id, "erasure: swept %s, %llu key(s) deleted", w->pattern,
                w->deleted);
     w->cb(err, w->opaque);
+    free(w->servers);
     free(w);
 }
 
 static int sweep_next(sweep *w);
+
+/* The SCAN of one server came back to cursor 0: on to the next server, or
+ * done. */
+static void sweep_server_done(sweep *w) {
+    if (++w->at >= w->nservers) {
+        sweep_finish(w, 0);
+        return;
+    }
+    w->r = w->servers[w->at];
+    snprintf(w->cursor, sizeof(w->cursor), "0");
+    if (sweep_next(w)) sweep_finish(w, -1);
+}
 
 static void sweep_checked(sp_redis *r, redisReply *rep, void *priv) {
     sweep *w = priv;
@@ -92,7 +107,7 @@ static void sweep_checked(sp_redis *r, redisReply *rep, void *priv) {
         return;
     }
     w->deleted += (unsigned long long)rep->integer;
-    if (strcmp(w->cursor, "0") == 0) sweep_finish(w, 0);
+    if (strcmp(w->cursor, "0") == 0) sweep_server_done(w);
     else if (sweep_next(w)) sweep_finish(w, -1);
 }
 
@@ -126,7 +141,7 @@ static void sweep_scanned(sp_redis *r, redisReply *rep, void *priv) {
     if (keys->elements > 0) {
         if (sweep_page(w, keys)) sweep_finish(w, -1);
     } else if (strcmp(w->cursor, "0") == 0) {
-        sweep_finish(w, 0);
+        sweep_server_done(w);
     } else if (sweep_next(w)) {
         sweep_finish(w, -1);
     }
@@ -137,11 +152,17 @@ static int sweep_next(sweep *w) {
                             w->cursor, w->pattern);
 }
 
-static int sweep_start(sp_redis *r, const char *lua, const char *pattern,
-                       const char *case_id, sp_erasure_cb cb, void *opaque) {
+static int sweep_start(sp_redis *const *servers, size_t n, const char *lua,
+                       const char *pattern, const char *case_id, sp_erasure_cb cb,
+                       void *opaque) {
     sweep *w = calloc(1, sizeof(*w));
-    if (!w) return -1;
-    w->r = r;
+    if (!w || n == 0 || !(w->servers = malloc(n * sizeof(*w->servers)))) {
+        free(w);
+        return -1;
+    }
+    memcpy(w->servers, servers, n * sizeof(*w->servers));
+    w->nservers = n;
+    w->r = servers[0];
     w->lua = lua;
     w->cb = cb;
     w->opaque = opaque;
@@ -149,6 +170,7 @@ static int sweep_start(sp_redis *r, const char *lua, const char *pattern,
     snprintf(w->pattern, sizeof(w->pattern), "%s", pattern);
     snprintf(w->case_id, sizeof(w->case_id), "%s", case_id);
     if (sweep_next(w)) {
+        free(w->servers);
         free(w);
         return -1;
     }
@@ -157,10 +179,15 @@ static int sweep_start(sp_redis *r, const char *lua, const char *pattern,
 
 int sp_erasure_sweep(sp_redis *r, const char *pattern, const char *case_id,
                      sp_erasure_cb cb, void *opaque) {
-    return sweep_start(r, sweep_lua, pattern, case_id, cb, opaque);
+    return sweep_start(&r, 1, sweep_lua, pattern, case_id, cb, opaque);
 }
 
 int sp_erasure_sweep_fields(sp_redis *r, const char *pattern, const char *case_id,
                             sp_erasure_cb cb, void *opaque) {
-    return sweep_start(r, sweep_fields_lua, pattern, case_id, cb, opaque);
+    return sweep_start(&r, 1, sweep_fields_lua, pattern, case_id, cb, opaque);
+}
+
+int sp_erasure_sweep_each(sp_redis *const *servers, size_t n, const char *pattern,
+                          const char *case_id, sp_erasure_cb cb, void *opaque) {
+    return sweep_start(servers, n, sweep_lua, pattern, case_id, cb, opaque);
 }

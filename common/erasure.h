@@ -50,5 +50,12 @@ int sp_erasure_sweep(sp_redis *r, const char *pattern, const char *case_id,
  * contains case_id, and keeps the key. */
 int sp_erasure_sweep_fields(sp_redis *r, const char *pattern, const char *case_id,
                             sp_erasure_cb cb, void *opaque);
+/* As sp_erasure_sweep, over each of n servers in turn (n >= 1; the array
+ * is copied, the connections borrowed): a service that spreads its keys
+ * over servers (redis.shards) sweeps them all, since a record written
+ * before a partition moved to another server can still be on the old one.
+ * cb is called once, after the last server, or at the first failure. */
+int sp_erasure_sweep_each(sp_redis *const *servers, size_t n, const char *pattern,
+                          const char *case_id, sp_erasure_cb cb, void *opaque);
 
 #endif

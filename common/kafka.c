@@ -213,6 +213,20 @@ int sp_producer_send(sp_producer *p, const char *topic, const char *key,
 
 size_t sp_producer_inflight(const sp_producer *p) { return p->inflight; }
 
+int sp_kafka_partition_of(const char *key, int count) {
+    if (count <= 0) return 0;
+    return (int)rd_kafka_msg_partitioner_consistent(NULL, key, strlen(key), count, NULL,
+                                                    NULL);
+}
+
+int sp_kafka_partitioner_check(const sp_conf_kvs *settings, char *errstr, size_t size) {
+    const char *v = sp_conf_kvs_get(settings, "partitioner");
+    if (!v || !strcmp(v, "consistent_random") || !strcmp(v, "consistent")) return 0;
+    snprintf(errstr, size, "kafka.partitioner = %s: keys routed by partition "
+             "(redis.shards) need consistent_random or consistent", v);
+    return -1;
+}
+
 void sp_producer_set_metrics(sp_producer *p, sp_metric *latency, sp_metric *errors) {
     p->m_latency = latency;
     p->m_errors = errors;

@@ -65,6 +65,16 @@ rd_kafka_t *sp_producer_handle(sp_producer *p);
  * nothing left to send; the uv handles are closed, so run the loop after. */
 void sp_producer_close(sp_producer *p, int timeout_ms);
 
+/* The partition, of count, a producer puts a message keyed by key on: the
+ * CRC-32 of the key modulo count (rd_kafka_msg_partitioner_consistent),
+ * which is what librdkafka's default partitioner, consistent_random, does
+ * for every non-empty key. Our producers and kcat use that default;
+ * sp_kafka_partitioner_check refuses settings that change it. */
+int sp_kafka_partition_of(const char *key, int count);
+/* 0 if settings leave the partitioner as consistent_random or consistent
+ * (so sp_kafka_partition_of holds); -1 with errstr naming the setting. */
+int sp_kafka_partitioner_check(const sp_conf_kvs *settings, char *errstr, size_t size);
+
 /* A batch of messages: valid until sp_consumer_batch_done/_retry. */
 typedef void (*sp_consume_cb)(sp_consumer *c, rd_kafka_message_t **msgs,
                               size_t n, void *opaque);

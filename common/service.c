@@ -32,8 +32,8 @@ const sp_conf_def sp_common_conf_table[] = {
     {"redis.shards", SP_CONF_STRING, C(redis_shards), NULL, 0, 0, NULL,
      "Partitions on other Redis servers, first-last@host:port,... covering every "
      "partition once (docs/scaling.md); a range may name a Sentinel master instead, "
-     "first-last@sentinel:<name>; used by timers for its shards, other "
-     "services keep every key on redis.host; empty: all on redis.host"},
+     "first-last@sentinel:<name>; used by timers, evidence and intake, ops and "
+     "notify keep every key on redis.host; empty: all on redis.host"},
     {"redis.sentinels", SP_CONF_STRING, C(redis_sentinels), NULL, 0, 0, NULL,
      "Redis Sentinels, host:port,...: asked where each Sentinel master named by "
      "redis.sentinel_master or redis.shards is, at start and after every lost "
@@ -100,6 +100,22 @@ int64_t sp_service_now(const sp_service *s) { return sp_clock_now_ms(&s->clock);
 
 sp_redis *sp_service_redis(sp_service *s, int partition) {
     return s->shards ? sp_redis_shards_get(s->shards, partition) : s->redis;
+}
+
+int sp_service_partition_of(const sp_service *s, const char *case_id) {
+    return sp_kafka_partition_of(case_id, s->partitions);
+}
+
+sp_redis *sp_service_redis_of(sp_service *s, const char *case_id) {
+    return sp_service_redis(s, sp_service_partition_of(s, case_id));
+}
+
+size_t sp_service_redis_all(sp_service *s, sp_redis **out, size_t max) {
+    size_t n = 0, servers = s->shards ? sp_redis_shards_servers(s->shards) : 0;
+    if (s->redis && n < max) out[n++] = s->redis;
+    for (size_t i = 0; i < servers && n < max; i++)
+        out[n++] = sp_redis_shards_server(s->shards, i);
+    return n;
 }
 
 typedef struct service_wait {
@@ -564,29 +580,49 @@ static int service_kafka(sp_service *s, char *errstr, size_t size) {
     return 0;
 }
 
+/* The partition count of the topics the service reads into s->partitions.
+ * With redis.shards they must agree, or one case's events would arrive on
+ * two partition numbers, so two shards. */
+static int service_partitions(sp_service *s, int sharded, char *errstr, size_t size) {
+    const sp_topic_def *first = NULL;
+    for (size_t i = 0; s->def->consume && s->def->consume[i] >= 0; i++) {
+        const sp_topic_def *t = &sp_topic_table[s->def->consume[i]];
+        if (!first) first = t;
+        if (t->partitions != first->partitions && sharded) {
+            snprintf(errstr, size, "redis.shards: %s has %d partitions and %s %d; a "
+                     "case would be on two shards", first->name, first->partitions,
+                     t->name, t->partitions);
+            return -1;
+        }
+        if (t->partitions > s->partitions) s->partitions = t->partitions;
+    }
+    return 0;
+}
+
 /* redis.shards, checked against the partition counts of the topics the
- * service reads (a partition is a shard). */
+ * service reads (a partition is a shard), and the producer's partitioner
+ * (sp_service_partition_of must choose as it does). */
 static int service_shards(sp_service *s, const sp_redis_options *ro, char *errstr,
                           size_t size) {
-    int partitions = 0;
-    if (!s->common->redis_shards || !*s->common->redis_shards) return 0;
+    int sharded = s->common->redis_shards && *s->common->redis_shards;
+    if (service_partitions(s, sharded && s->def->redis_by_partition, errstr, size))
+        return -1;
+    if (!sharded) return 0;
     if (!s->def->redis_by_partition) {
         sp_info("redis.shards: not used by %s, whose keys all stay on redis.host",
                 s->def->name);
         return 0;
     }
-    for (size_t i = 0; s->def->consume && s->def->consume[i] >= 0; i++)
-        if (sp_topic_table[s->def->consume[i]].partitions > partitions)
-            partitions = sp_topic_table[s->def->consume[i]].partitions;
-    if (!partitions) {
+    if (!s->partitions) {
         snprintf(errstr, size, "redis.shards: %s reads no topic, so has no partitions",
                  s->def->name);
         return -1;
     }
-    if (!(s->shards = sp_redis_shards_open(s->loop, s->common->redis_shards, partitions, ro,
-                                           errstr, size)))
+    if (sp_kafka_partitioner_check(&s->kafka, errstr, size)) return -1;
+    if (!(s->shards = sp_redis_shards_open(s->loop, s->common->redis_shards, s->partitions,
+                                           ro, errstr, size)))
         return -1;
-    sp_info("redis: %d partitions over %zu server(s) (redis.shards)", partitions,
+    sp_info("redis: %d partitions over %zu server(s) (redis.shards)", s->partitions,
             sp_redis_shards_servers(s->shards));
     return 0;
 }

@@ -127,6 +127,7 @@ struct sp_service {
     sp_metrics *metrics;
     sp_redis *redis;          /* redis.host: every key not routed by partition */
     sp_redis_shards *shards;  /* redis.shards, or NULL: see sp_service_redis */
+    int partitions;           /* of the topics it reads: partition_of's count */
     sp_producer *producer;
     sp_consumer *consumer;
     struct sp_screen *screen; /* limits and erased cases before on_batch */
@@ -156,6 +157,19 @@ int64_t sp_service_now(const sp_service *s);
  * the shard table (the topic has more partitions than the table covers;
  * the caller fails the batch). Borrowed. */
 sp_redis *sp_service_redis(sp_service *s, int partition);
+/* The partition of case_id's events on the topics the service reads (all
+ * have one count, checked at start), as the producers chose it
+ * (sp_kafka_partition_of): for the paths that have a case id but no
+ * message (HTTP), so that sp_service_redis(s, sp_service_partition_of(s,
+ * id)) is the server the consumer wrote the case's keys on. 0 for a
+ * service that reads no topic. */
+int sp_service_partition_of(const sp_service *s, const char *case_id);
+/* sp_service_redis for case_id's partition (sp_service_partition_of). */
+sp_redis *sp_service_redis_of(sp_service *s, const char *case_id);
+/* Every Redis connection of the service into out (at most max): s->redis
+ * first, then each redis.shards server. Returns the number written.
+ * Borrowed. For what must visit every server: an erasure sweep. */
+size_t sp_service_redis_all(sp_service *s, sp_redis **out, size_t max);
 /* Redis replication is asynchronous: a failover loses the writes the old
  * master acknowledged and had not yet sent on. With redis.wait_replicas = n
  * (> 0) a service calls this before it treats its writes as durable (a

@@ -109,7 +109,8 @@ static void return_delivered(rd_kafka_resp_err_t err, void *opaque) {
         return;
     }
     sp_log(SP_LOG_INFO, ret->case_id, "advice received from adviser %s", ret->adviser);
-    if (evidence_store_done(ar->s->redis, ret->idem_key, ar->answer, return_done_cb, ar))
+    if (evidence_store_done(sp_service_redis_of(ar->s, ret->case_id), ret->idem_key,
+                            ar->answer, return_done_cb, ar))
         return_answer(ar, 201, ar->answer);
 }
 
@@ -315,7 +316,7 @@ static void handle_advice(sp_http_req *req, void *opaque) {
     rd->s = s;
     rd->http = req;
     snprintf(rd->case_id, sizeof(rd->case_id), "%s", id);
-    if (evidence_store_read(s->redis, id, advice_read_cb, rd)) {
+    if (evidence_store_read(sp_service_redis_of(s, id), id, advice_read_cb, rd)) {
         sp_http_respond_problem(req, 503, "Unavailable", "Storage is unavailable; retry", NULL);
         free(rd);
     }

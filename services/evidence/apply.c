@@ -111,7 +111,8 @@ static int apply_received(apply_batch *b, const sp_event *ev, char *why, size_t 
                              child_str(ev, "school", "senco_email"),
                              child_str(ev, "school", "urn")};
     apply_op *op = op_new(b, ev->subject);
-    if (op && evidence_store_project(b->s->redis, ev->subject, &p, projected_cb, op))
+    if (op && evidence_store_project(sp_service_redis_of(b->s, ev->subject), ev->subject, &p,
+                                     projected_cb, op))
         op_unsent(op);
     return 0;
 }
@@ -184,8 +185,8 @@ static int apply_decision(apply_batch *b, const sp_event *ev, char *why, size_t 
     apply_op *op = op_new(b, ev->subject);
     if (!op) return 0;
     snprintf(op->received_date, sizeof(op->received_date), "%s", rrd ? rrd : "");
-    if (evidence_store_request(b->s->redis, ev->subject, date, names, es->advisers.nselected,
-                               requested_cb, op))
+    if (evidence_store_request(sp_service_redis_of(b->s, ev->subject), ev->subject, date,
+                               names, es->advisers.nselected, requested_cb, op))
         op_unsent(op);
     return 0;
 }

@@ -93,6 +93,8 @@ static const sp_service_def evidence_def = {
     .conf_size = sizeof(evidence_conf),
     .conf_table = evidence_conf_table,
     .consume = evidence_topics,
+    /* Every key is one case's, on its partition's server (sp_service_redis_of). */
+    .redis_by_partition = 1,
     .init = evidence_init,
     .on_batch = evidence_apply_batch,
     .fini = evidence_fini,

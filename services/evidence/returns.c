@@ -136,7 +136,8 @@ int evidence_return_record(sp_service *s, const evidence_return_input *in,
         evidence_store_fingerprint(fields, 5, fp, sizeof(fp));
         evidence_reservation res = {in->idem_key, fp, in->case_id, in->adviser, in->date,
                                     in->document_ref, event, conf->idem_ttl_s};
-        rc = evidence_store_reserve(s->redis, &res, return_reserved, call);
+        rc = evidence_store_reserve(sp_service_redis_of(s, in->case_id), &res,
+                                    return_reserved, call);
     }
     cJSON_free(event);
     if (rc) {

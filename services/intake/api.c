@@ -170,7 +170,7 @@ static void handle_command(sp_http_req *r, void *opaque) {
     } else if (cr->school == SCHOOL_BY_CASE && !sp_auth_req_any_school(r) &&
                id && sp_case_id_valid(id) && (w = calloc(1, sizeof(*w)))) {
         *w = (school_wait){r, cr, body};
-        if (sp_redis_command(cr->s->redis, command_school_read, w,
+        if (sp_redis_command(sp_service_redis_of(cr->s, id), command_school_read, w,
                              "HGET intake:case:%s school_urn", id) == 0)
             return; /* body is w's now */
         free(w);
@@ -256,7 +256,7 @@ static void handle_case(sp_http_req *r, void *opaque) {
     g->s = s;
     g->r = r;
     snprintf(g->case_id, sizeof(g->case_id), "%s", id);
-    if (sp_redis_command(s->redis, case_got, g,
+    if (sp_redis_command(sp_service_redis_of(s, id), case_got, g,
                          "HMGET intake:case:%s state child received_date date_of_birth kind "
                          "profile school_urn", id)) {
         free(g);

@@ -10,6 +10,7 @@
 #include "erase.h"
 
 #define ERASABLE ",withdrawn,closed,"
+/* On the case's server, with its case and child records (one script). */
 #define ERASED_SET "intake:erased"
 
 /* KEYS: case, erased set. ARGV: the case's hash. {"erased"}, {"none"} or
@@ -89,7 +90,11 @@ static void erase_deleted(sp_redis *r, redisReply *rep, void *priv) {
         erase_fail(e, 503, "Not recorded", "Storage is unavailable; retry");
         return;
     }
-    if (sp_erasure_sweep(e->s->redis, "intake:idem:*", e->res.case_id, erase_swept, e))
+    sp_redis *all[SP_REDIS_SHARDS_MAX + 1];
+    size_t n = sp_service_redis_all(e->s, all, sizeof(all) / sizeof(all[0]));
+    /* Idempotency records are keyed by the client's key: every server is
+     * swept, as a partition may have moved since one was written. */
+    if (sp_erasure_sweep_each(all, n, "intake:idem:*", e->res.case_id, erase_swept, e))
         erase_swept(-1, e);
 }
 
@@ -105,7 +110,8 @@ static void erase_published(rd_kafka_resp_err_t err, void *opaque) {
     snprintf(casek, sizeof(casek), "intake:case:%s", e->res.case_id);
     const char *argv[] = {"EVAL", erase_lua, "3", casek, e->child, ERASED_SET,
                           e->res.case_id, e->hash};
-    if (sp_redis_command_argv(e->s->redis, erase_deleted, e, 8, argv, NULL))
+    if (sp_redis_command_argv(sp_service_redis_of(e->s, e->res.case_id), erase_deleted, e, 8,
+                              argv, NULL))
         erase_fail(e, 503, "Not recorded", "Storage is unavailable; retry");
 }
 
@@ -203,7 +209,7 @@ void intake_erase_submit(sp_service *s, const char *case_id, const char *who,
     sp_erasure_hash(case_id, e->hash, sizeof(e->hash));
     snprintf(casek, sizeof(casek), "intake:case:%s", case_id);
     const char *argv[] = {"EVAL", erase_read_lua, "2", casek, ERASED_SET, e->hash};
-    if (sp_redis_command_argv(s->redis, erase_read, e, 6, argv, NULL))
+    if (sp_redis_command_argv(sp_service_redis_of(s, case_id), erase_read, e, 6, argv, NULL))
         erase_fail(e, 503, "Not recorded", "Storage is unavailable; retry");
 }
 
@@ -256,6 +262,7 @@ static void erase_gone_read(sp_redis *rd, redisReply *rep, void *priv) {
 void intake_erase_answer_missing(sp_service *s, sp_http_req *r, const char *case_id) {
     char hash[SP_ERASURE_HASH_HEX + 1];
     sp_erasure_hash(case_id, hash, sizeof(hash));
-    if (sp_redis_command(s->redis, erase_gone_read, r, "SISMEMBER " ERASED_SET " %s", hash))
+    if (sp_redis_command(sp_service_redis_of(s, case_id), erase_gone_read, r,
+                         "SISMEMBER " ERASED_SET " %s", hash))
         sp_http_respond_problem(r, 404, "No such case", NULL, NULL);
 }

@@ -49,6 +49,9 @@ static const sp_service_def intake_def = {
     .conf_size = sizeof(intake_conf),
     .conf_table = intake_conf_table,
     .consume = intake_topics,
+    /* Every key on its case's partition's server (the child record's too:
+     * a new case's id is drawn on its child's partition, submit.c). */
+    .redis_by_partition = 1,
     .init = intake_init,
     .on_batch = intake_topic_batch,
     .stop = intake_repair_stop,

@@ -111,7 +111,7 @@ static void delivered(rd_kafka_resp_err_t err, void *opaque) {
         return;
     }
     sp_log(SP_LOG_INFO, sub->res.case_id, "%s", sub->res.event_type);
-    if (intake_store_done(sub->s->redis, sub->idem_key, sub->res.event_type,
+    if (intake_store_done(sp_service_redis_of(sub->s, sub->res.case_id), sub->idem_key, sub->res.event_type,
                           sub->res.event_id, done_marked, sub))
         done_marked(NULL, NULL, sub);
 }
@@ -258,6 +258,23 @@ static char *profile_of(const cJSON *data) {
     return text;
 }
 
+/* A new case id whose partition is the child record's: the create script
+ * writes the idempotency record, the child's open case and the case at
+ * once, so with redis.shards all three must be on one server. The child
+ * fixes it (a second request for the child must find its open case), and
+ * the id's random part is drawn again until the id's partition matches:
+ * one draw in `partitions` does, so 64 times that many fail with a
+ * probability below e^-64. Done with or without redis.shards, so that a
+ * deployment can add shards later without moving a case's records apart. */
+static int case_id_for_child(sp_service *s, const char *child, char *buf, size_t size) {
+    int want = sp_kafka_partition_of(child, s->partitions);
+    for (int i = 0; i < 64 * (s->partitions > 0 ? s->partitions : 1); i++) {
+        if (sp_case_id_new(sp_service_now(s), buf, size)) return -1;
+        if (sp_service_partition_of(s, buf) == want) return 0;
+    }
+    return -1;
+}
+
 void intake_submit_create(sp_service *s, intake_create_kind kind, const cJSON *body,
                           const char *idem_key, intake_done_cb cb, void *opaque) {
     intake_conf *conf = s->conf;
@@ -278,7 +295,7 @@ void intake_submit_create(sp_service *s, intake_create_kind kind, const cJSON *b
     snprintf(child, sizeof(child), "%s", k->child_prefix);
     intake_request_child_key(data, child + strlen(child), sizeof(child) - strlen(child));
     intake_request_fingerprint(data, sub->fp, sizeof(sub->fp));
-    if (sp_case_id_new(sp_service_now(s), sub->res.case_id, sizeof(sub->res.case_id))) {
+    if (case_id_for_child(s, child, sub->res.case_id, sizeof(sub->res.case_id))) {
         cJSON_Delete(data);
         fail(sub, 500, "Internal error", "No random source", NULL);
         return;
@@ -299,7 +316,7 @@ void intake_submit_create(sp_service *s, intake_create_kind kind, const cJSON *b
                               date, dob, k->kind, k->state, sub->profile, conf->idem_ttl_s,
                               urn};
     snprintf(sub->res.state, sizeof(sub->res.state), "%s", k->state);
-    if (intake_store_reserve(s->redis, &res, reserved, sub))
+    if (intake_store_reserve(sp_service_redis_of(s, sub->res.case_id), &res, reserved, sub))
         fail(sub, 503, "Not recorded", "Storage is unavailable; retry", NULL);
 }
 
@@ -394,7 +411,8 @@ static void case_read(sp_redis *r, redisReply *rep, void *priv) {
                                       sub->command->from_states, next, sub->event, child,
                                       sub->command->releases_child, conf->idem_ttl_s,
                                       sub->date};
-    if (intake_store_reserve_command(sub->s->redis, &res, reserved, sub))
+    if (intake_store_reserve_command(sp_service_redis_of(sub->s, sub->res.case_id), &res,
+                                     reserved, sub))
         fail(sub, 503, "Not recorded", "Storage is unavailable; retry", NULL);
 }
 
@@ -423,6 +441,6 @@ void intake_submit_command(sp_service *s, const intake_command *c, const char *c
     snprintf(scoped, sizeof(scoped), "%s|%s|%s", c->name, case_id, canon ? canon : "");
     sha256_hex(scoped, sub->fp, sizeof(sub->fp));
     cJSON_free(canon);
-    if (intake_store_case_read(s->redis, case_id, case_read, sub))
+    if (intake_store_case_read(sp_service_redis_of(s, case_id), case_id, case_read, sub))
         fail(sub, 503, "Not recorded", "Storage is unavailable; retry", NULL);
 }

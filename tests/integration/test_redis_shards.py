@@ -1,10 +1,18 @@
-"""Timers' shards on three Redis servers (redis.shards), one of them down.
+"""Timers' and evidence's shards on three Redis servers (redis.shards), one
+of them down.
 
     redis.shards = 0-1@A,2-3@B,4-5@C
 
-300 cases are put on case-events. Each case's clock must be armed on the
-server of its partition and nowhere else (not on the other two, not on
-redis.host). Then B stops, the clock moves so every first "approaching"
+300 cases are put on case-events (kcat, librdkafka's default partitioner:
+each case's partition must be CRC-32(case id) mod 6, what the services'
+sp_service_partition_of computes for their HTTP paths). Each case's clock
+must be armed on the server of its partition and nowhere else (not on the
+other two, not on redis.host), and so must evidence's records of it. For one
+case per partition, evidence's HTTP paths, which have only the case id, must
+find the records its consumer wrote (GET advice lists the advisers asked, a
+POSTed return is accepted) and put the idempotency record on the case's
+server; case.erased must leave nothing of the case on any server. Then B
+stops, the clock moves so every first "approaching"
 point is due: the shards of A and C fire, B's two wait and timers reports
 not ready; B comes back on the same port with its AOF and its shards fire
 too, each point once. A table that leaves a partition without a server
@@ -16,21 +24,27 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import main, wait_for  # noqa: E402
-from test_clocks import bulk_case_id, received_event  # noqa: E402
+from harness import http, main, wait_for  # noqa: E402
+from test_clocks import bulk_case_id, decision_event, received_event  # noqa: E402
+from test_erasure import DUMP_LUA  # noqa: E402
+from test_slice import REQUEST  # noqa: E402
 
 N = 300
 SHARDS = {"redis-a": (0, 1), "redis-b": (2, 3), "redis-c": (4, 5)}
 
 
 def approaching(stack, cases):
-    """case -> ids of its approaching/0 events."""
+    """case -> ids of its request clock's approaching/0 events (not the
+    advice clocks of the cases evidence asked advisers for)."""
     out = {}
     for m in stack.topic("sendpath.deadlines"):
         if m["key"] in cases and "/approaching/0" in m["value"]:
-            out.setdefault(m["key"], set()).add(json.loads(m["value"])["id"])
+            eid = json.loads(m["value"])["id"]
+            if eid.split(":")[1] != "advice":
+                out.setdefault(m["key"], set()).add(eid)
     return out
 
 
@@ -51,6 +65,141 @@ def check_placement(stack, ports, cases, partition_of):
           file=sys.stderr)
 
 
+def evidence_cases(stack, port):
+    """case -> the kinds of evidence:<kind>:<case> keys on the server at port
+    (idempotency records and the erased set are not per-case keys)."""
+    held = {}
+    for key in stack.redis_on(port, "KEYS", "evidence:*").split():
+        parts = key.split(":")
+        if len(parts) == 3 and parts[1] not in ("idem",):
+            held.setdefault(parts[2], set()).add(parts[1])
+    return held
+
+
+def idem_cases(stack, port, cases):
+    """The cases named in the evidence:idem:* records on the server at port."""
+    found = set()
+    for key in stack.redis_on(port, "KEYS", "evidence:idem:*").split():
+        text = stack.redis_on(port, "HGETALL", key)
+        found |= {c for c in cases if c in text}
+    return found
+
+
+def check_evidence_placement(stack, ports, cases, partition_of):
+    wait_for("evidence to know every case", lambda: sum(
+        len(evidence_cases(stack, port)) for port in ports.values()) >= len(cases),
+        timeout=60)
+    for name, parts in SHARDS.items():
+        held = set(evidence_cases(stack, ports[name]))
+        want = {c for c in cases if partition_of[c] in parts}
+        assert held == want, f"evidence on {name}: {len(held)} cases held, " \
+            f"{len(want)} expected; e.g. {sorted(held ^ want)[:2]}"
+    on_host = [k for k in stack.redis("KEYS", "evidence:*").split() if k != "evidence:erased"]
+    assert not on_host, f"evidence keys on redis.host: {on_host[:3]}"
+
+
+def check_evidence_http(stack, ports, cases, partition_of):
+    """One case per partition: the HTTP paths, which have only the case id,
+    reach the server the consumer wrote the case on."""
+    picked = {}
+    for c in cases:
+        picked.setdefault(partition_of[c], c)
+    assert len(picked) == 6, picked
+    sample = list(picked.values())
+    stack.produce_many("sendpath.case-events",
+                       [(c, decision_event(c, "2026-11-23")) for c in sample])
+    for c in sample:
+        wait_for(f"evidence asked the advisers of {c}", lambda: (
+            (r := http("GET", stack.url("evidence", f"/v1/cases/{c}/advice"))).status == 200
+            and r.json()["requested"]), timeout=30)
+        r = http("POST", stack.url("evidence", f"/v1/cases/{c}/advice/parent"),
+                 {"idempotency_key": f"shards-{c}", "date": "2026-11-23",
+                  "document_ref": "DOC-1", "author": "A parent"})
+        assert r.status == 201, (c, r.status, r.body)
+        r = http("POST", stack.url("evidence", f"/v1/cases/{c}/advice/parent"),
+                 {"idempotency_key": f"shards-{c}", "date": "2026-11-23",
+                  "document_ref": "DOC-1", "author": "A parent"})
+        assert r.status == 200, ("a repeat found no idempotency record", c, r.status)
+    for name, parts in SHARDS.items():
+        held = idem_cases(stack, ports[name], sample)
+        want = {c for c in sample if partition_of[c] in parts}
+        assert held == want, f"idempotency records on {name}: {held} != {want}"
+    assert stack.redis("KEYS", "evidence:idem:*") == "", "an idempotency record on redis.host"
+
+    # case.erased: nothing of the case left on any server, idempotency
+    # records included (the sweep visits every server).
+    erased = sample[:3]
+    stack.produce_many("sendpath.case-events", [(c, json.dumps({
+        "specversion": "1.0", "id": f"{c}/case.erased", "source": "/sendpath/test",
+        "type": "case.erased", "time": "2027-02-01T09:00:00.000Z", "subject": c,
+        "datacontenttype": "application/json",
+        "data": {"case_id": c, "date": "2027-02-01", "previous_state": "closed"}}))
+        for c in erased])
+    left = lambda: {c for port in ports.values() for c in erased  # noqa: E731
+                    if c in evidence_cases(stack, port) or idem_cases(stack, port, [c])}
+    wait_for("evidence to erase the cases on every server", lambda: not left(), timeout=30)
+    kept = {c for port in ports.values() for c in idem_cases(stack, port, sample[3:])}
+    assert kept == set(sample[3:]), "erasure removed another case's record"
+    print(f"redis.shards: evidence: {len(cases)} cases and 6 returns on their partitions' "
+          f"servers only, read back over HTTP; 3 erased on every server", file=sys.stderr)
+    return set(sample)
+
+
+def intake_mentions(stack, port, cases):
+    """case -> the intake keys on the server at port whose name or value
+    names it."""
+    out = {}
+    for line in stack.redis_on(port, "EVAL", DUMP_LUA, "0").splitlines():
+        if line.startswith("intake:"):
+            for c in cases:
+                if c in line:
+                    out.setdefault(c, set()).add(line.split(":")[1])
+    return out
+
+
+def check_intake(stack, ports):
+    """Requests over HTTP: each new case's id is drawn on its child record's
+    partition, so its case, child and idempotency records sit together on
+    that partition's server, where repeats, the child's second request, reads,
+    commands and erasure find them."""
+    children = [dict(REQUEST["child"], family_name=f"Shard{i}") for i in range(24)]
+    made = {}
+    for i, child in enumerate(children):
+        r = stack.post_intake("/v1/requests", dict(REQUEST, child=child), key=f"shard-{i}")
+        assert r.status == 201, (r.status, r.body)
+        made[r.json()["case_id"]] = i
+    part = {c: zlib.crc32(c.encode()) % 6 for c in made}
+    assert len(set(part.values())) > 1, "every case on one partition"
+    wait_for("request.received of every case", lambda: made.keys() <= {
+        m["key"] for m in stack.topic("sendpath.case-events")})
+    on_topic = {m["key"]: m["partition"] for m in stack.topic("sendpath.case-events")
+                if m["key"] in made}
+    assert on_topic == part, "a case's events are not on its id's partition"
+    for name, parts in SHARDS.items():
+        held = intake_mentions(stack, ports[name], made)
+        want = {c for c in made if part[c] in parts}
+        assert set(held) == want, f"intake on {name}: {sorted(set(held) ^ want)[:2]}"
+        assert all(kinds == {"case", "child", "idem"} for kinds in held.values()), held
+    assert stack.redis("KEYS", "intake:*") == "", "an intake key on redis.host"
+
+    c, i = next(iter(made.items()))
+    r = stack.post_intake("/v1/requests", dict(REQUEST, child=children[i]), key=f"shard-{i}")
+    assert r.status == 201 and r.json()["case_id"] == c, ("repeat", r.status, r.body)
+    assert r.headers.get("Idempotent-Replayed") == "true", "a repeat was not found"
+    r = stack.post_intake("/v1/requests", dict(REQUEST, child=children[i]), key="shard-again")
+    assert r.status == 409 and c in r.body, ("the child's open case not found", r.status)
+    for c in made:
+        assert http("GET", stack.url("intake", f"/v1/cases/{c}")).status == 200, c
+    r = stack.post_intake(f"/v1/cases/{c}/withdraw", {"date": "2026-11-23"})
+    assert r.status == 201, ("withdraw", r.status, r.body)
+    assert http("DELETE", stack.url("intake", f"/v1/cases/{c}")).status == 200
+    assert http("GET", stack.url("intake", f"/v1/cases/{c}")).status == 410
+    assert not any(intake_mentions(stack, port, [c]) for port in ports.values()), \
+        "an intake record of the erased case is left"
+    print(f"redis.shards: intake: {len(made)} cases, each with its child and idempotency "
+          f"records on its partition's server; one erased everywhere", file=sys.stderr)
+
+
 def check_refused(stack):
     env = stack.service_env("timers")
     env["SENDPATH_TIMERS_REDIS_SHARDS"] = "0-1@127.0.0.1:1,3-5@127.0.0.1:2"
@@ -63,10 +212,13 @@ def check_refused(stack):
 
 def test(stack):
     ports = {name: stack.start_redis_server(name) for name in SHARDS}
-    stack.extra_env["SENDPATH_TIMERS_REDIS_SHARDS"] = ",".join(
-        f"{lo}-{hi}@127.0.0.1:{ports[name]}" for name, (lo, hi) in SHARDS.items())
-    stack.start_service("timers")
-    stack.wait_ready("timers")
+    table = ",".join(f"{lo}-{hi}@127.0.0.1:{ports[name]}" for name, (lo, hi) in SHARDS.items())
+    stack.extra_env["SENDPATH_TIMERS_REDIS_SHARDS"] = table
+    stack.extra_env["SENDPATH_EVIDENCE_REDIS_SHARDS"] = table
+    stack.extra_env["SENDPATH_INTAKE_REDIS_SHARDS"] = table
+    for name in ("timers", "evidence", "intake"):
+        stack.start_service(name)
+        stack.wait_ready(name)
     check_refused(stack)
 
     cases = [bulk_case_id(8_200_000 + i) for i in range(N)]
@@ -76,7 +228,16 @@ def test(stack):
         m["key"] for m in stack.topic("sendpath.deadlines")
         if m["key"] in case_set and "deadline.started" in m["value"]}) == N, timeout=60)
     partition_of = {m["key"]: m["partition"] for m in stack.topic("sendpath.case-events")}
+    wrong = [c for c in cases if zlib.crc32(c.encode()) % 6 != partition_of[c]]
+    assert not wrong, f"the producer did not choose CRC-32 mod 6 for {wrong[:3]}"
     check_placement(stack, ports, cases, partition_of)
+    check_evidence_placement(stack, ports, cases, partition_of)
+    # The sample's request clocks were met by the decision, or erased: they
+    # fire no more.
+    sample = check_evidence_http(stack, ports, cases, partition_of)
+    cases = [c for c in cases if c not in sample]
+    case_set = set(cases)
+    check_intake(stack, ports)
 
     # B goes away (cleanly: its AOF is complete); the clock moves on.
     b = stack.procs.pop("redis-b")
@@ -97,7 +258,7 @@ def test(stack):
     t0 = time.time()
     stack.start_redis_server("redis-b", port=ports["redis-b"])
     fired = wait_for("B's shards fired after it came back", lambda: (
-        a if len(a := approaching(stack, case_set)) == N else None), timeout=60)
+        a if len(a := approaching(stack, case_set)) == len(cases) else None), timeout=60)
     print(f"redis.shards: B back: its {len(on_b)} clocks fired {time.time() - t0:.1f} s "
           f"after it restarted", file=sys.stderr)
     assert all(len(ids) == 1 for ids in fired.values()), "a point fired under two ids"

@@ -6,7 +6,10 @@
  * the bootstrap port) is counted as an error once its message.timeout.ms
  * passes, and its callback is called once with the error; a send the client
  * refuses up front (queue full) is counted, and its callback never called.
- * Each test runs its own loop and ends by asserting it closes cleanly. */
+ * Each test runs its own loop and ends by asserting it closes cleanly.
+ * And the partition a key goes to: CRC-32 (IEEE, as Python's zlib.crc32
+ * computes it) modulo the count, and the partitioner settings allowed with
+ * keys routed by partition. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -112,8 +115,35 @@ static void test_refused_send_is_an_error(void **state) {
     fixture_close(&f);
 }
 
+/* Expected values from zlib.crc32(key) % count, computed independently. */
+static void test_partition_of_is_crc32_mod_count(void **state) {
+    (void)state;
+    assert_int_equal(sp_kafka_partition_of("c_00000000000000000000000001", 6), 4);
+    assert_int_equal(sp_kafka_partition_of("c_0000000000000000000000000Z", 6), 2);
+    assert_int_equal(sp_kafka_partition_of("c_0000000000000000000000000Z", 8), 4);
+    assert_int_equal(sp_kafka_partition_of("c_0000000000000000000000000Z", 12), 8);
+    assert_int_equal(sp_kafka_partition_of("case-events", 6), 1);
+    assert_int_equal(sp_kafka_partition_of("x", 6), 3);
+    assert_int_equal(sp_kafka_partition_of("x", 0), 0); /* no topic: no partitions */
+}
+
+static void test_partitioner_check(void **state) {
+    sp_conf_kvs kvs = {0};
+    char err[200] = "";
+    (void)state;
+    assert_int_equal(sp_kafka_partitioner_check(&kvs, err, sizeof(err)), 0);
+    assert_int_equal(sp_conf_kvs_set(&kvs, "partitioner", "consistent"), 0);
+    assert_int_equal(sp_kafka_partitioner_check(&kvs, err, sizeof(err)), 0);
+    assert_int_equal(sp_conf_kvs_set(&kvs, "partitioner", "murmur2_random"), 0);
+    assert_int_equal(sp_kafka_partitioner_check(&kvs, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "kafka.partitioner = murmur2_random"));
+    sp_conf_kvs_free(&kvs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_partition_of_is_crc32_mod_count),
+        cmocka_unit_test(test_partitioner_check),
         cmocka_unit_test(test_undelivered_is_an_error),
         cmocka_unit_test(test_refused_send_is_an_error),
     };
