@@ -10,11 +10,13 @@
 /* Reservations taken per sweep: a backlog after an outage drains over a few
  * periods instead of flooding the producer in one. */
 #define REPAIR_BATCH 100
+/* Redis servers swept: redis.host and each redis.shards server. */
+#define REPAIR_MAX_SERVERS 64
 
 typedef struct repair {
     sp_service *s;
     uv_timer_t timer;
-    int sweeping;     /* a stale query is in flight */
+    int sweeping;     /* stale queries in flight, one per Redis server */
     size_t inflight;  /* republished events not yet acknowledged */
     int closed;       /* the timer is closed; free when nothing is in flight */
     sp_metric *m_republished;
@@ -64,8 +66,8 @@ static void republish_delivered(rd_kafka_resp_err_t err, void *opaque) {
     sp_log(SP_LOG_WARN, p->case_id, "intake repair: republished %s %s left pending by an "
            "unfinished request", p->event_type, p->event_id);
     sp_metric_inc(rp->m_republished);
-    if (intake_store_done_key(rp->s->redis, p->idem_key, p->event_type, p->event_id,
-                              republish_marked, p))
+    if (intake_store_done_key(sp_service_redis_of(rp->s, p->case_id), p->idem_key,
+                              p->event_type, p->event_id, republish_marked, p))
         republish_marked(NULL, NULL, p);
 }
 
@@ -101,7 +103,7 @@ static void republish_one(repair *rp, const char *idem_key, const char *case_id,
 static void stale_got(sp_redis *r, redisReply *rep, void *priv) {
     repair *rp = priv;
     (void)r;
-    rp->sweeping = 0;
+    rp->sweeping--;
     if (!rp->closed && rep && rep->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i + 2 < rep->elements; i += 3) {
             redisReply **t = rep->element + i;
@@ -115,15 +117,21 @@ static void stale_got(sp_redis *r, redisReply *rep, void *priv) {
     repair_maybe_free(rp);
 }
 
+/* With redis.shards each server has its own intake:pending (a reservation
+ * is indexed where its records are), so the sweep asks every server. */
 static void repair_tick(uv_timer_t *t) {
     repair *rp = t->data;
     const intake_conf *c = rp->s->conf;
+    sp_redis *servers[REPAIR_MAX_SERVERS];
+    size_t n;
     /* A sweep still waiting, or still publishing the last one's events: the
      * leases keep those, so skip rather than pile up. */
     if (rp->sweeping || rp->inflight || rp->s->stopping) return;
-    if (intake_store_stale(rp->s->redis, c->repair_after_s * 1000, REPAIR_BATCH, stale_got,
-                           rp) == 0)
-        rp->sweeping = 1;
+    n = sp_service_redis_all(rp->s, servers, REPAIR_MAX_SERVERS);
+    for (size_t i = 0; i < n; i++)
+        if (intake_store_stale(servers[i], c->repair_after_s * 1000, REPAIR_BATCH, stale_got,
+                               rp) == 0) /* redis.host: each server's own index */
+            rp->sweeping++;
 }
 
 int intake_repair_start(sp_service *s, char *errstr, size_t size) {
