@@ -298,6 +298,15 @@ def main():
     stack = ChaosStack(args.build_dir, args.source_dir, clock_start=START, partitions=partitions,
                        extra_env={"SENDPATH_NOTIFY_CASEWORKER_EMAIL": CASEWORKERS,
                                   "SENDPATH_HTTP_RATE_LIMIT": "0",
+                                  # One produce request in flight per broker:
+                                  # the mock cluster does not append a request
+                                  # it answers with an injected error, yet
+                                  # appends the next one out of sequence, and
+                                  # then answers the retried one "duplicate
+                                  # sequence", which the producer takes as
+                                  # delivered: a loss Kafka itself would refuse
+                                  # (OUT_OF_ORDER_SEQUENCE). docs/reliability.md
+                                  "SENDPATH_KAFKA_PRODUCER_MAX_IN_FLIGHT": "1",
                                   "SENDPATH_LOG_LEVEL": "info"})
     ok = False
     try:
