@@ -22,12 +22,11 @@ its restart, a broker down for a while then up, a burst of request errors,
 Redis killed and restarted. Each is logged with the time it took to recover.
 """
 import os
-import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from harness import Stack, free_port, http, wait_for  # noqa: E402
+from harness import Stack, http, wait_for  # noqa: E402
 
 # Request errors pushed on the broker, by Kafka API key: every one a broker
 # may really answer with and a client must retry (not a fatal one such as
@@ -50,7 +49,6 @@ class ChaosStack(Stack):
     every message it counts (collect() fails the run if any was dropped)."""
     def __init__(self, *args, partitions=6, **kw):
         super().__init__(*args, **kw)
-        self.control_port = free_port()
         self.partitions = partitions
 
     def start_redis(self):
@@ -61,23 +59,7 @@ class ChaosStack(Stack):
         wait_for("redis", lambda: self.redis("PING") == "PONG")
 
     def start_broker(self):
-        self._spawn("broker", [os.path.join(self.build, "tools/broker/sendpath-broker"),
-                               "--brokers", str(BROKERS),
-                               "--partitions", str(self.partitions),
-                               "--bootstrap-file", self.bootstrap_file,
-                               "--control-port", str(self.control_port)])
-        wait_for("broker bootstrap file",
-                 lambda: os.path.exists(self.bootstrap_file)
-                 and os.path.getsize(self.bootstrap_file) > 0)
-        with open(self.bootstrap_file) as f:
-            self.bootstrap = f.read().strip()
-
-    def control(self, line):
-        """One command on the broker's control port; fails unless "ok"."""
-        with socket.create_connection(("127.0.0.1", self.control_port), timeout=10) as s:
-            s.sendall((line + "\n").encode())
-            reply = s.makefile().readline().strip()
-        assert reply == "ok", f"broker control {line!r}: {reply}"
+        super().start_broker("--brokers", str(BROKERS), "--partitions", str(self.partitions))
 
     def set_clock_running(self, iso):
         """Moves every running service's manual clock; one that is down or

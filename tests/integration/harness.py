@@ -255,10 +255,11 @@ class Stack:
         wait_for(name, lambda: self.redis_on(port, "PING") == "PONG")
         return port
 
-    def start_broker(self):
+    def start_broker(self, *args):
+        """args: more sendpath-broker options ("--brokers", "3")."""
         self.control_port = free_port()
         self._spawn("broker", [os.path.join(self.build, "tools/broker/sendpath-broker"),
-                               "--bootstrap-file", self.bootstrap_file,
+                               *args, "--bootstrap-file", self.bootstrap_file,
                                "--control-port", str(self.control_port)])
         wait_for("broker bootstrap file",
                  lambda: os.path.exists(self.bootstrap_file)
