@@ -299,13 +299,14 @@ def main():
                        extra_env={"SENDPATH_NOTIFY_CASEWORKER_EMAIL": CASEWORKERS,
                                   "SENDPATH_HTTP_RATE_LIMIT": "0",
                                   # One produce request in flight per broker:
-                                  # the mock cluster does not append a request
-                                  # it answers with an injected error, yet
-                                  # appends the next one out of sequence, and
-                                  # then answers the retried one "duplicate
-                                  # sequence", which the producer takes as
-                                  # delivered: a loss Kafka itself would refuse
-                                  # (OUT_OF_ORDER_SEQUENCE). docs/reliability.md
+                                  # the mock cluster does not check an
+                                  # idempotent producer's sequence numbers, so
+                                  # behind a request it failed it appends the
+                                  # next, and the producer, reasoning as it
+                                  # must against Kafka, reports the failed one
+                                  # delivered. tests/chaos/mock_idempotence.c
+                                  # shows it without sendpath; see
+                                  # docs/reliability.md.
                                   "SENDPATH_KAFKA_PRODUCER_MAX_IN_FLIGHT": "1",
                                   "SENDPATH_LOG_LEVEL": "info"})
     ok = False
