@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +32,7 @@ SERVICES = ("intake", "evidence", "timers", "notify", "ops")
 DEFAULT_TOKEN = None
 _DEFAULT = object()
 HARNESS_SCOPES = "intake:write,casework:write,ops:read,admin"
+SETPRIV = shutil.which("setpriv")  # util-linux; see _orphan_proof
 # Lines by which AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer
 # announce a report (the -DSP_ASAN=ON build). Any of them in a process's log
 # fails the test, even when the test itself passed: a report in a path the
@@ -172,6 +174,18 @@ def http(method, url, body=None, headers=None, timeout=10, token=_DEFAULT, conte
         return Response(e.code, e.headers, e.read().decode())
 
 
+def _orphan_proof(argv):
+    """argv wrapped so the process is killed when the test process dies (a
+    ctest timeout kills the test with SIGKILL, which runs no cleanup, and
+    left services running with the ports they held). Linux ties the parent
+    death signal to the thread that forks, so only processes started from
+    the main thread get it: one a chaos thread restarts must outlive that
+    thread."""
+    if SETPRIV and threading.current_thread() is threading.main_thread():
+        return [SETPRIV, "--pdeathsig", "KILL", "--"] + list(argv)
+    return argv
+
+
 class Stack:
     """instances: {service: n} runs n processes of that service, named
     "<service>.1" .. "<service>.<n>", each with its own HTTP port and log file
@@ -219,7 +233,7 @@ class Stack:
     # -- processes -----------------------------------------------------------
     def _spawn(self, name, argv, env=None):
         log = open(os.path.join(self.var, "logs", name + ".log"), "ab")
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+        p = subprocess.Popen(_orphan_proof(argv), stdout=log, stderr=subprocess.STDOUT,
                              env=env or os.environ.copy(), cwd=self.source)
         self.procs[name] = p
         return p
