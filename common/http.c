@@ -379,7 +379,6 @@ static int http_req_rate_limited(sp_http_req *r) {
     uint64_t wait_ms;
 
     if (http_rate_exempt(r->path)) return 0;
-    http_req_copy_client(r);
     wait_ms = sp_ratelimit_take(r->h->rate, r->client[0] ? r->client : "?",
                                 uv_now(r->h->loop));
     if (wait_ms == 0) return 0;
@@ -399,6 +398,9 @@ static enum MHD_Result http_req_begin(sp_http *h, struct MHD_Connection *conn,
 
     if (!r) return MHD_NO;
     *con_cls = r;
+    /* Known from the first callback on, so that every answer's access line
+     * names the client, a 404 or 413 as much as a handled request. */
+    http_req_copy_client(r);
     if (h->rate && http_req_rate_limited(r)) return http_req_answer_here(r);
     /* A declared length over the limit is refused before reading the body:
      * MHD then discards the upload and closes the connection. */
@@ -467,7 +469,6 @@ static enum MHD_Result http_req_dispatch(sp_http_req *r) {
     if (!rt) return http_req_unrouted(r, allow);
     if (http_req_capture(r, caps, ncaps) != 0) return MHD_NO;
     if (http_req_copy_values(r) != 0) return MHD_NO;
-    http_req_copy_client(r);
 
     r->dispatched = 1;
     h->pending++;

@@ -117,11 +117,16 @@ def check_proxy(stack, case_id):
     # Two trusted hops: still that client.
     r = http("GET", url, headers={"X-Forwarded-For": "198.51.100.7, 10.9.9.9"})
     assert r.status == 429, (r.status, r.body)
+    # An answer no handler gave (no route) names its client too.
+    r = http("GET", stack.url("intake", "/v1/nowhere"), headers={"X-Forwarded-For": "198.51.100.9"})
+    assert r.status == 404, (r.status, r.body)
     with open(os.path.join(stack.var, "logs", "intake.log")) as f:
         log = f.read()
     assert f"access GET /v1/cases/{case_id} 200 token=harness client=198.51.100.8 " in log
     assert "client=198.51.100.7 " in log and " via=127.0.0.1" in log
     assert "client=203.0.113.1" not in log, "a forged address reached the log"
+    assert "access GET /v1/nowhere 404 token=- client=198.51.100.9 " in log, \
+        [l for l in log.splitlines() if "/v1/nowhere" in l]
 
 
 def dead_letters(stack, service="intake"):

@@ -424,7 +424,21 @@ static void test_not_found_and_method_not_allowed(void **state) {
     assert_int_equal(sp_http_route(f.h, "PUT", "/v1/cases/:id", h_never, &f), 0);
     assert_int_equal(sp_http_route(f.h, "GET", "/v1/cases/:id/events", h_never, &f), 0);
     fixture_done_with_timer(&f);
+    /* The access log (fd 2) is caught in a file: with no rate limit, the
+     * client used to be known only to routed requests ("client=-"). */
+    FILE *caught = tmpfile();
+    int saved = dup(2);
+    assert_non_null(caught);
+    assert_true(saved >= 0 && dup2(fileno(caught), 2) == 2);
     fixture_run(&f, client_unrouted);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    char logbuf[8192];
+    size_t logn = (rewind(caught), fread(logbuf, 1, sizeof(logbuf) - 1, caught));
+    logbuf[logn] = '\0';
+    fclose(caught);
+    assert_non_null(strstr(logbuf, " 404 token=- client=127.0.0.1 "));
+    assert_non_null(strstr(logbuf, " 405 token=- client=127.0.0.1 "));
 
     j = assert_problem(&f.r[0], 404);
     assert_string_equal(cJSON_GetObjectItem(j, "title")->valuestring, "Not Found");
