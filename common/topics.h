@@ -20,7 +20,8 @@ typedef enum {
 
 typedef struct sp_topic_def {
     const char *name;
-    int partitions; /* default; "topic.<name>.partitions" in config overrides */
+    int partitions; /* what sendpath-broker creates (its --partitions and --topic
+                     * change it); on Kafka the chart's topics.partitions */
     const char *producer;
     const char *description;
 } sp_topic_def;
