@@ -69,8 +69,11 @@ void sp_pipeline_emit(sp_pipeline *p, const char *key, char *text) {
         p->out = o;
         p->cap = cap;
     }
+    size_t len = strlen(key);
+    if (len >= sizeof(p->out[p->n].key)) len = sizeof(p->out[p->n].key) - 1;
+    memcpy(p->out[p->n].key, key, len); /* once per event: no printf */
+    p->out[p->n].key[len] = '\0';
     p->out[p->n].text = text;
-    snprintf(p->out[p->n].key, sizeof(p->out[p->n].key), "%s", key);
     p->n++;
 }
 
