@@ -262,6 +262,22 @@ typedef struct consumer_committed {
     int64_t offset;
 } consumer_committed;
 
+/* Where a batch out stands (kafka.h: batches in flight). */
+typedef enum {
+    BATCH_APPLYING, /* with the service, which has not said it is applied */
+    BATCH_WAITING,  /* applied; the service waits for the rest (acknowledgements) */
+    BATCH_DONE,     /* finished; stored once every older batch is */
+    BATCH_FAILED,   /* to be applied again, with every later batch */
+    BATCH_REPLAY    /* waiting to be handed out again, in order */
+} consumer_batch_state;
+
+struct sp_consumer_batch {
+    sp_consumer *c;
+    rd_kafka_message_t **msgs; /* batch_max long, allocated at start */
+    size_t n;
+    consumer_batch_state state;
+};
+
 struct sp_consumer {
     rd_kafka_t *rk;
     rd_kafka_queue_t *q;
@@ -270,15 +286,33 @@ struct sp_consumer {
     uv_timer_t backstop, kick, retry;
     sp_consumer_options opt;
     char *group; /* owned copy of opt.group_id */
-    rd_kafka_message_t **batch;
-    size_t n;
-    int busy, stopping, assigned, joined, open_handles;
+    /* The batches out, oldest first: a ring of opt.inflight_max slots, head
+     * the oldest, count in use. At most one is APPLYING. */
+    sp_consumer_batch *ring;
+    size_t head, count;
+    int failed;      /* a batch failed: replay once it and the later ones settle */
+    int replay_wait; /* the retry timer holds the replay back */
+    unsigned retry_ms;
+    int stopping, assigned, joined, open_handles;
     void (*stop_cb)(void *);
     void *stop_opaque;
     sp_metric *m_processed, *m_retries; /* borrowed; may be NULL */
     consumer_committed *committed; /* from statistics; see consumer_stats_cb */
     int ncommitted;
 };
+
+/* The i-th batch out, 0 the oldest. */
+static sp_consumer_batch *consumer_at(const sp_consumer *c, size_t i) {
+    return &c->ring[(c->head + i) % c->opt.inflight_max];
+}
+
+/* The batch with the service, or NULL: the newest, or during a replay the
+ * one being replayed. */
+static sp_consumer_batch *consumer_applying(const sp_consumer *c) {
+    for (size_t i = c->count; i-- > 0;)
+        if (consumer_at(c, i)->state == BATCH_APPLYING) return consumer_at(c, i);
+    return NULL;
+}
 
 static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                   rd_kafka_topic_partition_list_t *parts,
@@ -295,26 +329,46 @@ static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (assign && c->opt.on_rebalance) c->opt.on_rebalance(c, 1, parts, c->opt.opaque);
 }
 
-/* Collects up to batch_max messages and hands them over. */
+/* Hands the next batch to be replayed to the service; 0 if there is none. */
+static int consumer_replay_next(sp_consumer *c) {
+    for (size_t i = 0; i < c->count; i++) {
+        sp_consumer_batch *b = consumer_at(c, i);
+        if (b->state != BATCH_REPLAY) continue;
+        b->state = BATCH_APPLYING;
+        c->opt.on_batch(c, b->msgs, b->n, c->opt.opaque);
+        return 1;
+    }
+    return 0;
+}
+
+/* Hands out the next batch: one to replay, or up to batch_max new messages
+ * while a slot is free. Never while a batch is with the service (batches
+ * are applied strictly one after another), nor while a failure waits for
+ * the later batches to settle. */
 static void consumer_drain(sp_consumer *c) {
     rd_kafka_message_t *m;
-    /* Empty the wake-up pipe even while a batch is out, or the level-triggered
-     * poll fires without end; batch_done kicks a drain itself. */
+    sp_consumer_batch *b;
+    /* Empty the wake-up pipe even while batches are out, or the
+     * level-triggered poll fires without end; finishing a batch kicks a
+     * drain itself. */
     pipe_drain(c->fds[0]);
-    if (c->busy || c->stopping) return;
-    c->n = 0;
-    while (c->n < c->opt.batch_max && (m = rd_kafka_consumer_poll(c->rk, 0))) {
+    if (c->stopping || c->failed || c->replay_wait || consumer_applying(c)) return;
+    if (consumer_replay_next(c) || c->count == c->opt.inflight_max) return;
+    b = consumer_at(c, c->count);
+    b->n = 0;
+    while (b->n < c->opt.batch_max && (m = rd_kafka_consumer_poll(c->rk, 0))) {
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 sp_warn("kafka consume: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             continue;
         }
-        c->batch[c->n++] = m;
+        b->msgs[b->n++] = m;
     }
-    if (c->n == 0) return;
-    c->busy = 1;
-    c->opt.on_batch(c, c->batch, c->n, c->opt.opaque);
+    if (b->n == 0) return;
+    b->state = BATCH_APPLYING;
+    c->count++;
+    c->opt.on_batch(c, b->msgs, b->n, c->opt.opaque);
 }
 
 static void consumer_poll_cb(uv_poll_t *h, int status, int events) {
@@ -323,7 +377,7 @@ static void consumer_poll_cb(uv_poll_t *h, int status, int events) {
 
 static void consumer_timer_cb(uv_timer_t *t) {
     sp_consumer *c = t->data;
-    if (c->stopping && !c->busy && c->stop_cb) {
+    if (c->stopping && c->count == 0 && c->stop_cb) {
         void (*cb)(void *) = c->stop_cb;
         c->stop_cb = NULL;
         cb(c->stop_opaque);
@@ -385,6 +439,20 @@ static int64_t consumer_committed_offset(const sp_consumer *c, const char *topic
     return RD_KAFKA_OFFSET_END;
 }
 
+static int consumer_ring_new(sp_consumer *c) {
+    if (!(c->ring = calloc(c->opt.inflight_max, sizeof(*c->ring)))) return -1;
+    for (size_t i = 0; i < c->opt.inflight_max; i++) {
+        c->ring[i].c = c;
+        if (!(c->ring[i].msgs = calloc(c->opt.batch_max, sizeof(*c->ring[i].msgs)))) return -1;
+    }
+    return 0;
+}
+
+static void consumer_ring_free(sp_consumer *c) {
+    for (size_t i = 0; c->ring && i < c->opt.inflight_max; i++) free(c->ring[i].msgs);
+    free(c->ring);
+}
+
 sp_consumer *sp_consumer_new(uv_loop_t *loop, const sp_conf_kvs *settings,
                              const sp_consumer_options *opt, char *errstr,
                              size_t size) {
@@ -404,7 +472,8 @@ sp_consumer *sp_consumer_new(uv_loop_t *loop, const sp_conf_kvs *settings,
     c->opt.group_id = c->group;
     c->opt.topics = NULL; /* not kept: borrowed for this call only */
     if (!c->opt.batch_max) c->opt.batch_max = 500;
-    if (!(c->batch = calloc(c->opt.batch_max, sizeof(*c->batch)))) goto fail;
+    if (!c->opt.inflight_max) c->opt.inflight_max = 1;
+    if (consumer_ring_new(c)) goto fail;
     if (!(conf = kafka_conf_build(defaults, settings, "consumer.", errstr, size))) goto fail;
     if (rd_kafka_conf_set(conf, "group.id", opt->group_id, errstr, size)) goto fail;
     rd_kafka_conf_set_rebalance_cb(conf, consumer_rebalance_cb);
@@ -440,16 +509,16 @@ fail:
     if (conf) rd_kafka_conf_destroy(conf);
     if (c->rk) rd_kafka_destroy(c->rk);
     if (c->fds[0] >= 0) close(c->fds[0]), close(c->fds[1]);
-    free(c->batch);
+    consumer_ring_free(c);
     free(c->group);
     free(c);
     return NULL;
 }
 
-static void consumer_store_offsets(sp_consumer *c) {
-    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)c->n);
-    for (size_t i = 0; i < c->n; i++) {
-        rd_kafka_message_t *m = c->batch[i];
+static void consumer_store_offsets(sp_consumer *c, const sp_consumer_batch *b) {
+    rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)b->n);
+    for (size_t i = 0; i < b->n; i++) {
+        rd_kafka_message_t *m = b->msgs[i];
         const char *topic = rd_kafka_topic_name(m->rkt);
         rd_kafka_topic_partition_t *tp =
             rd_kafka_topic_partition_list_find(offs, topic, m->partition);
@@ -463,32 +532,98 @@ static void consumer_store_offsets(sp_consumer *c) {
     rd_kafka_topic_partition_list_destroy(offs);
 }
 
-static void consumer_release(sp_consumer *c) {
-    for (size_t i = 0; i < c->n; i++) rd_kafka_message_destroy(c->batch[i]);
-    c->n = 0;
-    c->busy = 0;
+static void consumer_release(sp_consumer_batch *b) {
+    for (size_t i = 0; i < b->n; i++) rd_kafka_message_destroy(b->msgs[i]);
+    b->n = 0;
 }
 
-void sp_consumer_batch_done(sp_consumer *c) {
-    sp_metric_add(c->m_processed, (double)c->n);
-    consumer_store_offsets(c);
-    consumer_release(c);
-    uv_timer_start(&c->kick, consumer_timer_cb, 0, 0);
+/* Gives up the batches from the i-th on (stopping): nothing of theirs is
+ * stored, so they are replayed on restart. */
+static void consumer_give_up(sp_consumer *c, size_t i) {
+    for (size_t k = i; k < c->count; k++) consumer_release(consumer_at(c, k));
+    if (i < c->count) c->count = i;
 }
 
 static void consumer_retry_cb(uv_timer_t *t) {
     sp_consumer *c = t->data;
-    c->opt.on_batch(c, c->batch, c->n, c->opt.opaque);
+    c->replay_wait = 0;
+    consumer_drain(c);
+}
+
+/* After a failure: once the failed batch and every later one have settled
+ * (none with the service or waiting), all of them are handed out again, in
+ * order, after the retry delay. Replaying the later ones too keeps a case's
+ * events applied in order, exactly as a restart from the stored offsets
+ * would. Returns at once while any is still out. */
+static void consumer_replay_from(sp_consumer *c, size_t first) {
+    for (size_t i = first; i < c->count; i++) {
+        consumer_batch_state st = consumer_at(c, i)->state;
+        if (st == BATCH_APPLYING || st == BATCH_WAITING) return;
+    }
+    c->failed = 0;
+    if (c->stopping) {
+        consumer_give_up(c, first);
+        return;
+    }
+    for (size_t i = first; i < c->count; i++) consumer_at(c, i)->state = BATCH_REPLAY;
+    c->replay_wait = 1;
+    uv_timer_start(&c->retry, consumer_retry_cb, c->retry_ms, 0);
+}
+
+/* Stores the offsets of the oldest batches while they are done, so offsets
+ * are stored strictly in order, then moves a failure on. */
+static void consumer_settle(sp_consumer *c) {
+    while (c->count && consumer_at(c, 0)->state == BATCH_DONE) {
+        sp_consumer_batch *b = consumer_at(c, 0);
+        sp_metric_add(c->m_processed, (double)b->n);
+        consumer_store_offsets(c, b);
+        consumer_release(b);
+        c->head = (c->head + 1) % c->opt.inflight_max;
+        c->count--;
+    }
+    if (!c->failed) return;
+    for (size_t i = 0; i < c->count; i++)
+        if (consumer_at(c, i)->state == BATCH_FAILED) {
+            consumer_replay_from(c, i);
+            return;
+        }
+}
+
+void sp_consumer_batch_finish(sp_consumer_batch *b, int ok, unsigned retry_ms) {
+    sp_consumer *c = b->c;
+    if (ok) {
+        b->state = BATCH_DONE;
+    } else {
+        sp_metric_inc(c->m_retries);
+        b->state = BATCH_FAILED;
+        if (!c->failed || retry_ms > c->retry_ms) c->retry_ms = retry_ms;
+        c->failed = 1;
+    }
+    consumer_settle(c);
+    uv_timer_start(&c->kick, consumer_timer_cb, 0, 0);
+}
+
+sp_consumer_batch *sp_consumer_batch_applied(sp_consumer *c) {
+    sp_consumer_batch *b = consumer_applying(c);
+    if (!b) {
+        sp_error("kafka consumer: batch applied with no batch out");
+        return NULL;
+    }
+    b->state = BATCH_WAITING;
+    uv_timer_start(&c->kick, consumer_timer_cb, 0, 0);
+    return b;
+}
+
+void sp_consumer_batch_done(sp_consumer *c) {
+    sp_consumer_batch *b = consumer_applying(c);
+    if (b) sp_consumer_batch_finish(b, 1, 0);
+    else sp_error("kafka consumer: batch done with no batch out");
 }
 
 void sp_consumer_batch_retry(sp_consumer *c, unsigned delay_ms) {
-    sp_metric_inc(c->m_retries);
-    if (c->stopping) { /* give up the batch: it will be replayed on restart */
-        consumer_release(c);
-        uv_timer_start(&c->kick, consumer_timer_cb, 0, 0);
-        return;
-    }
-    uv_timer_start(&c->retry, consumer_retry_cb, delay_ms, 0);
+    sp_consumer_batch *b = consumer_applying(c);
+    if (b) sp_consumer_batch_finish(b, 0, delay_ms);
+    else sp_error("kafka consumer: batch retried with no batch out");
 }
 
 void sp_consumer_set_metrics(sp_consumer *c, sp_metric *processed, sp_metric *retries) {
@@ -498,17 +633,19 @@ void sp_consumer_set_metrics(sp_consumer *c, sp_metric *processed, sp_metric *re
 
 int sp_consumer_assigned(const sp_consumer *c) { return c->assigned; }
 int sp_consumer_joined(const sp_consumer *c) { return c->joined; }
-int sp_consumer_busy(const sp_consumer *c) { return c->busy; }
+int sp_consumer_busy(const sp_consumer *c) { return c->count > 0; }
 rd_kafka_t *sp_consumer_handle(sp_consumer *c) { return c->rk; }
 
-/* Messages of topic (NULL: any) in the batch the service holds. The
- * position has moved past them, but until the batch is done they are not
- * processed: a batch stuck retrying must show as lag. */
+/* Messages of topic (NULL: any) in the batches out. The position has moved
+ * past them, but until their batch is stored they are not processed: a
+ * batch stuck retrying must show as lag. */
 static int64_t consumer_batch_count(const sp_consumer *c, const char *topic) {
     int64_t n = 0;
-    if (!c->busy) return 0;
-    for (size_t i = 0; i < c->n; i++)
-        if (!topic || strcmp(rd_kafka_topic_name(c->batch[i]->rkt), topic) == 0) n++;
+    for (size_t k = 0; k < c->count; k++) {
+        const sp_consumer_batch *b = consumer_at(c, k);
+        for (size_t i = 0; i < b->n; i++)
+            if (!topic || strcmp(rd_kafka_topic_name(b->msgs[i]->rkt), topic) == 0) n++;
+    }
     return n;
 }
 
@@ -543,11 +680,16 @@ int64_t sp_consumer_lag(const sp_consumer *c, const char *topic) {
 
 void sp_consumer_stop(sp_consumer *c, void (*cb)(void *), void *opaque) {
     c->stopping = 1;
-    if (c->busy && uv_is_active((uv_handle_t *)&c->retry)) {
-        /* A batch waiting to be retried is given up: its offsets were not
-         * stored, so it is replayed on restart. */
+    if (c->replay_wait) {
+        /* Batches waiting to be replayed are given up: their offsets were
+         * not stored, so they are replayed on restart. */
         uv_timer_stop(&c->retry);
-        consumer_release(c);
+        c->replay_wait = 0;
+        for (size_t i = 0; i < c->count; i++)
+            if (consumer_at(c, i)->state == BATCH_REPLAY) {
+                consumer_give_up(c, i);
+                break;
+            }
     }
     c->stop_cb = cb;
     c->stop_opaque = opaque;
@@ -557,7 +699,7 @@ void sp_consumer_stop(sp_consumer *c, void (*cb)(void *), void *opaque) {
 static void consumer_handle_closed(uv_handle_t *h) {
     sp_consumer *c = h->data;
     if (--c->open_handles == 0) {
-        free(c->batch);
+        consumer_ring_free(c);
         free(c->group);
         free(c->committed);
         free(c);
@@ -589,7 +731,7 @@ static void consumer_close_bounded(sp_consumer *c, int timeout_ms) {
 }
 
 void sp_consumer_close(sp_consumer *c, int timeout_ms) {
-    consumer_release(c);
+    consumer_give_up(c, 0);
     rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
     consumer_close_bounded(c, timeout_ms);
     rd_kafka_queue_destroy(c->q);

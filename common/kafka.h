@@ -15,8 +15,18 @@
  * been fully processed (its Redis writes acknowledged, its own events
  * delivered). Only then are the batch's offsets stored, and librdkafka commits
  * stored offsets in the background and on close. A crash replays at most the
- * unfinished batch; event ids make the replay harmless downstream. While a
- * batch is out, no new messages are polled. */
+ * unfinished batches; event ids make the replay harmless downstream.
+ *
+ * Batches in flight: batches are applied strictly one after another (a case's
+ * events in order), but a service whose batch is applied and only waits (for
+ * the broker to acknowledge the events it produced) says so with
+ * sp_consumer_batch_applied(), and the consumer hands out the next batch
+ * while it waits, up to inflight_max batches out at once. Offsets are stored
+ * strictly in order: a batch's only when it and every older batch are done.
+ * When a batch fails, it and every later batch are handed out again, in
+ * order, once all of them have settled: the same replay a restart from the
+ * stored offsets would make. A service that never calls
+ * sp_consumer_batch_applied() gets one batch at a time. */
 #ifndef SP_KAFKA_H
 #define SP_KAFKA_H
 
@@ -29,6 +39,8 @@
 
 typedef struct sp_producer sp_producer;
 typedef struct sp_consumer sp_consumer;
+/* A batch out, from sp_consumer_batch_applied(); owned by the consumer. */
+typedef struct sp_consumer_batch sp_consumer_batch;
 
 /* err is RD_KAFKA_RESP_ERR_NO_ERROR on success. */
 typedef void (*sp_produce_cb)(rd_kafka_resp_err_t err, void *opaque);
@@ -75,7 +87,8 @@ int sp_kafka_partition_of(const char *key, int count);
  * (so sp_kafka_partition_of holds); -1 with errstr naming the setting. */
 int sp_kafka_partitioner_check(const sp_conf_kvs *settings, char *errstr, size_t size);
 
-/* A batch of messages: valid until sp_consumer_batch_done/_retry. */
+/* A batch of messages: valid until the batch is done (sp_consumer_batch_done,
+ * or sp_consumer_batch_finish once applied) or retried. */
 typedef void (*sp_consume_cb)(sp_consumer *c, rd_kafka_message_t **msgs,
                               size_t n, void *opaque);
 /* Partitions assigned to or revoked from this instance (rebalance). */
@@ -87,6 +100,7 @@ typedef struct sp_consumer_options {
     const char *group_id;
     const char *const *topics; /* NULL-terminated */
     size_t batch_max;          /* messages per batch; 0 = 500 */
+    size_t inflight_max;       /* batches out at once (applied, waiting); 0 = 1 */
     sp_consume_cb on_batch;
     sp_rebalance_cb on_rebalance; /* may be NULL */
     void *opaque;
@@ -95,17 +109,28 @@ typedef struct sp_consumer_options {
 sp_consumer *sp_consumer_new(uv_loop_t *loop, const sp_conf_kvs *settings,
                              const sp_consumer_options *opt, char *errstr,
                              size_t errstr_size);
-/* The current batch is fully processed: store its offsets, poll for more. */
+/* The current batch (the one handed to on_batch last) is fully processed:
+ * its offsets are stored once every older batch's are; poll for more. */
 void sp_consumer_batch_done(sp_consumer *c);
 /* The current batch failed for a reason that may pass (Redis down): hand the
  * same messages to on_batch again after delay_ms. Nothing is stored. */
 void sp_consumer_batch_retry(sp_consumer *c, unsigned delay_ms);
+/* The current batch's changes are all applied and every event it produced
+ * is queued to the producer; what is left is waiting. The next batch may be
+ * handed out now. Returns the batch, to be finished with
+ * sp_consumer_batch_finish() (never with _done/_retry, which are about the
+ * next one now), or NULL if no batch is out (a bug, logged). */
+sp_consumer_batch *sp_consumer_batch_applied(sp_consumer *c);
+/* An applied batch is done (ok) or failed: failed, it and every later batch
+ * are handed to on_batch again, in order, retry_ms after the last of them
+ * settles. Nothing of a failed batch, nor of any later one, is stored. */
+void sp_consumer_batch_finish(sp_consumer_batch *b, int ok, unsigned retry_ms);
 /* Where the consumer reports on itself: processed (a counter) counts the
  * messages of every batch done, once each, however often the batch was
  * retried; retries (a counter) counts sp_consumer_batch_retry() calls.
  * Either may be NULL. Borrowed: both must outlive the consumer. */
 void sp_consumer_set_metrics(sp_consumer *c, sp_metric *processed, sp_metric *retries);
-/* Number of partitions currently assigned, and whether a batch is out. */
+/* Number of partitions currently assigned, and whether any batch is out. */
 int sp_consumer_assigned(const sp_consumer *c);
 /* 1 once the group has given this consumer an assignment, even an empty
  * one (more instances than partitions): the brokers, the credentials and
@@ -115,12 +140,11 @@ int sp_consumer_joined(const sp_consumer *c);
 int sp_consumer_busy(const sp_consumer *c);
 /* Messages of topic (NULL: of every topic) not yet fully processed: the sum
  * of (high watermark - position) over the assigned partitions, from the
- * watermarks librdkafka last fetched, plus those in the batch the service
- * holds. 0 when none is assigned, -1 when unknown. */
+ * watermarks librdkafka last fetched, plus those in the batches out. 0 when none is assigned, -1 when unknown. */
 int64_t sp_consumer_lag(const sp_consumer *c, const char *topic);
 rd_kafka_t *sp_consumer_handle(sp_consumer *c);
-/* Stops handing out new batches. cb is called once the batch in flight (if
- * any) is done; then call sp_consumer_close(). */
+/* Stops handing out new batches. cb is called once the batches in flight (if
+ * any) are done or given up; then call sp_consumer_close(). */
 void sp_consumer_stop(sp_consumer *c, void (*cb)(void *opaque), void *opaque);
 /* Commits stored offsets, leaves the group, frees everything. Blocks for at
  * most timeout_ms (the broker may be gone); then closes regardless. */

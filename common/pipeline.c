@@ -4,7 +4,12 @@
  * With redis.wait_replicas, a stage sits between the changes and the events:
  * the batch's writes must be on that many replicas (WAIT) before anything
  * is published or the offsets stored, so a Redis failover cannot take back
- * a change whose consequences are already out. */
+ * a change whose consequences are already out.
+ *
+ * Once a batch's events are all queued, the pipeline tells the consumer the
+ * batch is applied, and the next batch is applied while the broker
+ * acknowledges this one's events; the offsets still wait for every
+ * acknowledgement, and a failure replays this batch and the later ones. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +29,7 @@ struct sp_pipeline {
     size_t held;
     int failed, publishing, replicated;
     unsigned retry_ms;
+    sp_consumer_batch *applied; /* once published: the consumer moved on */
     void *owned;
 };
 
@@ -63,8 +69,11 @@ void sp_pipeline_emit(sp_pipeline *p, const char *key, char *text) {
         p->out = o;
         p->cap = cap;
     }
+    size_t len = strlen(key);
+    if (len >= sizeof(p->out[p->n].key)) len = sizeof(p->out[p->n].key) - 1;
+    memcpy(p->out[p->n].key, key, len); /* once per event: no printf */
+    p->out[p->n].key[len] = '\0';
     p->out[p->n].text = text;
-    snprintf(p->out[p->n].key, sizeof(p->out[p->n].key), "%s", key);
     p->n++;
 }
 
@@ -99,6 +108,10 @@ static void pipeline_publish(sp_pipeline *p) {
             p->failed = 1;
         }
     }
+    /* Every change is in Redis and every event queued in order behind the
+     * last batch's: the consumer may apply the next batch while the broker
+     * acknowledges these (consumer.batches_in_flight). */
+    if (!p->failed) p->applied = sp_consumer_batch_applied(p->s->consumer);
     sp_pipeline_release(p);
 }
 
@@ -126,10 +139,12 @@ void sp_pipeline_release(sp_pipeline *p) {
         return;
     }
     sp_consumer *c = p->s->consumer;
+    sp_consumer_batch *applied = p->applied;
     int failed = p->failed;
     unsigned retry_ms = p->retry_ms;
     pipeline_free(p);
-    if (failed) sp_consumer_batch_retry(c, retry_ms);
+    if (applied) sp_consumer_batch_finish(applied, !failed, retry_ms);
+    else if (failed) sp_consumer_batch_retry(c, retry_ms);
     else sp_consumer_batch_done(c);
 }
 

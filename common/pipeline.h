@@ -8,7 +8,9 @@
  *      sp_pipeline_release(); the events the changes produce are appended, in
  *      message order, with sp_pipeline_emit();
  *   2. when every operation of stage 1 is closed, publish the events in order
- *      and wait for the broker to acknowledge each;
+ *      and wait for the broker to acknowledge each; meanwhile the consumer
+ *      hands out the next batch (sp_consumer_batch_applied), so a service's
+ *      batch state must not outlive stage 1 unless the pipeline owns it;
  *   3. then sp_consumer_batch_done(); or, if anything failed (Redis down, a
  *      send refused), sp_consumer_batch_retry() and nothing is stored.
  *

@@ -55,6 +55,10 @@ const sp_conf_def sp_common_conf_table[] = {
      "Manual clock's first time (RFC 3339); default: real time at start"},
     {"consumer.batch_max", SP_CONF_INT, C(batch_max), "500", 1, 100000, NULL,
      "Most messages handed to the service in one batch"},
+    {"consumer.batches_in_flight", SP_CONF_INT, C(batches_in_flight), "3", 1, 64, NULL,
+     "Batches out at once: a batch whose changes are applied and whose events wait "
+     "for the broker's acknowledgement lets the next batch be applied meanwhile "
+     "(timers, evidence); offsets are still stored in order. 1: one at a time"},
     {"shutdown.timeout_ms", SP_CONF_INT, C(shutdown_timeout_ms), "10000", 0, 600000,
      NULL, "Longest wait for work in flight at shutdown"},
     {"var.dir", SP_CONF_STRING, C(var_dir), "var", 0, 0, NULL,
@@ -569,7 +573,8 @@ static int service_kafka(sp_service *s, char *errstr, size_t size) {
     snprintf(group, sizeof(group), "%s", s->common->group_id ? s->common->group_id : "");
     if (!s->common->group_id) snprintf(group, sizeof(group), "sendpath-%s", s->def->name);
     sp_consumer_options co = {group, topics, (size_t)s->common->batch_max,
-                              consumer_batch_cb, consumer_rebalance_cb, s};
+                              (size_t)s->common->batches_in_flight, consumer_batch_cb,
+                              consumer_rebalance_cb, s};
     if (!(s->consumer = sp_consumer_new(s->loop, &s->kafka, &co, errstr, size)))
         return -1;
     if (!(s->screen = sp_screen_new(s, (size_t)s->common->batch_max))) {

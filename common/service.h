@@ -47,6 +47,7 @@ typedef struct sp_common_conf {
     int clock_mode;
     char *clock_start;
     long long batch_max;
+    long long batches_in_flight;
     long long shutdown_timeout_ms;
     char *var_dir;
     char *group_id;

@@ -83,9 +83,12 @@ static void arm_result(apply_op *op, redisReply *code, redisReply *rec) {
     } else if (code->type == REDIS_REPLY_INTEGER && rec->type == REDIS_REPLY_STRING &&
                timers_record_decode(rec->str, rec->len, &armed) == 0) {
         timers_state *t = sp_pipeline_service(b)->priv;
-        char case_id[64], clock[64], qual[96];
-        timers_slot_split(op->slot, case_id, sizeof(case_id), clock, sizeof(clock), qual,
-                          sizeof(qual));
+        char case_id[64];
+        /* The key: the slot up to its first ':' (no copies of the rest). */
+        size_t len = strcspn(op->slot, ":");
+        if (len >= sizeof(case_id)) len = sizeof(case_id) - 1;
+        memcpy(case_id, op->slot, len);
+        case_id[len] = '\0';
         if (code->integer == 1) sp_metric_inc(t->m_armed);
         /* Announced from the record in Redis: on a replay, or a second start
          * of a clock already running, that is the running instance, so the

@@ -6,7 +6,6 @@
  * through a cJSON tree (a malloc per field and a print): building them was
  * the top of timers' profile while arming and firing. The rarer stop and
  * exception events still use cJSON. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "envelope.h"
@@ -29,23 +28,76 @@ static void ev_raw(ev_text *t, const char *s, size_t n) {
     t->len += n;
 }
 
-static void ev_fmt(ev_text *t, const char *fmt, ...) {
-    va_list ap;
-    if (t->overflow) return;
-    va_start(ap, fmt);
-    int n = vsnprintf(t->buf + t->len, sizeof(t->buf) - t->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(t->buf) - t->len) t->overflow = 1;
-    else t->len += (size_t)n;
+#define EV_LIT(t, lit) ev_raw((t), (lit), sizeof(lit) - 1)
+
+/* v as exactly n decimal digits (zero-padded), as %0<n>d prints 0 <= v < 10^n. */
+static void ev_digits(ev_text *t, unsigned v, int n) {
+    char d[10];
+    for (int i = n - 1; i >= 0; i--, v /= 10) d[i] = (char)('0' + v % 10);
+    ev_raw(t, d, (size_t)n);
 }
 
-/* A JSON string, escaped as cJSON escapes it. */
-static void ev_str(ev_text *t, const char *s) {
+/* v as %d prints it. */
+static void ev_int(ev_text *t, int v) {
+    char d[12];
+    int i = sizeof(d);
+    unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+    do d[--i] = (char)('0' + u % 10); while ((u /= 10) > 0);
+    if (v < 0) d[--i] = '-';
+    ev_raw(t, d + i, sizeof(d) - (size_t)i);
+}
+
+/* A date as sp_date_iso writes it (YYYY-MM-DD, or invalid), or without the
+ * dashes as the clock id has it. Written by hand: these and the fields
+ * below were most of the cost of an event when printf wrote them. */
+static void ev_date(ev_text *t, sp_date date, int dashes) {
+    int y, m, d;
+    sp_date_split(date, &y, &m, &d);
+    if (dashes && m == 0) {
+        EV_LIT(t, "invalid");
+        return;
+    }
+    ev_digits(t, (unsigned)y, 4);
+    if (dashes) EV_LIT(t, "-");
+    ev_digits(t, (unsigned)m, 2);
+    if (dashes) EV_LIT(t, "-");
+    ev_digits(t, (unsigned)d, 2);
+}
+
+/* An instant as sp_time_rfc3339 writes it. */
+static void ev_time(ev_text *t, int64_t ms) {
+    int64_t day = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+    int64_t rem = ms - day * 86400000;
+    int y, m, d;
+    sp_date_split((sp_date)day, &y, &m, &d);
+    if (m == 0) {
+        EV_LIT(t, "invalid");
+        return;
+    }
+    ev_date(t, (sp_date)day, 1);
+    EV_LIT(t, "T");
+    ev_digits(t, (unsigned)(rem / 3600000), 2);
+    EV_LIT(t, ":");
+    ev_digits(t, (unsigned)(rem / 60000 % 60), 2);
+    EV_LIT(t, ":");
+    ev_digits(t, (unsigned)(rem / 1000 % 60), 2);
+    EV_LIT(t, ".");
+    ev_digits(t, (unsigned)(rem % 1000), 3);
+    EV_LIT(t, "Z");
+}
+
+/* The n bytes at s inside a JSON string, escaped as cJSON escapes them;
+ * runs that need no escape are copied at once. */
+static void ev_escaped(ev_text *t, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
-    ev_raw(t, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
         const char *esc = NULL;
-        switch (*p) {
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        ev_raw(t, s + run, i - run);
+        run = i + 1;
+        switch (c) {
         case '"': esc = "\\\""; break;
         case '\\': esc = "\\\\"; break;
         case '\b': esc = "\\b"; break;
@@ -56,20 +108,47 @@ static void ev_str(ev_text *t, const char *s) {
         }
         if (esc) {
             ev_raw(t, esc, 2);
-        } else if (*p < 0x20) {
-            char u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
-            ev_raw(t, u, 6);
         } else {
-            ev_raw(t, (const char *)p, 1);
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            ev_raw(t, u, 6);
         }
     }
-    ev_raw(t, "\"", 1);
+    ev_raw(t, s + run, n - run);
+}
+
+/* A JSON string. */
+static void ev_strn(ev_text *t, const char *s, size_t n) {
+    EV_LIT(t, "\"");
+    ev_escaped(t, s, n);
+    EV_LIT(t, "\"");
+}
+
+static void ev_str(ev_text *t, const char *s) { ev_strn(t, s, strlen(s)); }
+
+/* ,"name": (names are ours: nothing to escape) */
+static void ev_name(ev_text *t, const char *name) {
+    EV_LIT(t, ",\"");
+    ev_raw(t, name, strlen(name));
+    EV_LIT(t, "\":");
 }
 
 /* ,"name":"value" */
 static void ev_field(ev_text *t, const char *name, const char *value) {
-    ev_fmt(t, ",\"%s\":", name);
+    ev_name(t, name);
     ev_str(t, value);
+}
+
+static void ev_fieldn(ev_text *t, const char *name, const char *value, size_t n) {
+    ev_name(t, name);
+    ev_strn(t, value, n);
+}
+
+/* ,"name":"YYYY-MM-DD" */
+static void ev_date_field(ev_text *t, const char *name, sp_date d) {
+    ev_name(t, name);
+    EV_LIT(t, "\"");
+    ev_date(t, d, 1);
+    EV_LIT(t, "\"");
 }
 
 void timers_slot_make(char *buf, size_t size, const char *case_id, const char *clock,
@@ -103,33 +182,57 @@ static void clock_id(char *buf, size_t size, const char *slot, const timers_reco
     snprintf(buf, size, "%s:%04d%02d%02d", slot, y, m, d);
 }
 
+/* A slot's parts, pointing into it (timers_slot_split without copies). */
+typedef struct ev_slot {
+    const char *slot, *clock, *qual;
+    size_t case_len, clock_len, slot_len;
+} ev_slot;
+
+static void ev_slot_parse(ev_slot *sl, const char *slot) {
+    const char *a = strchr(slot, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+    sl->slot = slot;
+    sl->slot_len = strlen(slot);
+    sl->case_len = a ? (size_t)(a - slot) : 0;
+    sl->clock = a ? a + 1 : "";
+    sl->clock_len = b ? (size_t)(b - a - 1) : strlen(sl->clock);
+    sl->qual = b ? b + 1 : "";
+}
+
+/* The clock instance, "<slot>:<YYYYMMDD>", escaped, without quotes. */
+static void ev_clock_id(ev_text *t, const ev_slot *sl, const timers_record *r) {
+    ev_escaped(t, sl->slot, sl->slot_len);
+    EV_LIT(t, ":");
+    ev_date(t, r->start, 0);
+}
+
 /* The envelope up to "data":{ and the fields every deadline event's data
- * starts with (base_data() below, as text). */
+ * starts with (base_data() below, as text). suffix ends the id (escaped). */
 static void text_head(ev_text *t, const char *source, int64_t now_ms, const char *suffix,
                       const char *type, const char *slot, const timers_record *r) {
-    char clock[64], qual[96], case_id[64], cid[TIMERS_SLOT_MAX + 16], ts[32], buf[16];
-    char full_id[TIMERS_SLOT_MAX + 96];
-    timers_slot_split(slot, case_id, sizeof(case_id), clock, sizeof(clock), qual,
-                      sizeof(qual));
-    clock_id(cid, sizeof(cid), slot, r);
-    sp_time_rfc3339(now_ms, ts, sizeof(ts));
-    snprintf(full_id, sizeof(full_id), "%s/%s", cid, suffix);
-    ev_raw(t, "{\"specversion\":", 15);
-    ev_str(t, SP_EVENT_SPECVERSION);
-    ev_field(t, "id", full_id);
+    ev_slot sl;
+    ev_slot_parse(&sl, slot);
+    EV_LIT(t, "{\"specversion\":\"" SP_EVENT_SPECVERSION "\",\"id\":\"");
+    ev_clock_id(t, &sl, r);
+    EV_LIT(t, "/");
+    ev_escaped(t, suffix, strlen(suffix));
+    EV_LIT(t, "\"");
     ev_field(t, "source", source);
     ev_field(t, "type", type);
-    ev_field(t, "time", ts);
-    ev_field(t, "subject", case_id);
-    ev_field(t, "datacontenttype", "application/json");
-    ev_raw(t, ",\"data\":{\"case_id\":", 19);
-    ev_str(t, case_id);
-    ev_field(t, "clock_id", cid);
-    ev_field(t, "clock", clock);
-    if (qual[0]) ev_field(t, "qualifier", qual);
-    ev_field(t, "started_on", sp_date_iso(r->start, buf, sizeof(buf)));
-    ev_field(t, "due_date", sp_date_iso(r->due, buf, sizeof(buf)));
-    ev_fmt(t, ",\"excepted\":%s", (r->flags & TIMERS_FLAG_EXCEPTED) ? "true" : "false");
+    EV_LIT(t, ",\"time\":\"");
+    ev_time(t, now_ms);
+    EV_LIT(t, "\"");
+    ev_fieldn(t, "subject", slot, sl.case_len);
+    EV_LIT(t, ",\"datacontenttype\":\"application/json\",\"data\":{\"case_id\":");
+    ev_strn(t, slot, sl.case_len);
+    EV_LIT(t, ",\"clock_id\":\"");
+    ev_clock_id(t, &sl, r);
+    EV_LIT(t, "\"");
+    ev_fieldn(t, "clock", sl.clock, sl.clock_len);
+    if (sl.qual[0]) ev_field(t, "qualifier", sl.qual);
+    ev_date_field(t, "started_on", r->start);
+    ev_date_field(t, "due_date", r->due);
+    if (r->flags & TIMERS_FLAG_EXCEPTED) EV_LIT(t, ",\"excepted\":true");
+    else EV_LIT(t, ",\"excepted\":false");
     if (r->reason[0]) ev_field(t, "exception_reason", r->reason);
 }
 
@@ -174,14 +277,14 @@ char *timers_event_started_text(const char *source, int64_t now_ms, const char *
     t.len = 0;
     t.overflow = 0;
     text_head(&t, source, now_ms, "started", "deadline.started", slot, r);
-    ev_fmt(&t, ",\"informational\":%s",
-           (r->flags & TIMERS_FLAG_INFORMATIONAL) ? "true" : "false");
+    if (r->flags & TIMERS_FLAG_INFORMATIONAL) EV_LIT(&t, ",\"informational\":true");
+    else EV_LIT(&t, ",\"informational\":false");
     return text_done(&t);
 }
 
 char *timers_event_fire_text(const char *source, int64_t now_ms, const char *slot,
                              const timers_record *r, int seq, const timers_fire_point *p) {
-    char suffix[48], type[32], buf[16];
+    char suffix[48], type[32];
     const char *kind = timers_fire_names[p->kind];
     ev_text t;
     t.len = 0;
@@ -189,11 +292,13 @@ char *timers_event_fire_text(const char *source, int64_t now_ms, const char *slo
     snprintf(suffix, sizeof(suffix), "%s/%d", kind, seq);
     snprintf(type, sizeof(type), "deadline.%s", kind);
     text_head(&t, source, now_ms, suffix, type, slot, r);
-    ev_field(&t, "date", sp_date_iso(p->date, buf, sizeof(buf)));
-    ev_fmt(&t, ",\"seq\":%d", seq);
-    if (p->kind == TIMERS_FIRE_APPROACHING)
-        ev_fmt(&t, ",\"working_days_left\":%d", p->days_left);
-    if (p->kind == TIMERS_FIRE_OVERDUE) ev_fmt(&t, ",\"days_overdue\":%d", p->days_left);
+    ev_date_field(&t, "date", p->date);
+    ev_name(&t, "seq");
+    ev_int(&t, seq);
+    if (p->kind == TIMERS_FIRE_APPROACHING) ev_name(&t, "working_days_left");
+    if (p->kind == TIMERS_FIRE_OVERDUE) ev_name(&t, "days_overdue");
+    if (p->kind == TIMERS_FIRE_APPROACHING || p->kind == TIMERS_FIRE_OVERDUE)
+        ev_int(&t, p->days_left);
     return text_done(&t);
 }
 
