@@ -7,8 +7,8 @@
  * overlap. Items queued while every flush slot is taken wait for the next
  * free one, so the busier the service, the more each flush carries.
  *
- * A flush writes each file into its temporary name and starts its
- * write-back (sync_file_range), then makes them durable in one of two ways
+ * A flush writes each file into its temporary name, then makes them
+ * durable in one of two ways
  * (notify.outbox.sync):
  *   syncfs  one syncfs(2) of the file system for the whole group, then an
  *           fsync of tmp/ (a second cache flush; see dirs_syncfs), then the
@@ -17,8 +17,9 @@
  *           inode write and a cache flush for each file; it also writes
  *           whatever else is dirty on that file system, so give the outbox
  *           a file system of its own when other writers share it.
- *   fsync   an fsync of each file, then the renames and one fsync of each
- *           directory renamed into.
+ *   fsync   the write-back of each file started as it is written
+ *           (sync_file_range), an fsync of each, then the renames and one
+ *           fsync of each directory renamed into.
  * Either way no file is renamed into new/ before its data and inode are
  * durable, and no item's callback is called before the rename is: a
  * message that is reported written is on disk under its final name, and a
@@ -198,9 +199,14 @@ static void file_write(outbox_work *w, outbox_file *f, int keep_open) {
         }
         off += (size_t)n;
     }
-    /* Only a hint: the fsync or syncfs is what makes the file durable. */
-    (void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-    if (keep_open) return;
+    /* Per file: start its write-back now, so the fsyncs that follow find it
+     * under way (only a hint). Not with syncfs, which submits the group's
+     * write-back in one pass: here it rang the virtual disk once a file
+     * (8% of notify's CPU in a profile). */
+    if (keep_open) {
+        (void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        return;
+    }
     if (close(f->fd)) work_fail(w, "close", f->tmp);
     f->fd = -1;
 }
