@@ -8,8 +8,7 @@
  * free one, so the busier the service, the more each flush carries.
  *
  * A flush writes each file into its temporary name, then makes them
- * durable in one of two ways
- * (notify.outbox.sync):
+ * durable in one of two ways (notify.outbox.sync):
  *   syncfs  one syncfs(2) of the file system for the whole group, then an
  *           fsync of tmp/ (a second cache flush; see dirs_syncfs), then the
  *           renames into new/ and one fsync of new/. A file system has one
@@ -183,8 +182,9 @@ static void work_files(outbox_work *w, const notify_outbox *o) {
     }
 }
 
-/* Opens f's temporary file and writes it; the write-back starts at once.
- * With syncfs the file is closed here: the group's syncfs makes it durable. */
+/* Opens f's temporary file and writes it. With syncfs (keep_open 0) it is
+ * closed here, and the group's syncfs makes it durable; per file it stays
+ * open for its fsync. */
 static void file_write(outbox_work *w, outbox_file *f, int keep_open) {
     if ((f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
         work_fail(w, "open", f->tmp);
