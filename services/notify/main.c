@@ -45,6 +45,10 @@ static const sp_conf_def notify_conf_table[] = {
     {"channel", SP_CONF_ENUM, N(channel), "outbox", 0, 0, notify_channel_names,
      "Where emails go: outbox (a Maildir under var.dir), smtp (notify.smtp.*) or "
      "notify (GOV.UK Notify, notify.notify.*); letters always go to the print directory"},
+    {"outbox.sync", SP_CONF_ENUM, N(outbox_sync), "syncfs", 0, 0, notify_outbox_sync_names,
+     "How the outbox makes a group of files durable before renaming them into new/: "
+     "syncfs (one syncfs of the file system a group; best when the outbox has a file "
+     "system of its own) or fsync (one fsync a file; Linux before 5.8 always uses it)"},
     {"batch.cases", SP_CONF_INT, N(batch_cases), "256", 1, 4096, NULL,
      "Cases of one consumer batch handled side by side (each case's events stay in "
      "order); also the most deliveries in flight at once"},
@@ -194,7 +198,8 @@ static int notify_init(sp_service *s, char *errstr, size_t size) {
     if (notify_message_from_check(st->conf->from, errstr, size) ||
         notify_reply_to_check(st->conf->reply_to, errstr, size) ||
         notify_templates(st, errstr, size) ||
-        notify_outbox_open(&st->outbox, s->loop, s->common->var_dir, errstr, size) ||
+        notify_outbox_open(&st->outbox, s->loop, s->common->var_dir, st->conf->outbox_sync,
+                           errstr, size) ||
         notify_channel_open(&st->channel, st, st->conf->channel, errstr, size))
         return -1;
     if (notify_metrics(st) || !(st->batch = notify_batch_new(st, (size_t)st->conf->batch_cases)) ||

@@ -43,6 +43,7 @@ typedef struct notify_conf {
     char *from;
     char *reply_to;
     int channel; /* index into notify_channel_names */
+    int outbox_sync; /* index into notify_outbox_sync_names */
     long long batch_cases;
     long long sent_ttl_s;
     char *caseworker_email; /* the caseworkers' mailbox; "": no alerts */

@@ -13,11 +13,12 @@
  * as "<name>:2,<flags>"; a rewrite in recovery looks there first and does
  * not put the message back into new/.
  *
- * Writes run on libuv's thread pool (open, write, fsync, rename, fsync of the
- * directory), so the loop never waits on the disk, and they are grouped:
- * the writes queued while the groups in flight are on the disk go together
- * in the next, each file fsynced before its rename and each directory once per
- * group (outbox.c). A callback says written only when its files are on
+ * Writes run on libuv's thread pool (open, write, syncfs or fsync, rename,
+ * fsync of the directory), so the loop never waits on the disk, and they are
+ * grouped: the writes queued while the groups in flight are on the disk go
+ * together in the next, made durable together (one syncfs of the file
+ * system, or an fsync each: notify.outbox.sync) before any is renamed, and
+ * each directory fsynced once per group (outbox.c). A callback says written only when its files are on
  * disk under their final names. Files are 0600 and directories 0700: they
  * hold personal data. */
 #ifndef NOTIFY_OUTBOX_H
@@ -34,7 +35,12 @@ typedef struct notify_outbox {
     char *print_dir; /* <var.dir>/print */
     notify_outbox_work *pending, **pending_tail; /* queued for the next group */
     int flushing;    /* groups on the thread pool */
+    int use_syncfs;  /* one syncfs a group, not an fsync a file */
 } notify_outbox;
+
+/* How a group's files are made durable (notify.outbox.sync). */
+enum { NOTIFY_OUTBOX_SYNCFS, NOTIFY_OUTBOX_FSYNC };
+extern const char *const notify_outbox_sync_names[]; /* "syncfs", "fsync", NULL */
 
 /* What to write for one delivery. Everything is copied. */
 typedef struct notify_outbox_item {
@@ -49,9 +55,11 @@ typedef struct notify_outbox_item {
 /* err is 0 on success, else errmsg (borrowed) says what failed. */
 typedef void (*notify_outbox_cb)(int err, const char *errmsg, void *opaque);
 
-/* Creates the directories under var_dir. Returns 0, or -1 with errstr. */
+/* Creates the directories under var_dir; sync is NOTIFY_OUTBOX_SYNCFS or
+ * _FSYNC (syncfs falls back to fsync, with a warning, on a kernel whose
+ * syncfs does not report errors). Returns 0, or -1 with errstr. */
 int notify_outbox_open(notify_outbox *o, uv_loop_t *loop, const char *var_dir,
-                       char *errstr, size_t errstr_size);
+                       int sync, char *errstr, size_t errstr_size);
 /* Starts writing item. Returns 0 (cb will be called once, on the loop) or -1
  * with errstr (cb will not be called). */
 int notify_outbox_write(notify_outbox *o, const notify_outbox_item *item,
