@@ -122,12 +122,19 @@ static const char *arena_printf(ops_batch *b, const char *fmt, ...) {
     return s;
 }
 
-ops_batch *ops_batch_new(void) {
-    static const char *const shared[SHARED_KEYS] = {"ops:dl", "ops:who", "ops:sen2:decided",
-                                                    "ops:sen2:issued", "ops:sen2:arlate"};
+const char *ops_key_shard(char buf[OPS_SHARD_KEY_MAX], ops_key k, int shard) {
+    static const char *const names[SHARED_KEYS] = {"ops:dl", "ops:who", "ops:sen2:decided",
+                                                   "ops:sen2:issued", "ops:sen2:arlate"};
+    snprintf(buf, OPS_SHARD_KEY_MAX, "%s:{s%d}", names[k - OPS_K_DL], shard);
+    return buf;
+}
+
+ops_batch *ops_batch_new(int shard) {
+    char name[OPS_SHARD_KEY_MAX];
     ops_batch *b = calloc(1, sizeof(*b));
     if (!b) return NULL;
-    for (int i = 0; i < SHARED_KEYS; i++) vec_push(b, &b->keys, shared[i]);
+    for (int i = 0; i < SHARED_KEYS; i++)
+        vec_push(b, &b->keys, arena_printf(b, "%s", ops_key_shard(name, (ops_key)(OPS_K_DL + i), shard)));
     return b;
 }
 

@@ -41,8 +41,12 @@ def answers(stack, cases):
 def spoil(stack, cases):
     stack.redis("SET", "ops:stray", "1")
     stack.redis("DEL", f"ops:case:{cases['A']}", f"ops:timeline:{cases['A']}")
-    stack.redis("HSET", "ops:dl", "c_bogus:final_plan:20270101",
-                "c_bogus\tfinal_plan\t2027-01-01\t2026-08-20\t0")
+    # a stray row in a shard's open-deadline index (the rebuild must drop it),
+    # and one in the global index of before the keys were per shard (never
+    # read; the rebuild drops it too)
+    for key in ("ops:dl:{s0}", "ops:dl"):
+        stack.redis("HSET", key, "c_bogus:final_plan:20270101",
+                    "c_bogus\tfinal_plan\t2027-01-01\t2026-08-20\t0")
 
 
 def run_rebuild(stack):
@@ -93,6 +97,7 @@ def test(stack):
           f"{report['repeats']} repeats, {report['ms']} ms in the loop, {took:.1f} s in all",
           file=sys.stderr)
     assert stack.redis("EXISTS", "ops:stray") == "0", "the rebuild did not drop ops:*"
+    assert stack.redis("EXISTS", "ops:dl") == "0", "the rebuild did not drop the old ops:dl"
     assert sorted(k for k in stack.redis("KEYS", "*").splitlines()
                   if not k.startswith("ops:")) == others, "another service's keys changed"
     stack.start_service("ops")
