@@ -181,8 +181,23 @@ static int ops_parse_arg(sp_service *s, const char *arg) {
     return 1;
 }
 
+/* The indexes of before they were per shard (ops:dl, ops:who,
+ * ops:sen2:*) are never read; a deployment upgraded without a rebuild has
+ * empty deadline lists until it runs one (docs/deploy.md), so say so. */
+static void old_keys_cb(sp_redis *r, redisReply *reply, void *priv) {
+    if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+        sp_warn("ops: %lld index key(s) of the old one-server layout (ops:dl, ops:who, "
+                "ops:sen2:*) found and ignored: run sendpath-ops --rebuild once (docs/deploy.md)",
+                reply->integer);
+}
+
 static void ops_redis_state(sp_redis *r, int up, void *opaque) {
-    if (up) ops_batch_load(r, script_loaded_cb, NULL);
+    sp_service *s = opaque;
+    if (!up) return;
+    ops_batch_load(r, script_loaded_cb, NULL);
+    if (r == s->redis && !ops_of(s)->rebuild) /* redis.host: the old layout's keys */
+        sp_redis_command(r, old_keys_cb, NULL, "EXISTS ops:dl ops:who ops:sen2:decided "
+                         "ops:sen2:issued ops:sen2:arlate");
 }
 
 static int ops_init(sp_service *s, char *errstr, size_t size) {
@@ -195,6 +210,7 @@ static int ops_init(sp_service *s, char *errstr, size_t size) {
     ops_batch_sha(st->script_sha);
     /* Loaded on every (re)connect of every server, before any batch's
      * EVALSHA on that connection: replies and commands keep their order. */
+    sp_redis_on_state(s->redis, ops_redis_state, s); /* redis.host: the old keys' check */
     for (int part = 0; part < s->partitions; part++)
         if (sp_service_redis(s, part)) sp_redis_on_state(sp_service_redis(s, part), ops_redis_state, s);
     if (st->want_rebuild) {
