@@ -198,6 +198,16 @@ void ops_batch_write_end(ops_batch *b) {
 }
 
 size_t ops_batch_events(const ops_batch *b) { return b->events; }
+
+const char *const *ops_batch_keys(const ops_batch *b, size_t *n) {
+    *n = b->keys.n;
+    return b->keys.v;
+}
+
+const char *const *ops_batch_args(const ops_batch *b, size_t *n) {
+    *n = b->args.n;
+    return b->args.v;
+}
 int ops_batch_failed(const ops_batch *b) { return b->failed; }
 
 int ops_batch_send(ops_batch *b, sp_redis *r, const char *sha, sp_redis_cb cb, void *priv) {

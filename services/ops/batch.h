@@ -66,6 +66,10 @@ void ops_batch_argf(ops_batch *b, const char *fmt, ...) __attribute__((format(pr
 void ops_batch_write_end(ops_batch *b);
 
 size_t ops_batch_events(const ops_batch *b);
+/* The script call's KEYS and ARGV as built (borrowed, valid until the batch
+ * is freed): what the rebuild's fold (fold.h) interprets in C instead. */
+const char *const *ops_batch_keys(const ops_batch *b, size_t *n);
+const char *const *ops_batch_args(const ops_batch *b, size_t *n);
 /* 1 if memory ran out while building: do not send; retry the batch. */
 int ops_batch_failed(const ops_batch *b);
 /* Sends the batch (EVALSHA sha). cb gets the number of events applied (the

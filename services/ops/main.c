@@ -60,11 +60,9 @@ int ops_bad_param(sp_http_req *req, const char *param, const char *reason) {
 
 /* ---- applying batches ------------------------------------------------------ */
 
-/* A shard's script call in flight: its pipeline, and how many events it
- * carries (the reply says how many were new). Owned by the pipeline. */
+/* A shard's script call in flight: its pipeline. Owned by the pipeline. */
 typedef struct ops_applying {
     sp_pipeline *p;
-    size_t events;
 } ops_applying;
 
 static void script_loaded_cb(sp_redis *r, redisReply *reply, void *priv) {
@@ -74,7 +72,6 @@ static void script_loaded_cb(sp_redis *r, redisReply *reply, void *priv) {
 
 static void applied_cb(sp_redis *r, redisReply *reply, void *priv) {
     ops_applying *a = priv;
-    sp_service *s = sp_pipeline_service(a->p);
     if (!reply || reply->type != REDIS_REPLY_INTEGER) {
         /* A Redis restarted (or flushed) has forgotten the script: load it
          * on that server, and the batch's retry finds it. */
@@ -83,9 +80,6 @@ static void applied_cb(sp_redis *r, redisReply *reply, void *priv) {
         else
             sp_error("ops: apply failed: %s", reply && reply->str ? reply->str : "no connection");
         sp_pipeline_fail(a->p);
-    } else if (ops_of(s)->rebuild) {
-        ops_rebuild_count(ops_of(s)->rebuild, (size_t)reply->integer,
-                          a->events - (size_t)reply->integer);
     }
     sp_pipeline_release(a->p);
 }
@@ -124,7 +118,6 @@ static void ops_send_part(sp_service *s, sp_pipeline *p, ops_applying *a, ops_ba
                           int part) {
     sp_redis *r = sp_service_redis(s, part);
     a->p = p;
-    a->events = ops_batch_events(b);
     sp_pipeline_hold(p);
     if (!r || ops_batch_send(b, r, ops_of(s)->script_sha, applied_cb, a)) {
         sp_pipeline_fail(p);
@@ -157,9 +150,11 @@ static void ops_on_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
         sp_pipeline_fail(p);
         goto out;
     }
-    for (int part = 0; part < s->partitions; part++)
-        if (by_part[part] && ops_batch_events(by_part[part]) > 0)
-            ops_send_part(s, p, &a[part], by_part[part], part);
+    for (int part = 0; part < s->partitions; part++) {
+        if (!by_part[part] || !ops_batch_events(by_part[part])) continue;
+        if (ops_of(s)->rebuild) ops_rebuild_fold(ops_of(s)->rebuild, by_part[part], part);
+        else ops_send_part(s, p, &a[part], by_part[part], part);
+    }
 out:
     for (int part = 0; by_part && part < s->partitions; part++) ops_batch_free(by_part[part]);
     free(by_part);
