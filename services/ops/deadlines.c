@@ -156,7 +156,7 @@ int ops_deadlines_load(sp_service *s, int join, ops_deadlines_cb cb, void *priv)
     dl_load *l = calloc(1, sizeof(*l));
     char key[OPS_SHARD_KEY_MAX];
     int sent = 0;
-    if (!l || !(l->shards = calloc((size_t)s->partitions + 1, sizeof(*l->shards)))) {
+    if (!l || !(l->shards = calloc((size_t)ops_shards(s) + 1, sizeof(*l->shards)))) {
         free(l);
         return -1;
     }
@@ -167,7 +167,7 @@ int ops_deadlines_load(sp_service *s, int join, ops_deadlines_cb cb, void *priv)
         free(l);
         return -1;
     }
-    for (int p = 0; p < s->partitions; p++) {
+    for (int p = 0; p < ops_shards(s); p++) {
         sp_redis *r = sp_service_redis(s, p);
         l->shards[p] = (dl_shard){l, p, 0, 0};
         if (r && sp_redis_command(r, dl_all_cb, &l->shards[p], "HGETALL %s",

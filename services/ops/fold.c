@@ -4,7 +4,10 @@
  * serves every level: key name -> object, and inside an object hash field
  * -> value, set member -> nothing, sorted-set member -> score (kept as the
  * text the projection gave, which is what ZADD is sent). Lists are arrays.
- * Every string is the fold's own copy. A hash's fields are written out in
+ * Every string is the fold's own copy, in an arena of 1 MiB chunks freed
+ * all at once: a rebuild makes millions of small strings and frees them
+ * only at the end (a value overwritten or deleted is left in place), and a
+ * malloc and free each cost more than the fold itself (profiled). A hash's fields are written out in
  * the order they were first set, which is the order a small Redis hash
  * (listpack) keeps and HGETALL answers: the API shows some hashes in that
  * order (a case's advice), so a rebuilt model reads as a live one. */
@@ -12,6 +15,44 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fold.h"
+
+/* ---- the arena ---------------------------------------------------------- */
+
+#define FOLD_CHUNK (1u << 20)
+
+typedef struct fold_chunk {
+    struct fold_chunk *next;
+    size_t used, size;
+    char data[];
+} fold_chunk;
+
+typedef struct fold_arena {
+    fold_chunk *head;
+} fold_arena;
+
+/* A copy of s in the arena, or NULL out of memory. */
+static char *arena_dup(fold_arena *a, const char *s) {
+    size_t n = strlen(s) + 1;
+    fold_chunk *c = a->head;
+    if (!c || c->used + n > c->size) {
+        size_t size = n > FOLD_CHUNK ? n : FOLD_CHUNK;
+        if (!(c = malloc(sizeof(*c) + size))) return NULL;
+        c->next = a->head, c->used = 0, c->size = size;
+        a->head = c;
+    }
+    char *p = c->data + c->used;
+    memcpy(p, s, n);
+    c->used += n;
+    return p;
+}
+
+static void arena_free(fold_arena *a) {
+    while (a->head) {
+        fold_chunk *next = a->head->next;
+        free(a->head);
+        a->head = next;
+    }
+}
 
 /* ---- the string map ---------------------------------------------------- */
 
@@ -62,7 +103,7 @@ static int map_grow(fold_map *m) {
 
 /* The slot of key, made (with val NULL and *made 1) if absent; NULL if out
  * of memory. */
-static fold_slot *map_upsert(fold_map *m, const char *key, int *made) {
+static fold_slot *map_upsert(fold_map *m, fold_arena *a, const char *key, int *made) {
     uint64_t h = fold_hash(key);
     fold_slot *sl = map_find(m, key, h);
     *made = 0;
@@ -70,7 +111,7 @@ static fold_slot *map_upsert(fold_map *m, const char *key, int *made) {
     if ((m->n + 1) * 4 > m->cap * 3 && map_grow(m)) return NULL;
     size_t i = h & (m->cap - 1);
     while (m->slots[i].key) i = (i + 1) & (m->cap - 1);
-    if (!(m->slots[i].key = strdup(key))) return NULL;
+    if (!(m->slots[i].key = arena_dup(a, key))) return NULL;
     m->slots[i].hash = h;
     m->slots[i].seq = m->seq++;
     m->slots[i].val = NULL;
@@ -79,13 +120,11 @@ static fold_slot *map_upsert(fold_map *m, const char *key, int *made) {
     return &m->slots[i];
 }
 
-/* Removes key; returns its value (the caller frees it) through *val. */
-static int map_delete(fold_map *m, const char *key, void **val) {
+/* Removes key (its strings stay in the arena). */
+static int map_delete(fold_map *m, const char *key) {
     fold_slot *sl = map_find(m, key, fold_hash(key));
     if (!sl) return 0;
     size_t i = (size_t)(sl - m->slots), mask = m->cap - 1;
-    *val = sl->val;
-    free(sl->key);
     sl->key = NULL;
     m->n--;
     /* Backward shift: move later entries of the run into the hole when
@@ -101,12 +140,7 @@ static int map_delete(fold_map *m, const char *key, void **val) {
     return 1;
 }
 
-static void map_clear(fold_map *m, int free_vals) {
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].key) {
-            free(m->slots[i].key);
-            if (free_vals) free(m->slots[i].val);
-        }
+static void map_clear(fold_map *m) {
     free(m->slots);
     memset(m, 0, sizeof(*m));
 }
@@ -125,14 +159,14 @@ typedef struct fold_obj {
 
 struct ops_fold {
     fold_map keys; /* name -> fold_obj */
+    fold_arena arena;
 };
 
 ops_fold *ops_fold_new(void) { return calloc(1, sizeof(ops_fold)); }
 
 static void obj_free(fold_obj *o) {
     if (!o) return;
-    map_clear(&o->map, o->type != FOLD_SET);
-    for (size_t i = 0; i < o->ln; i++) free(o->list[i]);
+    map_clear(&o->map);
     free(o->list);
     free(o);
 }
@@ -141,7 +175,8 @@ void ops_fold_free(ops_fold *f) {
     if (!f) return;
     for (size_t i = 0; i < f->keys.cap; i++)
         if (f->keys.slots[i].key) obj_free(f->keys.slots[i].val);
-    map_clear(&f->keys, 0);
+    map_clear(&f->keys);
+    arena_free(&f->arena);
     free(f);
 }
 
@@ -159,7 +194,7 @@ static fold_obj *obj_get(ops_fold *f, const char *key, fold_type type, int part,
         if (sl && ((fold_obj *)sl->val)->type != type) *err = 1;
         return sl && !*err ? sl->val : NULL;
     }
-    if (!(sl = map_upsert(&f->keys, key, &made))) return *err = 1, NULL;
+    if (!(sl = map_upsert(&f->keys, &f->arena, key, &made))) return *err = 1, NULL;
     if (made && !(sl->val = calloc(1, sizeof(fold_obj)))) return *err = 1, NULL;
     fold_obj *o = sl->val;
     if (made) o->type = type, o->part = part;
@@ -168,21 +203,19 @@ static fold_obj *obj_get(ops_fold *f, const char *key, fold_type type, int part,
 }
 
 /* Sets member to val (a copy; NULL for a set member). 1 if it was new. */
-static int obj_set(fold_obj *o, const char *member, const char *val, int *err) {
+static int obj_set(ops_fold *f, fold_obj *o, const char *member, const char *val, int *err) {
     int made;
-    fold_slot *sl = map_upsert(&o->map, member, &made);
-    char *copy = val ? strdup(val) : NULL;
-    if (!sl || (val && !copy)) {
-        free(copy);
+    fold_slot *sl = map_upsert(&o->map, &f->arena, member, &made);
+    char *copy = NULL;
+    if (!sl || (val && !(copy = arena_dup(&f->arena, val)))) {
         *err = 1;
         return 0;
     }
-    free(sl->val);
     sl->val = copy;
     return made;
 }
 
-static void obj_push(fold_obj *o, const char *v, int *err) {
+static void obj_push(ops_fold *f, fold_obj *o, const char *v, int *err) {
     if (o->ln == o->lcap) {
         size_t cap = o->lcap ? 2 * o->lcap : 4;
         char **l = realloc(o->list, cap * sizeof(*l));
@@ -193,7 +226,7 @@ static void obj_push(fold_obj *o, const char *v, int *err) {
         o->list = l;
         o->lcap = cap;
     }
-    if (!(o->list[o->ln] = strdup(v))) *err = 1;
+    if (!(o->list[o->ln] = arena_dup(&f->arena, v))) *err = 1;
     else o->ln++;
 }
 
@@ -203,27 +236,26 @@ static int fold_write(ops_fold *f, const char *cmd, const char *key, const char 
                       size_t c, int part) {
     int err = 0;
     fold_obj *o;
-    void *old;
     if (!strcmp(cmd, "HSET")) {
         if (c % 2 || !(o = obj_get(f, key, FOLD_HASH, part, 1, &err))) return -1;
-        for (size_t i = 0; i + 1 < c; i += 2) obj_set(o, a[i], a[i + 1], &err);
+        for (size_t i = 0; i + 1 < c; i += 2) obj_set(f, o, a[i], a[i + 1], &err);
     } else if (!strcmp(cmd, "HSETXX")) {
         if (c != 2) return -1;
         o = obj_get(f, key, FOLD_HASH, part, 0, &err);
-        if (o && map_find(&o->map, a[0], fold_hash(a[0]))) obj_set(o, a[0], a[1], &err);
+        if (o && map_find(&o->map, a[0], fold_hash(a[0]))) obj_set(f, o, a[0], a[1], &err);
     } else if (!strcmp(cmd, "HDEL")) {
         o = obj_get(f, key, FOLD_HASH, part, 0, &err);
         for (size_t i = 0; o && i < c; i++)
-            if (map_delete(&o->map, a[i], &old)) free(old);
+            map_delete(&o->map, a[i]);
     } else if (!strcmp(cmd, "RPUSH")) {
         if (!(o = obj_get(f, key, FOLD_LIST, part, 1, &err))) return -1;
-        for (size_t i = 0; i < c; i++) obj_push(o, a[i], &err);
+        for (size_t i = 0; i < c; i++) obj_push(f, o, a[i], &err);
     } else if (!strcmp(cmd, "ZADD")) {
         if (c % 2 || !(o = obj_get(f, key, FOLD_ZSET, part, 1, &err))) return -1;
-        for (size_t i = 0; i + 1 < c; i += 2) obj_set(o, a[i + 1], a[i], &err);
+        for (size_t i = 0; i + 1 < c; i += 2) obj_set(f, o, a[i + 1], a[i], &err);
     } else if (!strcmp(cmd, "SADD")) {
         if (!(o = obj_get(f, key, FOLD_SET, part, 1, &err))) return -1;
-        for (size_t i = 0; i < c; i++) obj_set(o, a[i], NULL, &err);
+        for (size_t i = 0; i < c; i++) obj_set(f, o, a[i], NULL, &err);
     } else {
         return -1; /* the projection writes nothing else */
     }
@@ -244,7 +276,7 @@ int ops_fold_apply(ops_fold *f, const ops_batch *b, int part, size_t *applied,
         fold_obj *o;
         if (!seen || seen > nk || stop > na) return -1;
         if (!(o = obj_get(f, keys[seen - 1], FOLD_SET, part, 1, &err))) return -1;
-        if (!obj_set(o, a[i + 1], NULL, &err)) {
+        if (!obj_set(f, o, a[i + 1], NULL, &err)) {
             if (err) return -1;
             ++*repeats;
             i = stop;
@@ -272,6 +304,7 @@ typedef struct fold_writer {
     fold_slot *cur;      /* the key being written, or NULL */
     size_t pos;          /* where in it: an index into order, or into the list */
     size_t *order, norder, ocap; /* the object's map slots, hashes by seq */
+    int part;                     /* the partition of the command built last */
     size_t inflight, max;
     int ok, finished, starting;
     void (*done)(int ok, void *opaque);
@@ -319,6 +352,7 @@ static int writer_next(fold_writer *w) {
     }
     fold_obj *o = w->cur->val;
     size_t argc = 2;
+    w->part = o->part;
     w->argv[0] = fold_cmds[o->type], w->argv[1] = w->cur->key;
     if (o->type == FOLD_LIST) {
         while (w->pos < o->ln && argc < 2 + OPS_FOLD_CHUNK) w->argv[argc++] = o->list[w->pos++];
@@ -365,14 +399,8 @@ static void writer_pump(fold_writer *w) {
             w->finished = 1;
             break;
         }
-        fold_obj *o = w->cur ? w->cur->val : NULL;
-        sp_redis *r = NULL;
-        /* writer_next may have closed the key: find its object again by name */
-        if (!o) {
-            fold_slot *sl = map_find(&w->f->keys, w->argv[1], fold_hash(w->argv[1]));
-            o = sl ? sl->val : NULL;
-        }
-        if (!o || !(r = sp_service_redis(w->s, o->part)) ||
+        sp_redis *r = sp_service_redis(w->s, w->part);
+        if (!r ||
             sp_redis_command_argv(r, writer_cb, w, argc, w->argv, NULL)) {
             w->ok = 0;
             w->finished = 1; /* a server is gone: the rebuild has failed */

@@ -96,13 +96,48 @@ static void ops_add_one(sp_service *s, sp_pipeline *p, ops_batch **by_part,
         sp_pipeline_deadletter(p, m, errstr);
         return;
     }
-    if (part < 0 || part >= s->partitions) {
-        sp_pipeline_deadletter(p, m, "partition outside the topics' partition count");
-    } else if (ops_projection_wants(&ev)) {
+    if (ops_projection_wants(&ev)) {
         if (!by_part[part] && !(by_part[part] = ops_batch_new(part))) sp_pipeline_fail(p);
         else ops_projection_add(by_part[part], &ev);
     }
     sp_event_free(&ev);
+}
+
+/* The shards to read: a partition is a shard, and the topics may have more
+ * partitions than common/topics.c says (the broker's count is what the
+ * producers used). The most of the table's count, the broker's at start and
+ * every partition seen since. */
+int ops_shards(sp_service *s) {
+    ops_state *st = ops_of(s);
+    return st->shards > s->partitions ? st->shards : s->partitions;
+}
+
+/* Notes the batch's partitions (ops_shards); returns one more than the
+ * highest, at least ops_shards(). */
+static int ops_shards_seen(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
+    ops_state *st = ops_of(s);
+    for (size_t i = 0; i < n; i++)
+        if (msgs[i]->partition >= st->shards) st->shards = msgs[i]->partition + 1;
+    return ops_shards(s);
+}
+
+/* The broker's partition count of the topics ops reads, so a list asked
+ * for before any message arrives still reads every shard. Not fatal: a
+ * broker not up yet leaves the table's count, and messages raise it. */
+static void ops_shards_probe(sp_service *s) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_t *rk = sp_consumer_handle(s->consumer);
+    if (!rk || rd_kafka_metadata(rk, 1, NULL, &md, 3000)) {
+        sp_warn("ops: no topic metadata at start; reading %d shards until messages say more",
+                s->partitions);
+        return;
+    }
+    for (int t = 0; t < md->topic_cnt; t++)
+        for (const int *id = s->def->consume; *id >= 0; id++)
+            if (!strcmp(md->topics[t].topic, sp_service_topic(s, *id)) &&
+                md->topics[t].partition_cnt > ops_of(s)->shards)
+                ops_of(s)->shards = md->topics[t].partition_cnt;
+    rd_kafka_metadata_destroy(md);
 }
 
 /* The rebuild's progress counts every offset handed out, those the screen
@@ -130,9 +165,10 @@ static void ops_send_part(sp_service *s, sp_pipeline *p, ops_applying *a, ops_ba
  * answered and any dead letters are acknowledged. */
 static void ops_on_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
     sp_pipeline *p = sp_pipeline_new(s, SP_TOPIC_DEADLETTER); /* ops publishes nothing */
-    ops_batch **by_part = calloc((size_t)s->partitions + 1, sizeof(*by_part));
+    int parts = ops_shards_seen(s, msgs, n);
+    ops_batch **by_part = calloc((size_t)parts, sizeof(*by_part));
     /* One per partition, owned (freed) by the pipeline. */
-    ops_applying *a = calloc((size_t)s->partitions + 1, sizeof(*a));
+    ops_applying *a = calloc((size_t)parts, sizeof(*a));
     int failed = !p || !by_part || !a;
     if (!p) {
         free(a);
@@ -144,19 +180,19 @@ static void ops_on_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
         goto out;
     }
     for (size_t i = 0; i < n; i++) ops_add_one(s, p, by_part, msgs[i]);
-    for (int part = 0; part < s->partitions; part++)
+    for (int part = 0; part < parts; part++)
         failed |= by_part[part] && ops_batch_failed(by_part[part]);
     if (failed) {
         sp_pipeline_fail(p);
         goto out;
     }
-    for (int part = 0; part < s->partitions; part++) {
+    for (int part = 0; part < parts; part++) {
         if (!by_part[part] || !ops_batch_events(by_part[part])) continue;
         if (ops_of(s)->rebuild) ops_rebuild_fold(ops_of(s)->rebuild, by_part[part], part);
         else ops_send_part(s, p, &a[part], by_part[part], part);
     }
 out:
-    for (int part = 0; by_part && part < s->partitions; part++) ops_batch_free(by_part[part]);
+    for (int part = 0; by_part && part < parts; part++) ops_batch_free(by_part[part]);
     free(by_part);
     if (p) sp_pipeline_release(p);
 }
@@ -213,6 +249,7 @@ static int ops_init(sp_service *s, char *errstr, size_t size) {
     } else if (!(st->gauges = ops_gauges_start(s, (unsigned)conf->gauge_interval_ms))) {
         return snprintf(errstr, size, "out of memory"), -1;
     }
+    ops_shards_probe(s);
     ops_cases_register(s);
     ops_deadlines_register(s);
     ops_stats_register(s);

@@ -293,7 +293,7 @@ static void stats_send_all(stats_read *sr) {
     static const struct { int kind; ops_key key; } sets[3] = {
         {0, OPS_K_DECIDED}, {1, OPS_K_ISSUED}, {-1, OPS_K_ARLATE}};
     char key[OPS_SHARD_KEY_MAX];
-    for (int p = 0; p < sr->s->partitions; p++) {
+    for (int p = 0; p < ops_shards(sr->s); p++) {
         sp_redis *r = sp_service_redis(sr->s, p);
         for (int k = 0; k < 3; k++) {
             stats_ask *ask = &sr->asks[3 * p + k];
@@ -357,7 +357,7 @@ static void handle_timeliness(sp_http_req *req, void *opaque) {
         return;
     }
     sr->csv = csv;
-    if (!(sr->asks = calloc(3 * (size_t)s->partitions + 1, sizeof(*sr->asks)))) {
+    if (!(sr->asks = calloc(3 * (size_t)ops_shards(s) + 1, sizeof(*sr->asks)))) {
         free(sr);
         sp_http_respond_problem(req, 503, "Unavailable", "out of memory", NULL);
         return;
