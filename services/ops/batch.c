@@ -1,8 +1,12 @@
 /* batch.c - building and sending a batch's one script call. See batch.h.
  *
- * Arguments live in an arena of 64 KiB chunks (bump allocation, freed all at
+ * Arguments live in an arena of chunks (bump allocation, freed all at
  * once): a batch of 500 events has some 15,000 of them, and a malloc each
- * would cost more than building them. */
+ * would cost more than building them. Chunks start at 2 KiB and double up
+ * to 64 KiB, as do the argument arrays: a consumer batch is one ops_batch
+ * per partition it holds, and with 128 partitions most hold a few events,
+ * so fixed 64 KiB chunks were megabytes allocated (and page-faulted) per
+ * batch for nothing. */
 #include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,7 +14,8 @@
 #include <string.h>
 #include "batch.h"
 
-#define ARENA_CHUNK 65536
+#define ARENA_CHUNK 65536 /* the largest chunk, and the largest argument */
+#define ARENA_FIRST 2048
 #define SHARED_KEYS 5 /* OPS_K_DL .. OPS_K_ARLATE, KEYS[1..5] */
 #define CASE_KEYS 4   /* seen, timeline, case, clocks */
 
@@ -38,8 +43,8 @@ const char ops_batch_script[] =
 
 typedef struct arena_chunk {
     struct arena_chunk *next;
-    size_t used;
-    char data[ARENA_CHUNK];
+    size_t used, size;
+    char data[];
 } arena_chunk;
 
 typedef struct strvec {
@@ -74,13 +79,16 @@ static char *arena_alloc(ops_batch *b, size_t len) {
         b->failed = 1; /* an argument bigger than a chunk: no event is */
         return NULL;
     }
-    if (!c || c->used + len > ARENA_CHUNK) {
-        if (!(c = malloc(sizeof(*c)))) {
+    if (!c || c->used + len > c->size) {
+        size_t size = c ? (c->size < ARENA_CHUNK ? 2 * c->size : ARENA_CHUNK) : ARENA_FIRST;
+        while (size < len) size *= 2;
+        if (!(c = malloc(sizeof(*c) + size))) {
             b->failed = 1;
             return NULL;
         }
         c->next = b->arena;
         c->used = 0;
+        c->size = size;
         b->arena = c;
     }
     char *p = c->data + c->used;
@@ -90,7 +98,7 @@ static char *arena_alloc(ops_batch *b, size_t len) {
 
 static void vec_push(ops_batch *b, strvec *v, const char *s) {
     if (v->n == v->cap) {
-        size_t cap = v->cap ? 2 * v->cap : 1024;
+        size_t cap = v->cap ? 2 * v->cap : 64;
         const char **nv = realloc(v->v, cap * sizeof(*nv));
         if (!nv) {
             b->failed = 1;
@@ -122,12 +130,19 @@ static const char *arena_printf(ops_batch *b, const char *fmt, ...) {
     return s;
 }
 
-ops_batch *ops_batch_new(void) {
-    static const char *const shared[SHARED_KEYS] = {"ops:dl", "ops:who", "ops:sen2:decided",
-                                                    "ops:sen2:issued", "ops:sen2:arlate"};
+const char *ops_key_shard(char buf[OPS_SHARD_KEY_MAX], ops_key k, int shard) {
+    static const char *const names[SHARED_KEYS] = {"ops:dl", "ops:who", "ops:sen2:decided",
+                                                   "ops:sen2:issued", "ops:sen2:arlate"};
+    snprintf(buf, OPS_SHARD_KEY_MAX, "%s:{s%d}", names[k - OPS_K_DL], shard);
+    return buf;
+}
+
+ops_batch *ops_batch_new(int shard) {
+    char name[OPS_SHARD_KEY_MAX];
     ops_batch *b = calloc(1, sizeof(*b));
     if (!b) return NULL;
-    for (int i = 0; i < SHARED_KEYS; i++) vec_push(b, &b->keys, shared[i]);
+    for (int i = 0; i < SHARED_KEYS; i++)
+        vec_push(b, &b->keys, arena_printf(b, "%s", ops_key_shard(name, (ops_key)(OPS_K_DL + i), shard)));
     return b;
 }
 
@@ -191,6 +206,16 @@ void ops_batch_write_end(ops_batch *b) {
 }
 
 size_t ops_batch_events(const ops_batch *b) { return b->events; }
+
+const char *const *ops_batch_keys(const ops_batch *b, size_t *n) {
+    *n = b->keys.n;
+    return b->keys.v;
+}
+
+const char *const *ops_batch_args(const ops_batch *b, size_t *n) {
+    *n = b->args.n;
+    return b->args.v;
+}
 int ops_batch_failed(const ops_batch *b) { return b->failed; }
 
 int ops_batch_send(ops_batch *b, sp_redis *r, const char *sha, sp_redis_cb cb, void *priv) {

@@ -26,11 +26,19 @@
 #include <stddef.h>
 #include "redis.h"
 
-/* Keys an event's writes name: the case's own, then the shared indexes. */
+/* Keys an event's writes name: the case's own, then the indexes shared by
+ * the cases of one shard (a Kafka partition): ops:dl:{s<p>}, ... Every key
+ * an event writes is on its case's partition's server (redis.shards), so
+ * one script call per partition touches one server. */
 typedef enum {
     OPS_K_TIMELINE, OPS_K_CASE, OPS_K_CLOCKS, /* per case */
-    OPS_K_DL, OPS_K_WHO, OPS_K_DECIDED, OPS_K_ISSUED, OPS_K_ARLATE /* shared */
+    OPS_K_DL, OPS_K_WHO, OPS_K_DECIDED, OPS_K_ISSUED, OPS_K_ARLATE /* per shard */
 } ops_key;
+
+#define OPS_SHARD_KEY_MAX 48
+/* The name of shared key k (OPS_K_DL .. OPS_K_ARLATE) of shard into buf:
+ * "ops:dl:{s3}". The hash tag keeps a shard in one Redis Cluster slot. */
+const char *ops_key_shard(char buf[OPS_SHARD_KEY_MAX], ops_key k, int shard);
 
 typedef struct ops_batch ops_batch;
 
@@ -40,8 +48,9 @@ void ops_batch_sha(char sha[41]);
 /* SCRIPT LOAD; cb as sp_redis_command. */
 int ops_batch_load(sp_redis *r, sp_redis_cb cb, void *priv);
 
-/* Returns NULL on allocation failure. */
-ops_batch *ops_batch_new(void);
+/* A batch of the events of one shard (partition). Returns NULL on
+ * allocation failure. */
+ops_batch *ops_batch_new(int shard);
 void ops_batch_free(ops_batch *b);
 
 /* Starts an event of case_id with event id id; every write until
@@ -57,6 +66,10 @@ void ops_batch_argf(ops_batch *b, const char *fmt, ...) __attribute__((format(pr
 void ops_batch_write_end(ops_batch *b);
 
 size_t ops_batch_events(const ops_batch *b);
+/* The script call's KEYS and ARGV as built (borrowed, valid until the batch
+ * is freed): what the rebuild's fold (fold.h) interprets in C instead. */
+const char *const *ops_batch_keys(const ops_batch *b, size_t *n);
+const char *const *ops_batch_args(const ops_batch *b, size_t *n);
 /* 1 if memory ran out while building: do not send; retry the batch. */
 int ops_batch_failed(const ops_batch *b);
 /* Sends the batch (EVALSHA sha). cb gets the number of events applied (the

@@ -189,8 +189,10 @@ static void case_clocks_cb(sp_redis *r, redisReply *rep, void *priv) {
     case_read_step(cr);
 }
 
+/* Every key of a case is on its partition's server (redis.shards). */
 static void case_send(case_read *cr, sp_redis_cb cb, const char *fmt, const char *id) {
-    if (sp_redis_command(cr->s->redis, cb, cr, fmt, id) == 0) cr->pending++;
+    sp_redis *r = sp_service_redis_of(cr->s, id);
+    if (r && sp_redis_command(r, cb, cr, fmt, id) == 0) cr->pending++;
     else cr->failed = 1;
 }
 

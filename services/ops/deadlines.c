@@ -25,14 +25,28 @@ void ops_deadline_classify(ops_deadline *d, sp_date today, const sp_holidays *h,
 
 /* ---- loading --------------------------------------------------------------- */
 
-typedef struct dl_load {
+/* One load fans out to every shard (partition): HGETALL of its ops:dl:{s<p>}
+ * on its server, then, with join, one HMGET of its ops:who:{s<p>} for the
+ * rows found there, whose cases are all the shard's. Rows are appended as
+ * shards answer; the caller sorts them. */
+typedef struct dl_load dl_load;
+
+typedef struct dl_shard {
+    dl_load *l;
+    int part;
+    size_t first, n; /* its rows in l->rows */
+} dl_shard;
+
+struct dl_load {
     sp_service *s;
     int join;
     ops_deadlines_cb cb;
     void *priv;
     ops_deadline *rows;
-    size_t n;
-} dl_load;
+    size_t n, cap;
+    int pending, failed;
+    dl_shard *shards;
+};
 
 /* "case\tclock\tdue\tstarted\texcepted" into d. Returns 0 or -1. */
 static int dl_parse(ops_deadline *d, const char *id, const char *rec) {
@@ -52,21 +66,27 @@ static int dl_parse(ops_deadline *d, const char *id, const char *rec) {
     return 0;
 }
 
-static void dl_finish(dl_load *l, int ok) {
-    l->cb(l->s, ok ? l->rows : NULL, ok ? l->n : 0, l->priv);
+/* One answer (or one failure) less to wait for; the last one answers. */
+static void dl_step(dl_load *l) {
+    if (--l->pending > 0) return;
+    l->cb(l->s, l->failed ? NULL : l->rows,
+          l->failed ? 0 : l->n, l->priv);
     free(l->rows);
+    free(l->shards);
     free(l);
 }
 
 static void dl_who_cb(sp_redis *r, redisReply *rep, void *priv) {
-    dl_load *l = priv;
+    dl_shard *sh = priv;
+    dl_load *l = sh->l;
     ops_state *st = ops_of(l->s);
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != l->n) {
-        dl_finish(l, 0);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != sh->n) {
+        l->failed = 1;
+        dl_step(l);
         return;
     }
-    for (size_t i = 0; i < l->n; i++) {
-        ops_deadline *d = &l->rows[i];
+    for (size_t i = 0; i < sh->n; i++) {
+        ops_deadline *d = &l->rows[sh->first + i];
         const redisReply *w = rep->element[i];
         if (w->type == REDIS_REPLY_STRING) {
             const char *tab = strchr(w->str, '\t');
@@ -76,38 +96,50 @@ static void dl_who_cb(sp_redis *r, redisReply *rep, void *priv) {
         }
         d->team = ops_teams_of(st->teams, d->school_urn);
     }
-    dl_finish(l, 1);
+    dl_step(l);
 }
 
-/* One HMGET ops:who for every row (a case with two clocks is asked twice:
- * cheaper than de-duplicating, and the reply lines up with the rows). */
-static void dl_join(dl_load *l) {
-    const char **argv = malloc((l->n + 2) * sizeof(*argv));
+/* One HMGET of the shard's ops:who for each of its rows (a case with two
+ * clocks is asked twice: cheaper than de-duplicating, and the reply lines
+ * up with the rows), on the server that answered the HGETALL. */
+static void dl_join(dl_shard *sh, sp_redis *r) {
+    dl_load *l = sh->l;
+    char who[OPS_SHARD_KEY_MAX];
+    const char **argv = malloc((sh->n + 2) * sizeof(*argv));
     if (!argv) {
-        dl_finish(l, 0);
+        l->failed = 1;
         return;
     }
-    argv[0] = "HMGET", argv[1] = "ops:who";
-    for (size_t i = 0; i < l->n; i++) argv[i + 2] = l->rows[i].case_id;
-    if (sp_redis_command_argv(l->s->redis, dl_who_cb, l, (int)l->n + 2, argv, NULL))
-        dl_finish(l, 0);
+    argv[0] = "HMGET", argv[1] = ops_key_shard(who, OPS_K_WHO, sh->part);
+    for (size_t i = 0; i < sh->n; i++) argv[i + 2] = l->rows[sh->first + i].case_id;
+    if (sp_redis_command_argv(r, dl_who_cb, sh, (int)sh->n + 2, argv, NULL)) l->failed = 1;
+    else l->pending++;
     free(argv);
 }
 
+static int dl_grow(dl_load *l, size_t more) {
+    if (l->n + more <= l->cap) return 0;
+    size_t cap = l->cap ? l->cap : 64;
+    while (cap < l->n + more) cap *= 2;
+    ops_deadline *rows = realloc(l->rows, cap * sizeof(*rows));
+    if (!rows) return -1;
+    l->rows = rows;
+    l->cap = cap;
+    return 0;
+}
+
 static void dl_all_cb(sp_redis *r, redisReply *rep, void *priv) {
-    dl_load *l = priv;
+    dl_shard *sh = priv;
+    dl_load *l = sh->l;
     ops_state *st = ops_of(l->s);
     sp_date today = ops_today(l->s);
     int awd = (int)ops_conf_of(l->s)->approaching_wd;
-    if (!rep || rep->type != REDIS_REPLY_ARRAY) {
-        dl_finish(l, 0);
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || dl_grow(l, rep->elements / 2)) {
+        l->failed = 1;
+        dl_step(l);
         return;
     }
-    l->rows = calloc(rep->elements / 2 + 1, sizeof(*l->rows));
-    if (!l->rows) {
-        dl_finish(l, 0);
-        return;
-    }
+    sh->first = l->n;
     for (size_t i = 0; i + 1 < rep->elements; i += 2) {
         ops_deadline *d = &l->rows[l->n];
         if (dl_parse(d, rep->element[i]->str, rep->element[i + 1]->str)) continue;
@@ -115,18 +147,44 @@ static void dl_all_cb(sp_redis *r, redisReply *rep, void *priv) {
         d->team = ops_teams_of(st->teams, NULL);
         l->n++;
     }
-    if (l->join && l->n > 0) dl_join(l);
-    else dl_finish(l, 1);
+    sh->n = l->n - sh->first;
+    if (l->join && sh->n > 0 && !l->failed) dl_join(sh, r);
+    dl_step(l);
 }
 
 int ops_deadlines_load(sp_service *s, int join, ops_deadlines_cb cb, void *priv) {
     dl_load *l = calloc(1, sizeof(*l));
-    if (!l) return -1;
-    *l = (dl_load){s, join, cb, priv, NULL, 0};
-    if (sp_redis_command(s->redis, dl_all_cb, l, "HGETALL ops:dl")) {
+    char key[OPS_SHARD_KEY_MAX];
+    int sent = 0;
+    if (!l || !(l->shards = calloc((size_t)ops_shards(s) + 1, sizeof(*l->shards)))) {
         free(l);
         return -1;
     }
+    *l = (dl_load){.s = s, .join = join, .cb = cb, .priv = priv, .shards = l->shards,
+                   .pending = 1};
+    if (dl_grow(l, 1)) { /* rows is never NULL on success, even with none */
+        free(l->shards);
+        free(l);
+        return -1;
+    }
+    for (int p = 0; p < ops_shards(s); p++) {
+        sp_redis *r = sp_service_redis(s, p);
+        l->shards[p] = (dl_shard){l, p, 0, 0};
+        if (r && sp_redis_command(r, dl_all_cb, &l->shards[p], "HGETALL %s",
+                                  ops_key_shard(key, OPS_K_DL, p)) == 0) {
+            l->pending++;
+            sent++;
+        } else {
+            l->failed = 1;
+        }
+    }
+    if (!sent) { /* nothing will answer: cb is not called */
+        free(l->rows);
+        free(l->shards);
+        free(l);
+        return -1;
+    }
+    dl_step(l); /* the guard: replies never come inside this call */
     return 0;
 }
 

@@ -1,8 +1,11 @@
 /* deadlines.h - the open deadlines: loading, classifying, listing.
  *
- * Every open clock an authority must meet is one field of ops:dl. A list is
- * one HGETALL of it, one HMGET of ops:who for the cases on it, then filter,
- * sort and page in C. That is a few milliseconds for the tens of thousands of
+ * Every open clock an authority must meet is one field of its shard's
+ * ops:dl:{s<p>} (one per partition, on the partition's server). A list is
+ * one HGETALL of each shard's, one HMGET of the shard's ops:who:{s<p>} for
+ * the cases on it, all pipelined over every server; then the rows of every
+ * shard are filtered, sorted and paged in C together, so paging and totals
+ * are the same as with one server. That is a few milliseconds for the tens of thousands of
  * open clocks of the largest authority, and keeps the writes (one HSET or
  * HDEL per clock event) as cheap as they can be, which matters more: a
  * rebuild replays every event ever published.
@@ -18,6 +21,7 @@
 #define OPS_DEADLINES_H
 
 #include "dates.h"
+#include "batch.h"
 #include "ops.h"
 
 typedef enum { OPS_DL_OPEN, OPS_DL_APPROACHING, OPS_DL_OVERDUE, OPS_DL__COUNT } ops_dl_state;

@@ -3,11 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "erasure.h"
+#include "batch.h"
 #include "erase.h"
 
-/* KEYS: ops:case, ops:timeline, ops:clocks, ops:seen of the case, ops:who,
- * ops:dl, ops:sen2:decided, ops:sen2:issued, ops:sen2:arlate, ops:case of
- * the anonymous id. ARGV: the case id, the anonymous id. The case's clock
+/* KEYS: ops:case, ops:timeline, ops:clocks, ops:seen of the case, then its
+ * shard's ops:who, ops:dl, ops:sen2:decided, ops:sen2:issued,
+ * ops:sen2:arlate ({s<p>}), ops:case of the anonymous id (on the case's
+ * server too: the SEN2 read looks it up where it found the anonymous row). ARGV: the case id, the anonymous id. The case's clock
  * ids (the fields of ops:clocks, "<case>:<clock>...") find its rows in
  * ops:dl and ops:sen2:arlate without a scan. */
 static const char erase_lua[] =
@@ -52,20 +54,24 @@ static void erase_done(sp_redis *r, redisReply *rep, void *priv) {
 int ops_erase(sp_service *s, const char *case_id, int partition, sp_erase_cb cb,
               void *opaque) {
     char k[5][96], anon_case[96], anon[32], hash[SP_ERASURE_HASH_HEX + 1];
+    char sh[5][OPS_SHARD_KEY_MAX];
+    sp_redis *r = sp_service_redis(s, partition);
     static const char *const per_case[] = {"ops:case:", "ops:timeline:", "ops:clocks:",
                                            "ops:seen:"};
     ops_eraser *e = calloc(1, sizeof(*e));
-    (void)partition; /* ops keeps every key on redis.host */
-    if (!e) return -1;
+    if (!e || !r) {
+        free(e);
+        return -1;
+    }
     *e = (ops_eraser){s, cb, opaque};
     for (int i = 0; i < 4; i++) snprintf(k[i], sizeof(k[i]), "%s%s", per_case[i], case_id);
     sp_erasure_hash(case_id, hash, sizeof(hash));
     snprintf(anon, sizeof(anon), "erased_%.20s", hash);
     snprintf(anon_case, sizeof(anon_case), "ops:case:%s", anon);
-    const char *argv[] = {"EVAL", erase_lua, "10", k[0], k[1], k[2], k[3], "ops:who", "ops:dl",
-                          "ops:sen2:decided", "ops:sen2:issued", "ops:sen2:arlate", anon_case,
-                          case_id, anon};
-    if (sp_redis_command_argv(s->redis, erase_done, e, 15, argv, NULL)) {
+    for (int i = 0; i < 5; i++) ops_key_shard(sh[i], (ops_key)(OPS_K_DL + i), partition);
+    const char *argv[] = {"EVAL", erase_lua, "10", k[0], k[1], k[2], k[3], sh[1], sh[0],
+                          sh[2], sh[3], sh[4], anon_case, case_id, anon};
+    if (sp_redis_command_argv(r, erase_done, e, 15, argv, NULL)) {
         free(e);
         return -1;
     }

@@ -2,7 +2,7 @@
  * only what SEN2 counts need, with nothing that says whose it was.
  *
  * Dropped: ops:case, ops:timeline, ops:clocks and ops:seen of the case, its
- * row in ops:who and any open clock of it in ops:dl.
+ * row in its shard's ops:who:{s<p>} and any open clock of it in ops:dl:{s<p>}.
  *
  * Kept, anonymously: a decision or final plan the case counted in
  * (ops:sen2:decided, ops:sen2:issued) stays in its day with the case id

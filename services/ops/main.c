@@ -60,11 +60,9 @@ int ops_bad_param(sp_http_req *req, const char *param, const char *reason) {
 
 /* ---- applying batches ------------------------------------------------------ */
 
-/* A batch's script call in flight: its pipeline, and how many events it
- * carries (the reply says how many were new). Owned by the pipeline. */
+/* A shard's script call in flight: its pipeline. Owned by the pipeline. */
 typedef struct ops_applying {
     sp_pipeline *p;
-    size_t events;
 } ops_applying;
 
 static void script_loaded_cb(sp_redis *r, redisReply *reply, void *priv) {
@@ -74,34 +72,72 @@ static void script_loaded_cb(sp_redis *r, redisReply *reply, void *priv) {
 
 static void applied_cb(sp_redis *r, redisReply *reply, void *priv) {
     ops_applying *a = priv;
-    sp_service *s = sp_pipeline_service(a->p);
     if (!reply || reply->type != REDIS_REPLY_INTEGER) {
-        /* A Redis restarted (or flushed) has forgotten the script: load it,
-         * and the batch's retry finds it. */
+        /* A Redis restarted (or flushed) has forgotten the script: load it
+         * on that server, and the batch's retry finds it. */
         if (reply && reply->type == REDIS_REPLY_ERROR && !strncmp(reply->str, "NOSCRIPT", 8))
-            ops_batch_load(s->redis, script_loaded_cb, NULL);
+            ops_batch_load(r, script_loaded_cb, NULL);
         else
             sp_error("ops: apply failed: %s", reply && reply->str ? reply->str : "no connection");
         sp_pipeline_fail(a->p);
-    } else if (ops_of(s)->rebuild) {
-        ops_rebuild_count(ops_of(s)->rebuild, (size_t)reply->integer,
-                          a->events - (size_t)reply->integer);
     }
     sp_pipeline_release(a->p);
 }
 
-/* Adds m to the batch, or sends it to the dead-letter topic if it is not an
- * event. */
-static void ops_add_one(sp_service *s, sp_pipeline *p, ops_batch *b, rd_kafka_message_t *m) {
+/* Adds m to its partition's batch (made on first use), or sends it to the
+ * dead-letter topic if it is not an event. */
+static void ops_add_one(sp_service *s, sp_pipeline *p, ops_batch **by_part,
+                        rd_kafka_message_t *m) {
     sp_event ev;
     char errstr[256];
+    int part = m->partition;
     sp_service_count_in(s);
     if (sp_event_parse(m->payload, m->len, &ev, errstr, sizeof(errstr))) {
         sp_pipeline_deadletter(p, m, errstr);
         return;
     }
-    if (ops_projection_wants(&ev)) ops_projection_add(b, &ev);
+    if (ops_projection_wants(&ev)) {
+        if (!by_part[part] && !(by_part[part] = ops_batch_new(part))) sp_pipeline_fail(p);
+        else ops_projection_add(by_part[part], &ev);
+    }
     sp_event_free(&ev);
+}
+
+/* The shards to read: a partition is a shard, and the topics may have more
+ * partitions than common/topics.c says (the broker's count is what the
+ * producers used). The most of the table's count, the broker's at start and
+ * every partition seen since. */
+int ops_shards(sp_service *s) {
+    ops_state *st = ops_of(s);
+    return st->shards > s->partitions ? st->shards : s->partitions;
+}
+
+/* Notes the batch's partitions (ops_shards); returns one more than the
+ * highest, at least ops_shards(). */
+static int ops_shards_seen(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
+    ops_state *st = ops_of(s);
+    for (size_t i = 0; i < n; i++)
+        if (msgs[i]->partition >= st->shards) st->shards = msgs[i]->partition + 1;
+    return ops_shards(s);
+}
+
+/* The broker's partition count of the topics ops reads, so a list asked
+ * for before any message arrives still reads every shard. Not fatal: a
+ * broker not up yet leaves the table's count, and messages raise it. */
+static void ops_shards_probe(sp_service *s) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_t *rk = sp_consumer_handle(s->consumer);
+    if (!rk || rd_kafka_metadata(rk, 1, NULL, &md, 3000)) {
+        sp_warn("ops: no topic metadata at start; reading %d shards until messages say more",
+                s->partitions);
+        return;
+    }
+    for (int t = 0; t < md->topic_cnt; t++)
+        for (const int *id = s->def->consume; *id >= 0; id++)
+            if (!strcmp(md->topics[t].topic, sp_service_topic(s, *id)) &&
+                md->topics[t].partition_cnt > ops_of(s)->shards)
+                ops_of(s)->shards = md->topics[t].partition_cnt;
+    rd_kafka_metadata_destroy(md);
 }
 
 /* The rebuild's progress counts every offset handed out, those the screen
@@ -110,33 +146,55 @@ static void ops_batch_seen(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
     if (ops_of(s)->rebuild) ops_rebuild_batch(ops_of(s)->rebuild, msgs, n);
 }
 
-/* The whole batch is one script call (batch.h); its offsets are stored once
- * Redis has answered and any dead letters are acknowledged. */
+/* Sends one partition's events as one script call to the partition's
+ * server; a failure fails the whole batch, whose retry is harmless (the
+ * script drops what it applied already by event id). */
+static void ops_send_part(sp_service *s, sp_pipeline *p, ops_applying *a, ops_batch *b,
+                          int part) {
+    sp_redis *r = sp_service_redis(s, part);
+    a->p = p;
+    sp_pipeline_hold(p);
+    if (!r || ops_batch_send(b, r, ops_of(s)->script_sha, applied_cb, a)) {
+        sp_pipeline_fail(p);
+        sp_pipeline_release(p);
+    }
+}
+
+/* A batch is one script call per partition it holds (batch.h), each on
+ * the partition's server; its offsets are stored once every server has
+ * answered and any dead letters are acknowledged. */
 static void ops_on_batch(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
     sp_pipeline *p = sp_pipeline_new(s, SP_TOPIC_DEADLETTER); /* ops publishes nothing */
-    ops_batch *b = ops_batch_new();
-    ops_applying *a = calloc(1, sizeof(*a));
-    if (!p) goto out;
+    int parts = ops_shards_seen(s, msgs, n);
+    ops_batch **by_part = calloc((size_t)parts, sizeof(*by_part));
+    /* One per partition, owned (freed) by the pipeline. */
+    ops_applying *a = calloc((size_t)parts, sizeof(*a));
+    int failed = !p || !by_part || !a;
+    if (!p) {
+        free(a);
+        goto out;
+    }
     sp_pipeline_own(p, a);
-    if (!b || !a) {
+    if (failed) {
         sp_pipeline_fail(p);
         goto out;
     }
-    for (size_t i = 0; i < n; i++) ops_add_one(s, p, b, msgs[i]);
-    if (ops_batch_failed(b)) {
+    for (size_t i = 0; i < n; i++) ops_add_one(s, p, by_part, msgs[i]);
+    for (int part = 0; part < parts; part++)
+        failed |= by_part[part] && ops_batch_failed(by_part[part]);
+    if (failed) {
         sp_pipeline_fail(p);
-    } else if ((a->events = ops_batch_events(b)) > 0) {
-        a->p = p;
-        sp_pipeline_hold(p);
-        if (ops_batch_send(b, s->redis, ops_of(s)->script_sha, applied_cb, a)) {
-            sp_pipeline_fail(p);
-            sp_pipeline_release(p);
-        }
+        goto out;
+    }
+    for (int part = 0; part < parts; part++) {
+        if (!by_part[part] || !ops_batch_events(by_part[part])) continue;
+        if (ops_of(s)->rebuild) ops_rebuild_fold(ops_of(s)->rebuild, by_part[part], part);
+        else ops_send_part(s, p, &a[part], by_part[part], part);
     }
 out:
-    ops_batch_free(b);
+    for (int part = 0; by_part && part < parts; part++) ops_batch_free(by_part[part]);
+    free(by_part);
     if (p) sp_pipeline_release(p);
-    else free(a);
 }
 
 /* ---- life cycle -------------------------------------------------------------- */
@@ -154,8 +212,23 @@ static int ops_parse_arg(sp_service *s, const char *arg) {
     return 1;
 }
 
+/* The indexes of before they were per shard (ops:dl, ops:who,
+ * ops:sen2:*) are never read; a deployment upgraded without a rebuild has
+ * empty deadline lists until it runs one (docs/deploy.md), so say so. */
+static void old_keys_cb(sp_redis *r, redisReply *reply, void *priv) {
+    if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+        sp_warn("ops: %lld index key(s) of the old one-server layout (ops:dl, ops:who, "
+                "ops:sen2:*) found and ignored: run sendpath-ops --rebuild once (docs/deploy.md)",
+                reply->integer);
+}
+
 static void ops_redis_state(sp_redis *r, int up, void *opaque) {
-    if (up) ops_batch_load(r, script_loaded_cb, NULL);
+    sp_service *s = opaque;
+    if (!up) return;
+    ops_batch_load(r, script_loaded_cb, NULL);
+    if (r == s->redis && !ops_of(s)->rebuild) /* redis.host: the old layout's keys */
+        sp_redis_command(r, old_keys_cb, NULL, "EXISTS ops:dl ops:who ops:sen2:decided "
+                         "ops:sen2:issued ops:sen2:arlate");
 }
 
 static int ops_init(sp_service *s, char *errstr, size_t size) {
@@ -166,14 +239,17 @@ static int ops_init(sp_service *s, char *errstr, size_t size) {
     if (!(st->teams = ops_teams_parse(conf->teams, conf->team_default, errstr, size)))
         return -1;
     ops_batch_sha(st->script_sha);
-    /* Loaded on every (re)connect, before any batch's EVALSHA on that
-     * connection: replies and commands keep their order. */
-    sp_redis_on_state(s->redis, ops_redis_state, s);
+    /* Loaded on every (re)connect of every server, before any batch's
+     * EVALSHA on that connection: replies and commands keep their order. */
+    sp_redis_on_state(s->redis, ops_redis_state, s); /* redis.host: the old keys' check */
+    for (int part = 0; part < s->partitions; part++)
+        if (sp_service_redis(s, part)) sp_redis_on_state(sp_service_redis(s, part), ops_redis_state, s);
     if (st->want_rebuild) {
         if (!(st->rebuild = ops_rebuild_start(s, errstr, size))) return -1;
     } else if (!(st->gauges = ops_gauges_start(s, (unsigned)conf->gauge_interval_ms))) {
         return snprintf(errstr, size, "out of memory"), -1;
     }
+    ops_shards_probe(s);
     ops_cases_register(s);
     ops_deadlines_register(s);
     ops_stats_register(s);
@@ -220,6 +296,7 @@ static const sp_service_def ops_def = {
     .parse_arg = ops_parse_arg,
     .erase = ops_erase,
     .on_batch_seen = ops_batch_seen,
+    .redis_by_partition = 1,
 };
 
 int main(int argc, char **argv) { return sp_service_main(&ops_def, argc, argv); }

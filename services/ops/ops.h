@@ -31,10 +31,16 @@ typedef struct ops_state {
     ops_rebuild *rebuild; /* non-NULL in --rebuild mode */
     int want_rebuild;     /* --rebuild was given */
     char script_sha[41];  /* the projection script's SHA1, for EVALSHA */
+    int shards;           /* partitions known to exist: ops_shards() */
 } ops_state;
 
 static inline ops_state *ops_of(sp_service *s) { return s->priv; }
 static inline ops_conf *ops_conf_of(sp_service *s) { return s->conf; }
+
+/* How many shards (partitions, ops:dl:{s<p>} ...) the reads must visit:
+ * the topics' partition count, learned from the broker and the messages
+ * when it exceeds common/topics.c's. */
+int ops_shards(sp_service *s);
 
 /* Today in Europe/London by the service's clock (manual in tests). */
 sp_date ops_today(sp_service *s);

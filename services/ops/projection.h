@@ -12,15 +12,16 @@
  *   ops:clocks:<case>    hash  clock id -> JSON {clock, due_date, status...}
  *   ops:seen:<case>      set   event ids applied, less the case id they
  *                              start with (a repeat is dropped)
- *   ops:dl               hash  clock id -> "case\tclock\tdue\tstarted\texcepted"
+ * and, one of each per shard (Kafka partition p, on p's Redis server):
+ *   ops:dl:{s<p>}        hash  clock id -> "case\tclock\tdue\tstarted\texcepted"
  *                              for every open clock an authority must meet
  *                              (informational ones, the parent's appeal
  *                              window, are left out): the deadline lists
- *   ops:who              hash  case -> "school urn\tchild's initials", the
+ *   ops:who:{s<p>}       hash  case -> "school urn\tchild's initials", the
  *                              list rows' join, one HMGET per page
- *   ops:sen2:decided     zset  case by decision day (days since 1970)
- *   ops:sen2:issued      zset  case by final plan day
- *   ops:sen2:arlate      zset  annual review clock id by due day, met late
+ *   ops:sen2:decided:{s<p>} zset  case by decision day (days since 1970)
+ *   ops:sen2:issued:{s<p>}  zset  case by final plan day
+ *   ops:sen2:arlate:{s<p>}  zset  annual review clock id by due day, met late
  *
  * A consumer batch is applied by one script call (batch.h): each event's
  * id is checked against its case's seen set and its writes done only if new,

@@ -12,7 +12,17 @@
 #include <unistd.h>
 #include "log.h"
 #include "erase.h"
+#include "fold.h"
 #include "rebuild.h"
+
+typedef enum { DROP_NONE, DROP_RUNNING, DROP_DONE } drop_state;
+
+typedef struct rebuild_server {
+    ops_rebuild *rb;
+    sp_redis *r;
+    drop_state state;
+    char cursor[32];
+} rebuild_server;
 
 typedef struct rebuild_part {
     char topic[64];
@@ -25,10 +35,14 @@ struct ops_rebuild {
     sp_service *s;
     rebuild_part *parts;
     size_t nparts;
+    rebuild_server servers[1 + SP_REDIS_SHARDS_MAX];
+    size_t nservers;
+    ops_fold *fold;
     uv_timer_t timer;
     uint64_t started_ms, first_ms; /* first_ms: the first batch (after the group join) */
-    unsigned long long applied, repeats, messages;
-    int done;
+    uint64_t write_ms;             /* when the writing out began */
+    unsigned long long applied, repeats, messages, dropped;
+    int writing, done;
 };
 
 void ops_rebuild_prepare(void) {
@@ -39,78 +53,69 @@ void ops_rebuild_prepare(void) {
     setenv("SENDPATH_OPS_HTTP_PORT", "0", 1);
 }
 
-/* ---- 1. drop ops:* ------------------------------------------------------- */
+/* ---- 1. drop ops:* on every server ----------------------------------------- */
 
-/* UNLINKs one SCAN page, all but the marks of erased cases: the topics still
- * hold their events, and the rebuild must not bring them back (erase.h).
- * Returns 0 or -1 with errstr. */
-static int rebuild_unlink(redisContext *rc, const redisReply *keys,
-                          unsigned long long *dropped, char *errstr, size_t size) {
-    const char **argv = malloc((keys->elements + 1) * sizeof(*argv));
-    size_t n = 1;
-    redisReply *del;
-    if (!argv) {
-        snprintf(errstr, size, "rebuild: out of memory");
-        return -1;
-    }
-    argv[0] = "UNLINK";
-    for (size_t i = 0; i < keys->elements; i++)
-        if (strcmp(keys->element[i]->str, OPS_ERASED_KEY) != 0)
-            argv[n++] = keys->element[i]->str;
-    if (n == 1) {
-        free(argv);
-        return 0;
-    }
-    del = redisCommandArgv(rc, (int)n, argv, NULL);
-    free(argv);
-    if (!del || del->type != REDIS_REPLY_INTEGER) {
-        snprintf(errstr, size, "rebuild: UNLINK failed");
-        freeReplyObject(del);
-        return -1;
-    }
-    *dropped += (unsigned long long)del->integer;
-    freeReplyObject(del);
-    return 0;
+/* Each server (redis.host and every redis.shards server: the old
+ * one-server indexes are on redis.host) is swept with SCAN MATCH ops:* and
+ * UNLINK, one page at a time over the service's own connection, from the
+ * timer until it has succeeded once; a lost connection starts it over. */
+static void drop_scan(rebuild_server *sv);
+
+static void drop_failed(rebuild_server *sv, const char *why) {
+    sp_warn("rebuild: dropping ops:* on a server failed (%s); trying again", why);
+    sv->state = DROP_NONE;
 }
 
-static int rebuild_drop(sp_service *s, unsigned long long *dropped, char *errstr, size_t size) {
-    sp_common_conf *c = s->common;
-    struct timeval tv = {(long)(c->redis_timeout_ms / 1000), (long)(c->redis_timeout_ms % 1000) * 1000};
-    redisContext *rc = redisConnectWithTimeout(c->redis_host, (int)c->redis_port, tv);
-    redisReply *rep = NULL;
-    char cursor[32] = "0";
-    int rv = -1;
-    if (!rc || rc->err) {
-        snprintf(errstr, size, "rebuild: redis %s:%lld: %s", c->redis_host, c->redis_port,
-                 rc ? rc->errstr : "out of memory");
-        goto out;
-    }
-    redisSetTimeout(rc, tv);
-    if (c->redis_password && *c->redis_password) {
-        rep = redisCommand(rc, "AUTH %s", c->redis_password);
-        if (!rep || rep->type == REDIS_REPLY_ERROR) {
-            snprintf(errstr, size, "rebuild: redis AUTH refused");
-            goto out;
+static void drop_unlinked_cb(sp_redis *r, redisReply *rep, void *priv) {
+    rebuild_server *sv = priv;
+    if (!rep || rep->type != REDIS_REPLY_INTEGER) return drop_failed(sv, "UNLINK");
+    sv->rb->dropped += (unsigned long long)rep->integer;
+    if (!strcmp(sv->cursor, "0")) sv->state = DROP_DONE;
+    else drop_scan(sv);
+}
+
+/* UNLINKs one SCAN page, all but the marks of erased cases: the topics still
+ * hold their events, and the rebuild must not bring them back (erase.h). */
+static void drop_page_cb(sp_redis *r, redisReply *rep, void *priv) {
+    rebuild_server *sv = priv;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
+        return drop_failed(sv, "SCAN");
+    const redisReply *keys = rep->element[1];
+    const char **argv = malloc((keys->elements + 1) * sizeof(*argv));
+    size_t n = 1;
+    snprintf(sv->cursor, sizeof(sv->cursor), "%s", rep->element[0]->str);
+    if (!argv) return drop_failed(sv, "out of memory");
+    argv[0] = "UNLINK";
+    for (size_t i = 0; i < keys->elements; i++)
+        if (strcmp(keys->element[i]->str, OPS_ERASED_KEY) != 0) argv[n++] = keys->element[i]->str;
+    if (n > 1 && sp_redis_command_argv(r, drop_unlinked_cb, sv, (int)n, argv, NULL))
+        drop_failed(sv, "not connected");
+    else if (n == 1 && !strcmp(sv->cursor, "0"))
+        sv->state = DROP_DONE;
+    else if (n == 1)
+        drop_scan(sv);
+    free(argv);
+}
+
+static void drop_scan(rebuild_server *sv) {
+    if (sp_redis_command(sv->r, drop_page_cb, sv, "SCAN %s MATCH ops:* COUNT 1000", sv->cursor))
+        drop_failed(sv, "not connected");
+}
+
+/* Starts the sweep of every server not swept or sweeping; 1 when all are
+ * swept. */
+static int rebuild_drop(ops_rebuild *rb) {
+    int done = 1;
+    for (size_t i = 0; i < rb->nservers; i++) {
+        rebuild_server *sv = &rb->servers[i];
+        if (sv->state == DROP_NONE && sp_redis_ready(sv->r)) {
+            sv->state = DROP_RUNNING;
+            snprintf(sv->cursor, sizeof(sv->cursor), "0");
+            drop_scan(sv);
         }
-        freeReplyObject(rep);
+        done &= sv->state == DROP_DONE;
     }
-    do {
-        rep = redisCommand(rc, "SCAN %s MATCH ops:* COUNT 1000", cursor);
-        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-            snprintf(errstr, size, "rebuild: SCAN failed: %s", rep && rep->str ? rep->str : rc->errstr);
-            goto out;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-        redisReply *keys = rep->element[1];
-        if (keys->elements && rebuild_unlink(rc, keys, dropped, errstr, size)) goto out;
-        freeReplyObject(rep);
-        rep = NULL;
-    } while (strcmp(cursor, "0") != 0);
-    rv = 0;
-out:
-    if (rep) freeReplyObject(rep);
-    if (rc) redisFree(rc);
-    return rv;
+    return done;
 }
 
 /* ---- 2. the marks ------------------------------------------------------- */
@@ -159,44 +164,87 @@ static int rebuild_caught_up(const ops_rebuild *rb) {
     return 1;
 }
 
-static void rebuild_check(uv_timer_t *t) {
-    ops_rebuild *rb = t->data;
-    if (rb->done || sp_consumer_busy(rb->s->consumer) || !rebuild_caught_up(rb)) return;
-    rb->done = 1;
+static void rebuild_report(ops_rebuild *rb) {
     uint64_t now = uv_now(rb->s->loop), ms = now - rb->started_ms;
     uint64_t apply_ms = rb->first_ms ? now - rb->first_ms : 0;
     double rate = apply_ms ? (double)(rb->applied + rb->repeats) * 1000.0 / (double)apply_ms : 0;
     printf("{\"rebuild\":\"done\",\"partitions\":%zu,\"messages\":%llu,\"applied\":%llu,"
-           "\"repeats\":%llu,\"ms\":%llu,\"apply_ms\":%llu,\"events_per_s\":%.0f}\n",
-           rb->nparts, rb->messages, rb->applied, rb->repeats, (unsigned long long)ms,
-           (unsigned long long)apply_ms, rate);
+           "\"repeats\":%llu,\"keys\":%zu,\"ms\":%llu,\"apply_ms\":%llu,\"write_ms\":%llu,"
+           "\"events_per_s\":%.0f}\n",
+           rb->nparts, rb->messages, rb->applied, rb->repeats, ops_fold_keys(rb->fold),
+           (unsigned long long)ms, (unsigned long long)apply_ms,
+           (unsigned long long)(now - rb->write_ms), rate);
     fflush(stdout);
-    sp_info("rebuild: done: %llu events applied, %llu repeats dropped, in %llu ms",
-            rb->applied, rb->repeats, (unsigned long long)ms);
-    uv_timer_stop(t);
+    sp_info("rebuild: done: %llu events applied, %llu repeats dropped, %zu keys written, "
+            "in %llu ms", rb->applied, rb->repeats, ops_fold_keys(rb->fold),
+            (unsigned long long)ms);
+}
+
+/* A rebuild that cannot finish leaves a partial model: say so and exit
+ * non-zero, so nobody starts ops on it (run it again). */
+static void rebuild_abort(ops_rebuild *rb, const char *why) {
+    sp_error("rebuild: failed: %s; the read model is incomplete: run --rebuild again", why);
+    (void)rb;
+    exit(1);
+}
+
+static void rebuild_written(int ok, void *opaque) {
+    ops_rebuild *rb = opaque;
+    if (!ok) rebuild_abort(rb, "writing the model to Redis");
+    rb->done = 1;
+    rebuild_report(rb);
     uv_kill(getpid(), SIGTERM); /* the runtime's graceful stop: commit, close, exit 0 */
+}
+
+/* Every event up to the marks folded and every server swept: write the
+ * model out, 64 commands in flight (about 64 x 1,000 members). */
+static void rebuild_check(uv_timer_t *t) {
+    ops_rebuild *rb = t->data;
+    int swept = rebuild_drop(rb);
+    if (rb->writing || sp_consumer_busy(rb->s->consumer) || !rebuild_caught_up(rb) || !swept)
+        return;
+    rb->writing = 1;
+    rb->write_ms = uv_now(rb->s->loop);
+    uv_timer_stop(t);
+    sp_info("rebuild: %llu events folded into %zu keys; %llu old ops:* keys dropped; writing",
+            rb->applied, ops_fold_keys(rb->fold), rb->dropped);
+    if (ops_fold_write(rb->fold, rb->s, 64, rebuild_written, rb))
+        rebuild_abort(rb, "a Redis server is not connected");
 }
 
 ops_rebuild *ops_rebuild_start(sp_service *s, char *errstr, size_t size) {
     ops_rebuild *rb = calloc(1, sizeof(*rb));
-    unsigned long long dropped = 0;
-    if (!rb) {
+    sp_redis *all[1 + SP_REDIS_SHARDS_MAX];
+    if (!rb || !(rb->fold = ops_fold_new())) {
+        free(rb);
         snprintf(errstr, size, "rebuild: out of memory");
         return NULL;
     }
     rb->s = s;
-    if (rebuild_drop(s, &dropped, errstr, size) || rebuild_marks(rb, errstr, size)) {
+    rb->nservers = sp_service_redis_all(s, all, sizeof(all) / sizeof(*all));
+    for (size_t i = 0; i < rb->nservers; i++)
+        rb->servers[i] = (rebuild_server){rb, all[i], DROP_NONE, "0"};
+    if (rebuild_marks(rb, errstr, size)) {
+        ops_fold_free(rb->fold);
         free(rb->parts);
         free(rb);
         return NULL;
     }
-    sp_info("rebuild: dropped %llu ops:* keys; %llu messages on %zu partitions to apply",
-            dropped, rb->messages, rb->nparts);
+    sp_info("rebuild: %llu messages on %zu partitions to apply; ops:* to drop on %zu "
+            "server(s)", rb->messages, rb->nparts, rb->nservers);
     rb->started_ms = uv_now(s->loop);
     uv_timer_init(s->loop, &rb->timer);
     rb->timer.data = rb;
     uv_timer_start(&rb->timer, rebuild_check, 50, 50);
     return rb;
+}
+
+void ops_rebuild_fold(ops_rebuild *rb, const ops_batch *b, int part) {
+    size_t applied = 0, repeats = 0;
+    if (ops_fold_apply(rb->fold, b, part, &applied, &repeats))
+        rebuild_abort(rb, "out of memory folding the events (or a write the fold cannot do)");
+    rb->applied += applied;
+    rb->repeats += repeats;
 }
 
 void ops_rebuild_batch(ops_rebuild *rb, rd_kafka_message_t **msgs, size_t n) {
@@ -212,13 +260,9 @@ void ops_rebuild_batch(ops_rebuild *rb, rd_kafka_message_t **msgs, size_t n) {
     }
 }
 
-void ops_rebuild_count(ops_rebuild *rb, size_t applied, size_t repeats) {
-    rb->applied += applied;
-    rb->repeats += repeats;
-}
-
 static void rebuild_closed(uv_handle_t *h) {
     ops_rebuild *rb = h->data;
+    ops_fold_free(rb->fold);
     free(rb->parts);
     free(rb);
 }

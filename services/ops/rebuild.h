@@ -18,6 +18,7 @@
 #ifndef OPS_REBUILD_H
 #define OPS_REBUILD_H
 
+#include "batch.h"
 #include "ops.h"
 
 /* Before the config is read: points the service at a fresh group and a
@@ -28,8 +29,9 @@ void ops_rebuild_prepare(void);
 ops_rebuild *ops_rebuild_start(sp_service *s, char *errstr, size_t errstr_size);
 /* A batch is being handed to the projection. */
 void ops_rebuild_batch(ops_rebuild *rb, rd_kafka_message_t **msgs, size_t n);
-/* A batch's events were applied, or were repeats. */
-void ops_rebuild_count(ops_rebuild *rb, size_t applied, size_t repeats);
+/* Folds one partition's batch into the model (fold.h) instead of sending
+ * it; a fold that fails (out of memory) ends the rebuild with exit 1. */
+void ops_rebuild_fold(ops_rebuild *rb, const ops_batch *b, int part);
 void ops_rebuild_free(ops_rebuild *rb);
 
 #endif

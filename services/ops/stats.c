@@ -1,14 +1,18 @@
 /* stats.c - the SEN2 timeliness measures. See stats.h.
  *
- * Two rounds of reads. First, pipelined: the cases decided and the plans
- * issued in the period (ZRANGEBYSCORE on the day-number indexes), the late
- * annual reviews, and the open deadlines (for reviews overdue now). Then one
- * HMGET per case found for its received date and exceptions, all pipelined.
- * Counting is then arithmetic on day numbers. */
+ * Two rounds of reads. First, pipelined over every server: the cases
+ * decided and the plans issued in the period (ZRANGEBYSCORE on each shard's
+ * day-number indexes, ops:sen2:*:{s<p>}), the late annual reviews, and the
+ * open deadlines (for reviews overdue now). Then one HMGET per case found
+ * for its received date and exceptions, on the server of the shard it was
+ * found in (an erased case's anonymous row is there too, whatever its
+ * anonymous id's own partition), all pipelined. Counting is then arithmetic
+ * on day numbers, so sums over shards are the one-server figures. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "batch.h"
 #include "deadlines.h"
 #include "stats.h"
 
@@ -21,23 +25,33 @@ typedef struct stats_bucket {
     long reviews_overdue;
 } stats_bucket;
 
+typedef struct stats_read stats_read;
+
 typedef struct stats_item { /* a decision or an issued plan to look up */
+    stats_read *sr;
     char case_id[32];
     sp_date day;
     int issued; /* 0: a decision */
+    int part;   /* the shard it was found in */
 } stats_item;
 
-typedef struct stats_read {
+typedef struct stats_ask { /* one round-1 range read of one shard */
+    stats_read *sr;
+    int kind; /* 0 decided, 1 issued, -1 annual reviews met late */
+    int part;
+} stats_ask;
+
+struct stats_read {
     sp_service *s;
     sp_http_req *req;
     sp_date from, to;
     int csv, pending, failed, round;
-    size_t next; /* round 2: the item the next reply is for */
     stats_item *items;
     size_t nitems, cap;
     stats_bucket b[STATS_MAX_MONTHS + 1]; /* [0] the period, then months */
     int nmonths, fy, fm;
-} stats_read;
+    stats_ask *asks; /* 3 per partition */
+};
 
 static int stats_month(const stats_read *sr, sp_date d) {
     int y, m, day;
@@ -174,12 +188,13 @@ static void stats_step(stats_read *sr);
 
 /* ---- round 2: each case's received date and exception ----------------------- */
 
+/* Replies of different servers interleave: each carries its item. The
+ * items array no longer grows in round 2, so the pointers hold. */
 static void stats_case_cb(sp_redis *r, redisReply *rep, void *priv) {
-    stats_read *sr = priv;
-    /* Replies come in the order asked: this one is for items[next]. */
-    size_t i = sr->next++;
+    stats_item *it = priv;
+    stats_read *sr = it->sr;
     if (!rep || rep->type != REDIS_REPLY_ARRAY) sr->failed = 1;
-    else if (i < sr->nitems) stats_count_item(sr, &sr->items[i], rep);
+    else stats_count_item(sr, it, rep);
     stats_step(sr);
 }
 
@@ -187,9 +202,12 @@ static void stats_lookup_cases(stats_read *sr) {
     sr->round = 2;
     sr->pending = 1;
     for (size_t i = 0; i < sr->nitems && !sr->failed; i++) {
-        if (sp_redis_command(sr->s->redis, stats_case_cb, sr,
-                             "HMGET ops:case:%s received_date exc:final_plan",
-                             sr->items[i].case_id))
+        stats_item *it = &sr->items[i];
+        sp_redis *r = sp_service_redis(sr->s, it->part);
+        it->sr = sr;
+        if (!r || sp_redis_command(r, stats_case_cb, it,
+                                   "HMGET ops:case:%s received_date exc:final_plan",
+                                   it->case_id))
             sr->failed = 1;
         else
             sr->pending++;
@@ -204,6 +222,7 @@ static void stats_finish(stats_read *sr) {
     else if (sr->csv) stats_answer_csv(sr);
     else stats_answer_json(sr);
     free(sr->items);
+    free(sr->asks);
     free(sr);
 }
 
@@ -215,7 +234,8 @@ static void stats_step(stats_read *sr) {
 
 /* ---- round 1: what happened in the period ------------------------------------ */
 
-static int stats_item_add(stats_read *sr, const char *case_id, sp_date day, int issued) {
+static int stats_item_add(stats_read *sr, const char *case_id, sp_date day, int issued,
+                          int part) {
     if (sr->nitems == sr->cap) {
         size_t cap = sr->cap ? 2 * sr->cap : 64;
         stats_item *it = realloc(sr->items, cap * sizeof(*it));
@@ -227,13 +247,18 @@ static int stats_item_add(stats_read *sr, const char *case_id, sp_date day, int 
     snprintf(it->case_id, sizeof(it->case_id), "%s", case_id);
     it->day = day;
     it->issued = issued;
+    it->part = part;
     return 0;
 }
 
-/* A ZRANGEBYSCORE ... WITHSCORES reply: member, score pairs. */
-static void stats_range(stats_read *sr, redisReply *rep, int issued) {
+/* A ZRANGEBYSCORE ... WITHSCORES reply of one shard: member, score pairs. */
+static void stats_range_cb(sp_redis *r, redisReply *rep, void *priv) {
+    stats_ask *ask = priv;
+    stats_read *sr = ask->sr;
+    int issued = ask->kind;
     if (!rep || rep->type != REDIS_REPLY_ARRAY) {
         sr->failed = 1;
+        stats_step(sr);
         return;
     }
     for (size_t i = 0; i + 1 < rep->elements; i += 2) {
@@ -241,23 +266,11 @@ static void stats_range(stats_read *sr, redisReply *rep, int issued) {
         if (issued < 0) { /* an annual review met late */
             sr->b[0].reviews_overdue++;
             sr->b[stats_month(sr, day)].reviews_overdue++;
-        } else if (stats_item_add(sr, rep->element[i]->str, day, issued)) {
+        } else if (stats_item_add(sr, rep->element[i]->str, day, issued, ask->part)) {
             sr->failed = 1;
         }
     }
-}
-
-static void stats_decided_cb(sp_redis *r, redisReply *rep, void *priv) {
-    stats_range(priv, rep, 0);
-    stats_step(priv);
-}
-static void stats_issued_cb(sp_redis *r, redisReply *rep, void *priv) {
-    stats_range(priv, rep, 1);
-    stats_step(priv);
-}
-static void stats_arlate_cb(sp_redis *r, redisReply *rep, void *priv) {
-    stats_range(priv, rep, -1);
-    stats_step(priv);
+    stats_step(sr);
 }
 
 /* Annual reviews still open and past due, due in the period. */
@@ -275,12 +288,25 @@ static void stats_open_cb(sp_service *s, ops_deadline *rows, size_t n, void *pri
     stats_step(sr);
 }
 
-static void stats_send(stats_read *sr, sp_redis_cb cb, const char *key) {
-    if (sp_redis_command(sr->s->redis, cb, sr, "ZRANGEBYSCORE %s %d %d WITHSCORES", key,
-                         (int)sr->from, (int)sr->to) == 0)
-        sr->pending++;
-    else
-        sr->failed = 1;
+/* The three SEN2 indexes of every shard, each on its shard's server. */
+static void stats_send_all(stats_read *sr) {
+    static const struct { int kind; ops_key key; } sets[3] = {
+        {0, OPS_K_DECIDED}, {1, OPS_K_ISSUED}, {-1, OPS_K_ARLATE}};
+    char key[OPS_SHARD_KEY_MAX];
+    for (int p = 0; p < ops_shards(sr->s); p++) {
+        sp_redis *r = sp_service_redis(sr->s, p);
+        for (int k = 0; k < 3; k++) {
+            stats_ask *ask = &sr->asks[3 * p + k];
+            *ask = (stats_ask){sr, sets[k].kind, p};
+            if (r && sp_redis_command(r, stats_range_cb, ask,
+                                      "ZRANGEBYSCORE %s %d %d WITHSCORES",
+                                      ops_key_shard(key, sets[k].key, p), (int)sr->from,
+                                      (int)sr->to) == 0)
+                sr->pending++;
+            else
+                sr->failed = 1;
+        }
+    }
 }
 
 /* ---- the request ------------------------------------------------------------- */
@@ -331,9 +357,12 @@ static void handle_timeliness(sp_http_req *req, void *opaque) {
         return;
     }
     sr->csv = csv;
-    stats_send(sr, stats_decided_cb, "ops:sen2:decided");
-    stats_send(sr, stats_issued_cb, "ops:sen2:issued");
-    stats_send(sr, stats_arlate_cb, "ops:sen2:arlate");
+    if (!(sr->asks = calloc(3 * (size_t)ops_shards(s) + 1, sizeof(*sr->asks)))) {
+        free(sr);
+        sp_http_respond_problem(req, 503, "Unavailable", "out of memory", NULL);
+        return;
+    }
+    stats_send_all(sr);
     if (ops_deadlines_load(s, 0, stats_open_cb, sr) == 0) sr->pending++;
     else sr->failed = 1;
     stats_step(sr);

@@ -38,11 +38,63 @@ def answers(stack, cases):
     return out
 
 
+MODEL_LUA = """
+local out = {}
+for _, k in ipairs(redis.call('KEYS', 'ops:*')) do
+  local t = redis.call('TYPE', k).ok
+  local v
+  if t == 'hash' then v = redis.call('HGETALL', k)
+  elseif t == 'list' then v = redis.call('LRANGE', k, 0, -1)
+  elseif t == 'set' then v = redis.call('SMEMBERS', k)
+  elseif t == 'zset' then v = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
+  else v = {redis.call('GET', k)} end
+  out[k] = {t, v}
+end
+return cjson.encode(out)
+"""
+
+
+def model(stack):
+    """Every ops key's type and contents, read with plain commands (no DUMP,
+    whose encoding differs with insertion history): hashes as dicts, sorted
+    sets in their order with scores, sets sorted, and lists sorted too: a
+    case's timeline is kept in arrival order, which differs between a live
+    run and a rebuild where topics interleave differently (the API sorts
+    it, cases.c)."""
+    out = {}
+    for k, (t, v) in json.loads(stack.redis("EVAL", MODEL_LUA, "0")).items():
+        v = v if isinstance(v, list) else []  # cjson encodes {} for an empty table
+        if t == "hash":
+            v = dict(zip(v[::2], v[1::2]))
+        elif t in ("list", "set"):
+            v = sorted(v)
+        out[k] = (t, v)
+    return out
+
+
+def check_model(before, after):
+    """The rebuild (fold.h: in memory, then plain commands) made exactly the
+    keys and values the live path (one script per batch) had made."""
+    missing, extra = before.keys() - after.keys(), after.keys() - before.keys()
+    assert not missing and not extra, f"keys only live: {sorted(missing)[:5]}, only " \
+        f"rebuilt: {sorted(extra)[:5]}"
+    differ = [k for k in before if before[k] != after[k]]
+    assert not differ, f"{len(differ)} keys differ, e.g. {differ[0]}:\n{before[differ[0]]}\n" \
+        f"{after[differ[0]]}"
+    kinds = {t for t, _ in before.values()}
+    assert len(before) > 30 and kinds == {"hash", "list", "set", "zset"}, (len(before), kinds)
+    print(f"rebuild: {len(before)} ops keys, each the same as the live one", file=sys.stderr)
+
+
 def spoil(stack, cases):
     stack.redis("SET", "ops:stray", "1")
     stack.redis("DEL", f"ops:case:{cases['A']}", f"ops:timeline:{cases['A']}")
-    stack.redis("HSET", "ops:dl", "c_bogus:final_plan:20270101",
-                "c_bogus\tfinal_plan\t2027-01-01\t2026-08-20\t0")
+    # a stray row in a shard's open-deadline index (the rebuild must drop it),
+    # and one in the global index of before the keys were per shard (never
+    # read; the rebuild drops it too)
+    for key in ("ops:dl:{s0}", "ops:dl"):
+        stack.redis("HSET", key, "c_bogus:final_plan:20270101",
+                    "c_bogus\tfinal_plan\t2027-01-01\t2026-08-20\t0")
 
 
 def run_rebuild(stack):
@@ -85,6 +137,7 @@ def test(stack):
     events = sum(len(stack.topic(t)) for t in TOPICS)
     others = sorted(k for k in stack.redis("KEYS", "*").splitlines() if not k.startswith("ops:"))
     assert stack.stop_service("ops") == 0
+    live = model(stack)
     spoil(stack, cases)
     report, took = run_rebuild(stack)
     assert report["rebuild"] == "done" and report["messages"] == events, (report, events)
@@ -93,8 +146,10 @@ def test(stack):
           f"{report['repeats']} repeats, {report['ms']} ms in the loop, {took:.1f} s in all",
           file=sys.stderr)
     assert stack.redis("EXISTS", "ops:stray") == "0", "the rebuild did not drop ops:*"
+    assert stack.redis("EXISTS", "ops:dl") == "0", "the rebuild did not drop the old ops:dl"
     assert sorted(k for k in stack.redis("KEYS", "*").splitlines()
                   if not k.startswith("ops:")) == others, "another service's keys changed"
+    check_model(live, model(stack))
     stack.start_service("ops")
     stack.wait_ready("ops")
     after = answers(stack, cases)

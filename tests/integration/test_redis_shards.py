@@ -17,6 +17,14 @@ point is due: the shards of A and C fire, B's two wait and timers reports
 not ready; B comes back on the same port with its AOF and its shards fire
 too, each point once. A table that leaves a partition without a server
 stops timers at start, naming the partition.
+
+ops runs twice over the same topics: "ops" with the same redis.shards, and
+"ops.one" in a group of its own on a fourth server alone (no redis.shards,
+as before). Every ops key of a case must be on its partition's server, each
+shard's indexes (ops:dl:{s<p>} ...) on that shard's server only, and nothing
+but the erased marks on redis.host; the deadline lists (every page, by
+cursor, and the overdue ones) and the SEN2 figures, which merge every
+shard, must equal the one-server answers.
 """
 import json
 import os
@@ -27,7 +35,7 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import http, main, wait_for  # noqa: E402
+from harness import free_port, http, main, wait_for  # noqa: E402
 from test_clocks import bulk_case_id, decision_event, received_event  # noqa: E402
 from test_erasure import DUMP_LUA  # noqa: E402
 from test_slice import REQUEST  # noqa: E402
@@ -200,6 +208,81 @@ def check_intake(stack, ports):
           f"records on its partition's server; one erased everywhere", file=sys.stderr)
 
 
+OPS_CASE_KEYS = ("case", "timeline", "clocks", "seen")
+OPS_SHARD_KEYS = ("dl", "who", "sen2:decided", "sen2:issued", "sen2:arlate")
+
+
+def start_ops_one(stack):
+    """A second ops on a server of its own, without redis.shards: the
+    one-server answer the sharded ops must give too."""
+    port = stack.start_redis_server("redis-one")
+    env = stack.service_env("ops")
+    stack.ports["ops.one"] = free_port()
+    env.pop("SENDPATH_OPS_REDIS_SHARDS")
+    env.update({"SENDPATH_OPS_REDIS_PORT": str(port),
+                "SENDPATH_OPS_CONSUMER_GROUP": "sendpath-ops-one",
+                "SENDPATH_OPS_HTTP_PORT": str(stack.ports["ops.one"])})
+    stack.names.append("ops.one")
+    stack._spawn("ops.one", [os.path.join(stack.build, "services/ops/sendpath-ops")], env)
+    stack.wait_ready("ops.one")
+    return port
+
+
+def check_ops_placement(stack, ports, cases, partition_of):
+    """Each case's ops keys on its partition's server, each shard's indexes
+    on the shard's server, and on redis.host nothing but ops:erased."""
+    for name, parts in SHARDS.items():
+        keys = stack.redis_on(ports[name], "KEYS", "ops:*").split()
+        held = {k.split(":", 2)[2] for k in keys if k.split(":")[1] in OPS_CASE_KEYS
+                and k.split(":", 2)[2] in partition_of}
+        want = {c for c in cases if partition_of[c] in parts}
+        assert held == want, f"ops on {name}: {sorted(held ^ want)[:2]}"
+        shards = {int(k.rsplit("{s", 1)[1].rstrip("}")) for k in keys if "{s" in k}
+        assert shards == set(parts), f"ops indexes of shards {shards} on {name}"
+        assert {k.rsplit(":", 1)[0] for k in keys if "{s" in k} >= {"ops:dl", "ops:who"}, keys
+    on_host = [k for k in stack.redis("KEYS", "ops:*").split() if k != "ops:erased"]
+    assert not on_host, f"ops keys on redis.host: {on_host[:3]}"
+
+
+def ops_answers(stack, name):
+    """Every page of the deadline list (cursor and page numbers), the
+    overdue ones, and the SEN2 figures, as one ops instance gives them."""
+    out, cursor = {"pages": []}, None
+    while True:
+        q = "/v1/deadlines?limit=37" + (f"&cursor={cursor}" if cursor else "")
+        r = http("GET", stack.url(name, q))
+        assert r.status == 200, (name, r.status, r.body)
+        page = r.json()
+        out["pages"].append(page)
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    for q in ("?state=overdue&limit=20&page=2", "?state=overdue&clock=decision_to_assess"):
+        out[q] = http("GET", stack.url(name, "/v1/deadlines" + q)).json()
+    stats = "/v1/stats/timeliness?from=2026-11-01&to=2027-06-30"
+    out["stats"] = http("GET", stack.url(name, stats)).json()
+    out["csv"] = http("GET", stack.url(name, stats + "&format=csv")).body
+    return out
+
+
+def check_ops_answers(stack):
+    same = wait_for("the sharded ops to answer as the one-server ops", lambda: (
+        a if (a := ops_answers(stack, "ops")) == ops_answers(stack, "ops.one") else None),
+        timeout=90, interval=1)
+    rows = sum(len(p["rows"]) for p in same["pages"])
+    overdue = same["?state=overdue&clock=decision_to_assess"]["total"]
+    decided = same["stats"]["total"]["requests_decided"]
+    assert rows == same["pages"][0]["total"] and len(same["pages"]) > 2, (rows, len(same["pages"]))
+    assert overdue > 100 and decided == 6, (overdue, decided)
+    print(f"redis.shards: ops: {rows} open deadlines over {len(same['pages'])} pages, "
+          f"{overdue} overdue, {decided} decisions (3 of erased cases): the same answers "
+          f"as one server", file=sys.stderr)
+
+
+def erased_of(stack):
+    return {m["key"] for m in stack.topic("sendpath.case-events") if "case.erased" in m["value"]}
+
+
 def check_refused(stack):
     env = stack.service_env("timers")
     env["SENDPATH_TIMERS_REDIS_SHARDS"] = "0-1@127.0.0.1:1,3-5@127.0.0.1:2"
@@ -216,9 +299,11 @@ def test(stack):
     stack.extra_env["SENDPATH_TIMERS_REDIS_SHARDS"] = table
     stack.extra_env["SENDPATH_EVIDENCE_REDIS_SHARDS"] = table
     stack.extra_env["SENDPATH_INTAKE_REDIS_SHARDS"] = table
-    for name in ("timers", "evidence", "intake"):
+    stack.extra_env["SENDPATH_OPS_REDIS_SHARDS"] = table
+    for name in ("timers", "evidence", "intake", "ops"):
         stack.start_service(name)
         stack.wait_ready(name)
+    start_ops_one(stack)
     check_refused(stack)
 
     cases = [bulk_case_id(8_200_000 + i) for i in range(N)]
@@ -263,6 +348,13 @@ def test(stack):
           f"after it restarted", file=sys.stderr)
     assert all(len(ids) == 1 for ids in fired.values()), "a point fired under two ids"
     stack.wait_ready("timers")
+
+    # ops: the request clocks overdue, and every answer as one server's.
+    stack.set_clock("2027-01-10T08:00:00Z")
+    stack.wait_ready("ops")
+    check_ops_answers(stack)
+    check_ops_placement(stack, ports, [c for c in partition_of if c not in erased_of(stack)],
+                        partition_of)
     codes = stack.stop()
     assert all(c == 0 for c in codes.values()), f"unclean shutdown: {codes}"
 
