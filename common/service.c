@@ -585,23 +585,65 @@ static int service_kafka(sp_service *s, char *errstr, size_t size) {
     return 0;
 }
 
-/* The partition count of the topics the service reads into s->partitions.
- * With redis.shards they must agree, or one case's events would arrive on
- * two partition numbers, so two shards. */
+/* How long a service waits at start for the broker to name its topics'
+ * partition counts. */
+#define SERVICE_METADATA_MS 10000
+
+/* The broker's partition count of topic in md, or -1 if md does not hold it. */
+static int service_broker_partitions(const struct rd_kafka_metadata *md, const char *topic) {
+    for (int i = 0; md && i < md->topic_cnt; i++)
+        if (!strcmp(md->topics[i].topic, topic) && !md->topics[i].err)
+            return md->topics[i].partition_cnt;
+    return -1;
+}
+
+/* The partition count of the topics the service reads into s->partitions,
+ * as the broker has them: a deployment chooses its own counts (the chart's
+ * topics.partitions), and a case id must map to the partition the producer
+ * puts its events on (sp_service_partition_of). Without redis.shards a
+ * broker that cannot say leaves common/topics.c's count, with a warning (only
+ * the HTTP paths' routing uses it, and one server holds every key); with
+ * them it is an error, since a wrong count puts a case on two shards. With
+ * redis.shards the topics must also agree with each other, for the same
+ * reason. */
 static int service_partitions(sp_service *s, int sharded, char *errstr, size_t size) {
-    const sp_topic_def *first = NULL;
-    for (size_t i = 0; s->def->consume && s->def->consume[i] >= 0; i++) {
-        const sp_topic_def *t = &sp_topic_table[s->def->consume[i]];
-        if (!first) first = t;
-        if (t->partitions != first->partitions && sharded) {
-            snprintf(errstr, size, "redis.shards: %s has %d partitions and %s %d; a "
-                     "case would be on two shards", first->name, first->partitions,
-                     t->name, t->partitions);
-            return -1;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_t *rk = s->producer ? sp_producer_handle(s->producer) : NULL;
+    const char *first = NULL;
+    int first_n = 0, rc = 0;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__STATE;
+    if (!s->def->consume) return 0;
+    if (rk) err = rd_kafka_metadata(rk, 1, NULL, &md, SERVICE_METADATA_MS);
+    if (err) md = NULL;
+    for (size_t i = 0; s->def->consume[i] >= 0; i++) {
+        const char *name = sp_service_topic(s, s->def->consume[i]);
+        int n = service_broker_partitions(md, name);
+        if (n <= 0 && sharded) {
+            snprintf(errstr, size, "redis.shards: the broker did not give the partition "
+                     "count of %s (%s)", name, err ? rd_kafka_err2str(err) : "no such topic");
+            rc = -1;
+            break;
         }
-        if (t->partitions > s->partitions) s->partitions = t->partitions;
+        if (n <= 0) {
+            n = sp_topic_table[s->def->consume[i]].partitions;
+            sp_warn("%s: the broker did not give the partition count of %s (%s); "
+                    "taking %d", s->def->name, name,
+                    err ? rd_kafka_err2str(err) : "no such topic", n);
+        }
+        if (!first) {
+            first = name;
+            first_n = n;
+        }
+        if (n != first_n && sharded) {
+            snprintf(errstr, size, "redis.shards: %s has %d partitions and %s %d; a "
+                     "case would be on two shards", first, first_n, name, n);
+            rc = -1;
+            break;
+        }
+        if (n > s->partitions) s->partitions = n;
     }
-    return 0;
+    if (md) rd_kafka_metadata_destroy(md);
+    return rc;
 }
 
 /* redis.shards, checked against the partition counts of the topics the
@@ -665,11 +707,13 @@ static int service_start(sp_service *s, char *errstr, size_t size) {
                  "redis.sentinel_master)");
         return -1;
     }
+    /* Kafka first: the shards are the broker's partitions. Nothing is
+     * consumed before the loop runs. */
+    if (service_kafka(s, errstr, size)) return -1;
+    sp_producer_set_metrics(s->producer, s->m_kafka_latency, s->m_kafka_errors);
     if (service_shards(s, &shard_ro, errstr, size)) return -1;
     sp_redis_set_metrics(s->redis, s->m_redis_latency);
     if (s->shards) sp_redis_shards_set_metrics(s->shards, s->m_redis_latency);
-    if (service_kafka(s, errstr, size)) return -1;
-    sp_producer_set_metrics(s->producer, s->m_kafka_latency, s->m_kafka_errors);
     if (s->def->init && s->def->init(s, errstr, size)) return -1;
     uv_timer_init(s->loop, &s->drain_timer);
     uv_signal_init(s->loop, &s->sig_term);
