@@ -153,15 +153,15 @@ static void due_cb(sp_redis *r, redisReply *rep, void *priv) {
         round_end(fr);
         return;
     }
-    size_t count = rep->elements / 3;
-    redisReply *next = rep->elements % 3 == 1 ? rep->element[rep->elements - 1] : NULL;
+    size_t count = rep->elements / 2;
+    redisReply *next = rep->elements % 2 == 1 ? rep->element[rep->elements - 1] : NULL;
     t->more[fr->shard] = count >= (size_t)conf->fire_batch;
     t->next_due[fr->shard] = next && next->type == REDIS_REPLY_STRING
                                  ? (int64_t)strtoll(next->str, NULL, 10) : INT64_MAX;
     fr->items = calloc(count ? count : 1, sizeof(*fr->items));
     fr->outstanding = 1;
     for (size_t i = 0; i < count && fr->items; i++) {
-        redisReply *slot = rep->element[3 * i], *rec_r = rep->element[3 * i + 2];
+        redisReply *slot = rep->element[2 * i], *rec_r = rep->element[2 * i + 1];
         timers_record rec;
         fire_item *it = &fr->items[fr->n];
         if (rec_r->type != REDIS_REPLY_STRING ||

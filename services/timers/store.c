@@ -44,16 +44,17 @@ static const char arm_many_lua[] = CKEY_LUA
     "end\n"
     "return out\n";
 
-/* The due clocks, then the next fire time after now (false if none), so
- * the service can wake exactly then instead of at its next tick. */
+/* The due clocks, each with its record, then the next fire time after now
+ * (false if none), so the service can wake exactly then instead of at its
+ * next tick. No scores: Redis would format each as a double for nothing. A
+ * slot without a record leaves q. */
 static const char due_lua[] = CKEY_LUA
-    "local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'WITHSCORES',\n"
-    "                       'LIMIT', 0, ARGV[2])\n"
+    "local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
     "local out = {}\n"
-    "for i = 1, #ids, 2 do\n"
+    "for i = 1, #ids do\n"
     "  local rec = redis.call('HGET', ckey(ids[i]), ids[i])\n"
     "  if not rec then redis.call('ZREM', KEYS[2], ids[i]) end\n"
-    "  out[#out + 1] = ids[i]; out[#out + 1] = ids[i + 1]; out[#out + 1] = rec\n"
+    "  out[#out + 1] = ids[i]; out[#out + 1] = rec\n"
     "end\n"
     "local nx = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'WITHSCORES',\n"
     "                      'LIMIT', 0, 1)\n"
@@ -62,19 +63,20 @@ static const char due_lua[] = CKEY_LUA
 
 /* Compare-and-set of each record; the next fire times of those that moved
  * go into q with one ZADD per 1000 (Lua's unpack has a limit), not one
- * each: a round advances up to fire.batch clocks. */
-static const char advance_lua[] = CKEY_LUA
+ * each: a round advances up to fire.batch clocks. The bucket key comes from
+ * the service: no string work here, once per clock fired. */
+static const char advance_lua[] =
     "local n, z = 0, {}\n"
-    "for i = 1, #ARGV, 4 do\n"
-    "  local c = ckey(ARGV[i])\n"
-    "  if redis.call('HGET', c, ARGV[i]) == ARGV[i + 1] then\n"
-    "    redis.call('HSET', c, ARGV[i], ARGV[i + 2])\n"
-    "    z[#z + 1] = ARGV[i + 3]; z[#z + 1] = ARGV[i]\n"
+    "for i = 1, #ARGV, 5 do\n"
+    "  local c, slot = ARGV[i], ARGV[i + 1]\n"
+    "  if redis.call('HGET', c, slot) == ARGV[i + 2] then\n"
+    "    redis.call('HSET', c, slot, ARGV[i + 3])\n"
+    "    z[#z + 1] = ARGV[i + 4]; z[#z + 1] = slot\n"
     "    n = n + 1\n"
-    "    if #z == 2000 then redis.call('ZADD', KEYS[2], unpack(z)); z = {} end\n"
+    "    if #z == 2000 then redis.call('ZADD', KEYS[1], unpack(z)); z = {} end\n"
     "  end\n"
     "end\n"
-    "if #z > 0 then redis.call('ZADD', KEYS[2], unpack(z)) end\n"
+    "if #z > 0 then redis.call('ZADD', KEYS[1], unpack(z)) end\n"
     "return n\n";
 
 /* KEYS: c q d0 d1 d2 x z. ARGV: stop_date strict outcome with_index slots...
@@ -162,6 +164,14 @@ out:
     return rc;
 }
 
+/* The bucket key of a slot's record (store.h): the last two characters of
+ * its case id. */
+static void bucket_key(char *buf, size_t size, int shard, const char *slot) {
+    size_t p = strcspn(slot, ":");
+    size_t from = p > 2 ? p - 2 : 0;
+    snprintf(buf, size, "tm:{s%d}:c:%.*s", shard, (int)(p - from), slot + from);
+}
+
 int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis_cb cb,
                      void *priv) {
     char c[160], q[160], now[24], lim[16];
@@ -176,25 +186,28 @@ int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis
 int timers_store_advance(sp_redis *r, int shard, size_t n, const char *const *slots,
                          const char *const *old_records, const char *const *new_records,
                          const int64_t *scores, sp_redis_cb cb, void *priv) {
-    size_t argc = 5 + 4 * n;
+    size_t argc = 4 + 5 * n;
     const char **argv = malloc(argc * sizeof(*argv));
-    char c[160], q[160], (*sc)[24] = malloc(n * sizeof(*sc));
+    char q[160], (*sc)[24] = malloc(n * sizeof(*sc));
+    char (*c)[TIMERS_STORE_KEY_MAX] = malloc(n * sizeof(*c));
     int rc = -1;
-    if (!argv || !sc) goto out;
-    key(c, sizeof(c), shard, "c:");
+    if (!argv || !sc || !c) goto out;
     key(q, sizeof(q), shard, "q");
-    argv[0] = "EVAL", argv[1] = advance_lua, argv[2] = "2", argv[3] = c, argv[4] = q;
+    argv[0] = "EVAL", argv[1] = advance_lua, argv[2] = "1", argv[3] = q;
     for (size_t i = 0; i < n; i++) {
+        bucket_key(c[i], sizeof(c[i]), shard, slots[i]);
         snprintf(sc[i], sizeof(sc[i]), "%lld", (long long)scores[i]);
-        argv[5 + 4 * i] = slots[i];
-        argv[6 + 4 * i] = old_records[i];
-        argv[7 + 4 * i] = new_records[i];
-        argv[8 + 4 * i] = sc[i];
+        argv[4 + 5 * i] = c[i];
+        argv[5 + 5 * i] = slots[i];
+        argv[6 + 5 * i] = old_records[i];
+        argv[7 + 5 * i] = new_records[i];
+        argv[8 + 5 * i] = sc[i];
     }
     rc = sp_redis_command_argv(r, cb, priv, (int)argc, argv, NULL);
 out:
     free(argv);
     free(sc);
+    free(c);
     return rc;
 }
 

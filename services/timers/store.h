@@ -40,9 +40,11 @@ int timers_store_arm_many(sp_redis *r, int shard, size_t n, const char *const *s
                           const char *const *records, const int64_t *fire_ms,
                           const int *indexed, sp_redis_cb cb, void *priv);
 
+#define TIMERS_STORE_KEY_MAX 48 /* a bucket key: "tm:{s<p>}:c:<bb>" */
+
 /* Up to limit clocks of the shard due at or before now_ms. Reply: array of
- * triples (slot, score, record or nil), then one more element: the next
- * fire time after now_ms (a string), or nil if the shard has no other. */
+ * pairs (slot, record or nil), then one more element: the next fire time
+ * after now_ms (a string), or nil if the shard has no other. */
 int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis_cb cb,
                      void *priv);
 
