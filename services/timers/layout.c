@@ -17,6 +17,11 @@ static const struct {
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
 #define CASE_PREFIX "c_"
 
+static int write_layout = 2;
+
+void timers_layout_set(int layout) { write_layout = layout; }
+int timers_layout_get(void) { return write_layout; }
+
 const char *timers_layout_code(const char *clock) {
     for (size_t i = 0; i < NCODES; i++)
         if (!strcmp(codes[i].clock, clock)) return codes[i].code;
@@ -41,7 +46,7 @@ static int put(char *out, size_t size, int n) {
 
 int timers_layout_store(const char *slot, char *out, size_t size) {
     const char *a = strchr(slot, ':');
-    if (!a || strncmp(slot, CASE_PREFIX, 2)) return put(out, size, snprintf(out, size, "%s", slot));
+    if (write_layout < 2 || !a || strncmp(slot, CASE_PREFIX, 2)) return put(out, size, snprintf(out, size, "%s", slot));
     const char *b = strchr(a + 1, ':');
     size_t clen = b ? (size_t)(b - a - 1) : strlen(a + 1);
     char clock[64];

@@ -21,7 +21,13 @@
 
 #include <stddef.h>
 
-/* The stored (layout 2) slot of slot. Writes it into out and returns its
+/* Which layout new writes use: 2 (the default), or 1 while a rolling
+ * upgrade from a timers that knows only layout 1 is under way (the
+ * timers.store.layout setting, docs/deploy.md). Reads take both always. */
+void timers_layout_set(int layout);
+int timers_layout_get(void);
+
+/* The stored slot of slot, in the layout new writes use. Writes it into out and returns its
  * length; a slot without a code or not of a "c_" case is copied as it is.
  * -1 if out is too small. */
 int timers_layout_store(const char *slot, char *out, size_t size);

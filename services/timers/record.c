@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "layout.h"
 #include "record.h"
 
 const char *const timers_fire_names[] = {"approaching", "due", "overdue"};
@@ -41,7 +42,7 @@ static int number(const char *s, long *out) {
  * start is at least 1970-01-02, so a packed value has 10 digits or more and
  * never looks like a text record's 8-digit date. */
 static int record_pack(const timers_record *r, char *buf, size_t size) {
-    if (r->start < 1 || r->start >= PACK_DAYS || r->due < 0 ||
+    if (timers_layout_get() < 2 || r->start < 1 || r->start >= PACK_DAYS || r->due < 0 ||
         r->due >= PACK_DAYS || r->seq < 0 || r->seq >= PACK_SEQ || r->flags >= PACK_FLAGS)
         return 0;
     uint64_t v = (((uint64_t)r->start * PACK_DAYS + (uint64_t)r->due) * PACK_SEQ +

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "layout.h"
+#include "record.h"
 #include "rules.h"
 
 static void test_layout_store_and_back(void **state) {
@@ -62,6 +63,24 @@ static void test_layout_small_buffer(void **state) {
     assert_int_equal(timers_layout_slot("01M83ZVG008Q4VZ7M2N5P6R9S3:A", out, sizeof(out)), -1);
 }
 
+/* timers.store.layout 1, while a rolling upgrade is under way: new clocks
+ * are written as the older timers reads them, and layout 2 is still read. */
+static void test_layout_write_1(void **state) {
+    char stored[160], back[160], rec[64];
+    timers_record r = {sp_date_make(2026, 11, 23), sp_date_make(2027, 1, 4), 0, 0, ""};
+    timers_layout_set(1);
+    assert_int_equal(timers_layout_store("c_01M83ZVG008Q4VZ7M2N5P6R9S3:advice:health", stored,
+                                         sizeof(stored)), 42);
+    assert_string_equal(stored, "c_01M83ZVG008Q4VZ7M2N5P6R9S3:advice:health");
+    assert_int_equal(timers_record_encode(&r, rec, sizeof(rec)), 21);
+    assert_string_equal(rec, "20261123|20270104|0|0");
+    assert_int_equal(timers_layout_slot("01M83ZVG008Q4VZ7M2N5P6R9S3:B:health", back,
+                                        sizeof(back)), 42);
+    assert_string_equal(back, "c_01M83ZVG008Q4VZ7M2N5P6R9S3:advice:health");
+    timers_layout_set(2);
+    assert_int_equal(timers_record_encode(&r, rec, sizeof(rec)), 14);
+}
+
 static void test_layout_case(void **state) {
     assert_string_equal(timers_layout_case("c_01M83ZVG008Q4VZ7M2N5P6R9S3"),
                         "01M83ZVG008Q4VZ7M2N5P6R9S3");
@@ -74,6 +93,7 @@ int main(void) {
         cmocka_unit_test(test_layout_fits_32),
         cmocka_unit_test(test_layout_codes_unique),
         cmocka_unit_test(test_layout_small_buffer),
+        cmocka_unit_test(test_layout_write_1),
         cmocka_unit_test(test_layout_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
