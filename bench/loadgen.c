@@ -38,6 +38,8 @@
 #include <time.h>
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
+#include "layout.h"
+#include "record.h"
 
 #define LG_ID_LEN 26 /* characters after "c_", as a real case id (a ULID) */
 
@@ -228,21 +230,17 @@ static int64_t due_of(const lg_opts *o, int64_t at, long i) {
 }
 
 /* The clock's record (record.h): started today, due in 30 days, at its
- * first fire point. */
+ * first fire point; record and slot as timers stores them (layout.h). */
 static int seed_clocks(redisContext *r, const lg_opts *o, int64_t at) {
-    char id[64], slot[96], rec[64];
-    time_t t = (time_t)(at / 1000);
-    struct tm tm, due_tm;
-    time_t due_t = t + 30 * 86400;
-    gmtime_r(&t, &tm);
-    gmtime_r(&due_t, &due_tm);
-    snprintf(rec, sizeof(rec), "%04d%02d%02d|%04d%02d%02d|0|0", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, due_tm.tm_year + 1900, due_tm.tm_mon + 1,
-             due_tm.tm_mday);
+    char id[64], name[96], slot[96], rec[64];
+    timers_record tr = {.start = (sp_date)(at / 86400000), .seq = 0, .flags = 0};
+    tr.due = tr.start + 30;
+    if (timers_record_encode(&tr, rec, sizeof(rec)) < 0) return -1;
     for (long i = 0; i < o->n; i++) {
         int shard = (int)(i % o->shards);
         case_id(id, sizeof(id), o->tag, i);
-        snprintf(slot, sizeof(slot), "%s:decision_to_assess", id);
+        snprintf(name, sizeof(name), "%s:decision_to_assess", id);
+        if (timers_layout_store(name, slot, sizeof(slot)) < 0) return -1;
         redisAppendCommand(r, "HSET tm:{s%d}:c:%s %s %s", shard, id + strlen(id) - 2, slot, rec);
         redisAppendCommand(r, "ZADD tm:{s%d}:q %" PRId64 " %s", shard, due_of(o, at, i), slot);
         if (i % 2000 == 1999 || i == o->n - 1) {

@@ -18,6 +18,7 @@
 #include <string.h>
 #include "envelope.h"
 #include "events.h"
+#include "layout.h"
 #include "log.h"
 #include "pipeline.h"
 #include "store.h"
@@ -253,12 +254,12 @@ static void stopped_cb(sp_redis *r, redisReply *rep, void *priv) {
             redisReply *rr = rep->element[i + 2];
             if (timers_record_decode(rr->str, rr->len, &rec)) continue;
             if (!strcmp(rep->element[i + 1]->str, "stopped")) sp_metric_inc(t->m_stopped);
-            char case_id[64], clock[64], qual[96];
-            timers_slot_split(rep->element[i]->str, case_id, sizeof(case_id), clock,
-                              sizeof(clock), qual, sizeof(qual));
-            sp_pipeline_emit(b, case_id,
-                             timers_event_stopped(sp_pipeline_service(b), rep->element[i]->str,
-                                                  &rec, op->met, op->on, op->by));
+            char case_id[64], clock[64], qual[96], slot[TIMERS_SLOT_MAX];
+            if (timers_layout_slot(rep->element[i]->str, slot, sizeof(slot)) < 0) continue;
+            timers_slot_split(slot, case_id, sizeof(case_id), clock, sizeof(clock), qual,
+                              sizeof(qual));
+            sp_pipeline_emit(b, case_id, timers_event_stopped(sp_pipeline_service(b), slot,
+                                                              &rec, op->met, op->on, op->by));
         }
     }
     free(op);

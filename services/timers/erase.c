@@ -4,16 +4,17 @@
 #include <string.h>
 #include "erasure.h"
 #include "erase.h"
+#include "layout.h"
 
-/* KEYS: the shard's bucket prefix (store.h), q, x, z. ARGV: the case id.
- * Slots are "<case_id>:<clock>...", in the bucket of the id's last two
- * characters. */
+/* KEYS: the shard's bucket prefix (store.h), q, x, z. ARGV: the case id,
+ * and the case part of its layout 2 slots (layout.h). Slots are
+ * "<case>:<clock>...", in the bucket of the id's last two characters. */
 static const char erase_lua[] =
-    "local pre = ARGV[1] .. ':'\n"
+    "local pre, pre2 = ARGV[1] .. ':', ARGV[2] .. ':'\n"
     "local bucket = KEYS[1] .. string.sub(ARGV[1], -2)\n"
     "local n = 0\n"
     "for _, slot in ipairs(redis.call('HKEYS', bucket)) do\n"
-    "  if string.sub(slot, 1, #pre) == pre then\n"
+    "  if string.sub(slot, 1, #pre) == pre or string.sub(slot, 1, #pre2) == pre2 then\n"
     "    redis.call('HDEL', bucket, slot)\n"
     "    redis.call('ZREM', KEYS[2], slot)\n"
     "    n = n + 1\n"
@@ -48,7 +49,8 @@ static void erase_dropped(sp_redis *r, redisReply *rep, void *priv) {
         return;
     }
     snprintf(pattern, sizeof(pattern), "tm:{s%d}:d:*", e->shard);
-    if (sp_erasure_sweep_fields(e->r, pattern, e->case_id, erase_swept, e))
+    /* The case part of a layout 2 slot is in layout 1's too. */
+    if (sp_erasure_sweep_fields(e->r, pattern, timers_layout_case(e->case_id), erase_swept, e))
         erase_swept(-1, e);
 }
 
@@ -64,8 +66,9 @@ int timers_erase(sp_service *s, const char *case_id, int partition, sp_erase_cb 
     snprintf(q, sizeof(q), "tm:{s%d}:q", partition);
     snprintf(x, sizeof(x), "tm:{s%d}:x:%s", partition, case_id);
     snprintf(z, sizeof(z), "tm:{s%d}:z:%s", partition, case_id);
-    const char *argv[] = {"EVAL", erase_lua, "4", c, q, x, z, case_id};
-    if (sp_redis_command_argv(r, erase_dropped, e, 8, argv, NULL)) {
+    const char *argv[] = {"EVAL", erase_lua, "4", c, q, x, z, case_id,
+                          timers_layout_case(case_id)};
+    if (sp_redis_command_argv(r, erase_dropped, e, 9, argv, NULL)) {
         free(e);
         return -1;
     }

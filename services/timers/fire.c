@@ -15,12 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "events.h"
+#include "layout.h"
 #include "log.h"
 #include "store.h"
 #include "timers.h"
 
 typedef struct fire_item {
-    char slot[TIMERS_SLOT_MAX];
+    char slot[TIMERS_SLOT_MAX]; /* as stored (layout.h) */
     char old_rec[96], new_rec[96];
     int64_t next_ms;
 } fire_item;
@@ -116,7 +117,8 @@ static int fire_one(fire_round *fr, fire_item *it, const timers_record *rec, int
     timers_state *t = fr->s->priv;
     timers_fire_point p, next;
     timers_record after = *rec;
-    char errstr[256], case_id[64], clock[64], qual[96];
+    char errstr[256], case_id[64], clock[64], qual[96], slot[TIMERS_SLOT_MAX];
+    if (timers_layout_slot(it->slot, slot, sizeof(slot)) < 0) return -1;
     timers_schedule_point(&t->schedule, rec, rec->seq, &p);
     after.seq = rec->seq + 1;
     timers_schedule_point(&t->schedule, &after, after.seq, &next);
@@ -126,9 +128,9 @@ static int fire_one(fire_round *fr, fire_item *it, const timers_record *rec, int
      * until a stop or case cancel removes it. */
     if ((rec->flags & TIMERS_FLAG_INFORMATIONAL) && p.kind == TIMERS_FIRE_DUE)
         it->next_ms = INT64_C(253402300799000);
-    char *text = timers_event_fire(fr->s, it->slot, rec, rec->seq, &p);
+    char *text = timers_event_fire(fr->s, slot, rec, rec->seq, &p);
     if (!text) return -1;
-    timers_slot_split(it->slot, case_id, sizeof(case_id), clock, sizeof(clock), qual,
+    timers_slot_split(slot, case_id, sizeof(case_id), clock, sizeof(clock), qual,
                       sizeof(qual));
     int rc = sp_service_publish(fr->s, SP_TOPIC_DEADLINES, case_id, text, strlen(text),
                                 delivered_cb, fr, errstr, sizeof(errstr));
@@ -153,15 +155,15 @@ static void due_cb(sp_redis *r, redisReply *rep, void *priv) {
         round_end(fr);
         return;
     }
-    size_t count = rep->elements / 3;
-    redisReply *next = rep->elements % 3 == 1 ? rep->element[rep->elements - 1] : NULL;
+    size_t count = rep->elements / 2;
+    redisReply *next = rep->elements % 2 == 1 ? rep->element[rep->elements - 1] : NULL;
     t->more[fr->shard] = count >= (size_t)conf->fire_batch;
     t->next_due[fr->shard] = next && next->type == REDIS_REPLY_STRING
                                  ? (int64_t)strtoll(next->str, NULL, 10) : INT64_MAX;
     fr->items = calloc(count ? count : 1, sizeof(*fr->items));
     fr->outstanding = 1;
     for (size_t i = 0; i < count && fr->items; i++) {
-        redisReply *slot = rep->element[3 * i], *rec_r = rep->element[3 * i + 2];
+        redisReply *slot = rep->element[2 * i], *rec_r = rep->element[2 * i + 1];
         timers_record rec;
         fire_item *it = &fr->items[fr->n];
         if (rec_r->type != REDIS_REPLY_STRING ||

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "erase.h"
 #include "log.h"
+#include "layout.h"
 #include "timers.h"
 
 #define T(f) offsetof(timers_conf, f)
@@ -31,6 +32,9 @@ static const sp_conf_def timers_conf_table[] = {
      "How often owned shards are checked for due clocks"},
     {"fire.batch", SP_CONF_INT, T(fire_batch), "1000", 1, 100000, NULL,
      "Most clocks fired per shard per round"},
+    {"store.layout", SP_CONF_INT, T(store_layout), "2", 1, 2, NULL,
+     "How new clocks are written to Redis: 2 (short slots, packed records) or 1 (as "
+     "before, while upgrading from a timers that reads only 1); both are always read"},
     {"milestones", SP_CONF_STRING, T(milestones), "", 0, 0, NULL,
      "Local milestones: name=start.event+5w/stop.event[,stop.event];..."},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
@@ -73,6 +77,7 @@ static int timers_init(sp_service *s, char *errstr, size_t size) {
     timers_state *t = calloc(1, sizeof(*t));
     if (!t) return -1;
     s->priv = t;
+    timers_layout_set((int)conf->store_layout);
     timers_rules_init(&t->rules);
     if (timers_rules_add_milestones(&t->rules, conf->milestones, errstr, size)) return -1;
     if (!(t->holidays = sp_holidays_load(conf->holidays_file, errstr, size))) return -1;

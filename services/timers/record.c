@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "layout.h"
 #include "record.h"
 
 const char *const timers_fire_names[] = {"approaching", "due", "overdue"};
@@ -30,8 +31,57 @@ static int number(const char *s, long *out) {
     return 0;
 }
 
+/* The packed record (record.h): start, due, seq and flags in one integer
+ * below 2^48, exact in Lua's doubles too; the stop and exception scripts
+ * take it apart with the same arithmetic. */
+#define PACK_DAYS (1 << 17) /* dates 1970-01-01 .. 2328 */
+#define PACK_SEQ (1 << 12)
+#define PACK_FLAGS 4
+
+/* "<packed>[|<reason>]", or 0 if the record does not fit (text then). The
+ * start is at least 1970-01-02, so a packed value has 10 digits or more and
+ * never looks like a text record's 8-digit date. */
+static int record_pack(const timers_record *r, char *buf, size_t size) {
+    if (timers_layout_get() < 2 || r->start < 1 || r->start >= PACK_DAYS || r->due < 0 ||
+        r->due >= PACK_DAYS || r->seq < 0 || r->seq >= PACK_SEQ || r->flags >= PACK_FLAGS)
+        return 0;
+    uint64_t v = (((uint64_t)r->start * PACK_DAYS + (uint64_t)r->due) * PACK_SEQ +
+                  (uint64_t)r->seq) * PACK_FLAGS + r->flags;
+    int n = snprintf(buf, size, "%llu%s%s", (unsigned long long)v, r->reason[0] ? "|" : "",
+                     r->reason);
+    return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+static int record_unpack(const char *text, size_t len, timers_record *r) {
+    uint64_t v = 0;
+    const char *bar = memchr(text, '|', len);
+    size_t rlen = bar ? len - (size_t)(bar - text) - 1 : 0;
+    if (bar && (rlen == 0 || rlen >= sizeof(r->reason) || memchr(bar + 1, '|', rlen)))
+        return -1;
+    if (bar) len = (size_t)(bar - text);
+    if (len < 10 || len > 15 || text[0] == '0') return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9') return -1;
+        v = v * 10 + (uint64_t)(text[i] - '0');
+    }
+    r->flags = (unsigned)(v % PACK_FLAGS);
+    v /= PACK_FLAGS;
+    r->seq = (int)(v % PACK_SEQ);
+    v /= PACK_SEQ;
+    r->due = (sp_date)(v % PACK_DAYS);
+    v /= PACK_DAYS;
+    if (v >= PACK_DAYS) return -1;
+    r->start = (sp_date)v;
+    if (r->start < 1) return -1;
+    memcpy(r->reason, bar ? bar + 1 : "", rlen);
+    r->reason[rlen] = '\0';
+    return 0;
+}
+
 int timers_record_encode(const timers_record *r, char *buf, size_t size) {
     char s[9], d[9];
+    int packed = record_pack(r, buf, size);
+    if (packed) return packed;
     date_compact(r->start, s);
     date_compact(r->due, d);
     int n = snprintf(buf, size, "%s|%s|%d|%u%s%s", s, d, r->seq, r->flags,
@@ -42,6 +92,8 @@ int timers_record_encode(const timers_record *r, char *buf, size_t size) {
 int timers_record_decode(const char *text, size_t len, timers_record *r) {
     char buf[128], *f[5], *save = NULL;
     int n = 0;
+    const char *bar = memchr(text, '|', len);
+    if (!bar || bar - text != 8) return record_unpack(text, len, r);
     if (len >= sizeof(buf)) return -1;
     memcpy(buf, text, len);
     buf[len] = '\0';

@@ -8,8 +8,14 @@
  * deadline event id "<clock_id>/<kind>/<seq>" is unique for ever and the
  * same fire always has the same id.
  *
- * The record is a short text, "<start>|<due>|<seq>|<flags>[|<reason>]", kept
- * small on purpose: millions of clocks live in Redis memory.
+ * The record is kept small on purpose: millions of clocks live in Redis
+ * memory. It is one integer in decimal, ((start * 2^17 + due) * 2^12 + seq)
+ * * 4 + flags with dates as days since 1970, which Redis keeps as an 8-byte
+ * integer (13 bytes less than the text), then "|<reason>" if the clock has
+ * an exception. A record that does not fit (dates past 2328, seq 4096 or
+ * more), and every record written before November 2026, is text:
+ * "<yyyymmdd start>|<yyyymmdd due>|<seq>|<flags>[|<reason>]". Decoding takes
+ * either: text has an 8-digit first field, a packed value 10 or more.
  *
  * The schedule of a clock is a sequence of fire points numbered from 0: one
  * per "approaching" offset (working days before due, largest first), then

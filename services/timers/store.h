@@ -4,6 +4,10 @@
  * shard carries the hash tag {s<partition>} so a shard sits in one Redis
  * Cluster slot and each Lua script touches one node:
  *
+ * A slot in these keys is as stored, in either layout (layout.h); the
+ * functions below take and give slots as the service names them, except
+ * where a reply is said to be "as stored".
+ *
  *   tm:{s<p>}:c:<bb>         hash  slot -> clock record (record.h), bucketed
  *                                  by bb, the last two characters of the case
  *                                  id (random in a ULID): ~100 clocks a bucket
@@ -40,14 +44,17 @@ int timers_store_arm_many(sp_redis *r, int shard, size_t n, const char *const *s
                           const char *const *records, const int64_t *fire_ms,
                           const int *indexed, sp_redis_cb cb, void *priv);
 
+#define TIMERS_STORE_KEY_MAX 48   /* a bucket key: "tm:{s<p>}:c:<bb>" */
+#define TIMERS_STORE_SLOT_MAX 160 /* a slot as stored (layout.h) */
+
 /* Up to limit clocks of the shard due at or before now_ms. Reply: array of
- * triples (slot, score, record or nil), then one more element: the next
- * fire time after now_ms (a string), or nil if the shard has no other. */
+ * pairs (slot as stored, record or nil), then one more element: the next fire time
+ * after now_ms (a string), or nil if the shard has no other. */
 int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis_cb cb,
                      void *priv);
 
 /* Compare-and-set advance of n clocks after their fire was acknowledged:
- * each slot whose record is still old_records[i] gets new_records[i] and next
+ * each slot (as stored, from timers_store_due) whose record is still old_records[i] gets new_records[i] and next
  * fire time scores[i]. Reply: integer count advanced. */
 int timers_store_advance(sp_redis *r, int shard, size_t n, const char *const *slots,
                          const char *const *old_records, const char *const *new_records,
@@ -57,7 +64,7 @@ int timers_store_advance(sp_redis *r, int shard, size_t n, const char *const *sl
  * earlier when the same event also restarts the slot), recording outcome
  * ("m|<yyyymmdd>" met, "c|<yyyymmdd>" cancelled). with_index adds the slots
  * in the case's cancel index (case_id) to the list. Reply: array of triples
- * (slot, "stopped" | "done", record); "done" means an earlier run of this
+ * (slot as stored, "stopped" | "done", record); "done" means an earlier run of this
  * same stop already did it (a replay), so the caller re-announces the same
  * outcome. Slots neither open nor done are left out. */
 int timers_store_stop(sp_redis *r, int shard, const char *case_id, const char *stop_date,

@@ -23,6 +23,7 @@ typedef struct timers_conf {
     long long fire_hour;
     long long tick_ms;
     long long fire_batch;
+    long long store_layout;
     char *milestones;
 } timers_conf;
 

@@ -100,6 +100,19 @@ def eval_lines(stack, script, keys, args=()):
     return out.split("\n")
 
 
+def record_text(rec):
+    """A timers record as text ("<start>|<due>|<seq>|<flags>", what check.py
+    reads), from the packed integer timers stores (services/timers/record.h)."""
+    head = rec.split("|", 1)[0]
+    if not head.isdigit() or len(head) == 8:
+        return rec
+    v = int(head)
+    flags, seq = v % 4, (v // 4) % 4096
+    due, start = (v // 16384) % 131072, v // (16384 * 131072)
+    day = lambda d: time.strftime("%Y%m%d", time.gmtime(d * 86400))
+    return f"{day(start)}|{day(due)}|{seq}|{flags}"
+
+
 def redis_state(stack, case_parts, now_iso):
     now_ms = str(calendar.timegm(time.strptime(now_iso, "%Y-%m-%dT%H:%M:%SZ")) * 1000)
     qs = [f"tm:{{s{p}}}:q" for p in range(stack.partitions)]
@@ -108,9 +121,11 @@ def redis_state(stack, case_parts, now_iso):
                       str(len(qs)), *qs, now_ms)
     cases = sorted(case_parts)
     keys = [f"tm:{{s{case_parts[c]}}}:c:{c[-2:]}" for c in cases]
+    # timers' stored slot (services/timers/layout.h): "<ulid>:<code>"
     recs = eval_lines(stack, "local out = {} for i, k in ipairs(KEYS) do "
                       "out[i] = redis.call('HGET', k, ARGV[i]) or '' end return out",
-                      keys, [f"{c}:decision_to_assess" for c in cases])
+                      keys, [f"{c[2:]}:A" for c in cases])
+    recs = [record_text(r) for r in recs]
     intake = stack.redis("--scan", "--pattern", "intake:case:*").split()
     return {"due_left": int(due or 0), "clock_records": dict(zip(cases, recs)),
             "intake_cases": [k.split(":", 2)[2] for k in intake]}

@@ -77,9 +77,12 @@ def check_deadline(stack, case_id):
 
 
 def check_redis_timer(stack, case_id, partition):
-    slot = f"{case_id}:decision_to_assess"
+    # Stored as timers' layout 2 (services/timers/layout.h): the case id
+    # without "c_", the clock's code; the record packed (record.h):
+    # ((20780 (2026-11-23) * 2^17 + 20822 (2027-01-04)) * 2^12 + 0) * 4 + 0
+    slot = f"{case_id[2:]}:A"
     record = stack.redis("HGET", f"tm:{{s{partition}}}:c:{case_id[-2:]}", slot)
-    assert record == "20261123|20270104|0|0", record  # start|due|next fire|flags
+    assert record == "44625051353088", record
     score = stack.redis("ZSCORE", f"tm:{{s{partition}}}:q", slot)
     # The first fire is "approaching", 10 working days before Monday 4 January
     # 2027 (skipping 1 Jan and the 28 Dec Boxing Day substitute), at 07:00.

@@ -256,43 +256,73 @@ static void test_excepted_schedules_identically(void **state) {
 
 /* ---- records ---------------------------------------------------------------------- */
 
+/* Each row: the record, the text it is written as (packed: ((start * 2^17 +
+ * due) * 2^12 + seq) * 4 + flags, dates as days since 1970, worked out with
+ * a calculator: 2026-11-23 is day 20780, 2027-01-04 day 20822, 2027-12-31
+ * 21183, 2028-02-29 21243, 2029-02-28 21608), and the layout 1 text
+ * written before the packed form, which must still decode the same. */
+static const struct {
+    const char *start, *due;
+    int seq;
+    unsigned flags;
+    const char *reason, *text, *layout1;
+} record_rows[] = {
+    {"2026-11-23", "2027-01-04", 0, 0, "", "44625051353088", "20261123|20270104|0|0"},
+    {"2026-11-23", "2027-01-04", 3, TIMERS_FLAG_EXCEPTED, "closure_summer",
+     "44625051353101|closure_summer", "20261123|20270104|3|1|closure_summer"},
+    {"2027-12-31", "2028-02-29", 0, TIMERS_FLAG_INFORMATIONAL, "", "45490494160898",
+     "20271231|20280229|0|2"},
+    {"2028-02-29", "2029-02-28", 12, TIMERS_FLAG_EXCEPTED | TIMERS_FLAG_INFORMATIONAL,
+     "absence_from_area", "45619349159987|absence_from_area",
+     "20280229|20290228|12|3|absence_from_area"},
+    /* past what the packed form holds (2328): text */
+    {"2400-01-01", "2400-02-01", 0, 0, "", "24000101|24000201|0|0", "24000101|24000201|0|0"},
+};
+
+static void assert_same_record(const timers_record *back, const timers_record *r) {
+    assert_int_equal(back->start, r->start);
+    assert_int_equal(back->due, r->due);
+    assert_int_equal(back->seq, r->seq);
+    assert_int_equal(back->flags, r->flags);
+    assert_string_equal(back->reason, r->reason);
+}
+
 static void test_record_round_trip(void **state) {
-    static const struct {
-        const char *start, *due;
-        int seq;
-        unsigned flags;
-        const char *reason, *text;
-    } rows[] = {
-        {"2026-11-23", "2027-01-04", 0, 0, "", "20261123|20270104|0|0"},
-        {"2026-11-23", "2027-01-04", 3, TIMERS_FLAG_EXCEPTED, "closure_summer",
-         "20261123|20270104|3|1|closure_summer"},
-        {"2027-12-31", "2028-02-29", 0, TIMERS_FLAG_INFORMATIONAL, "", "20271231|20280229|0|2"},
-        {"2028-02-29", "2029-02-28", 12, TIMERS_FLAG_EXCEPTED | TIMERS_FLAG_INFORMATIONAL,
-         "absence_from_area", "20280229|20290228|12|3|absence_from_area"},
-    };
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        timers_record r = record(rows[i].start, rows[i].due, rows[i].flags, rows[i].reason);
+    for (size_t i = 0; i < sizeof(record_rows) / sizeof(record_rows[0]); i++) {
+        timers_record r = record(record_rows[i].start, record_rows[i].due,
+                                 record_rows[i].flags, record_rows[i].reason);
         timers_record back;
         char buf[128];
-        r.seq = rows[i].seq;
-        assert_int_equal(timers_record_encode(&r, buf, sizeof(buf)), (int)strlen(rows[i].text));
-        assert_string_equal(buf, rows[i].text);
+        r.seq = record_rows[i].seq;
+        assert_int_equal(timers_record_encode(&r, buf, sizeof(buf)),
+                         (int)strlen(record_rows[i].text));
+        assert_string_equal(buf, record_rows[i].text);
         memset(&back, 0xa5, sizeof(back));
         assert_int_equal(timers_record_decode(buf, strlen(buf), &back), 0);
-        assert_int_equal(back.start, r.start);
-        assert_int_equal(back.due, r.due);
-        assert_int_equal(back.seq, r.seq);
-        assert_int_equal(back.flags, r.flags);
-        assert_string_equal(back.reason, r.reason);
+        assert_same_record(&back, &r);
+    }
+}
+
+/* Records written before the packed form still read the same. */
+static void test_record_decode_layout1(void **state) {
+    for (size_t i = 0; i < sizeof(record_rows) / sizeof(record_rows[0]); i++) {
+        timers_record r = record(record_rows[i].start, record_rows[i].due,
+                                 record_rows[i].flags, record_rows[i].reason);
+        timers_record back;
+        const char *text = record_rows[i].layout1;
+        r.seq = record_rows[i].seq;
+        memset(&back, 0xa5, sizeof(back));
+        assert_int_equal(timers_record_decode(text, strlen(text), &back), 0);
+        assert_same_record(&back, &r);
     }
 }
 
 static void test_record_encode_small_buffer(void **state) {
     timers_record r = record("2026-11-23", "2027-01-04", TIMERS_FLAG_EXCEPTED, "closure_summer");
     char buf[64];
-    /* "20261123|20270104|0|1|closure_summer" is 36 characters and a NUL. */
-    assert_int_equal(timers_record_encode(&r, buf, 36), -1);
-    assert_int_equal(timers_record_encode(&r, buf, 37), 36);
+    /* "44625051353089|closure_summer" is 29 characters and a NUL. */
+    assert_int_equal(timers_record_encode(&r, buf, 29), -1);
+    assert_int_equal(timers_record_encode(&r, buf, 30), 29);
 }
 
 /* Redis replies are not NUL-terminated: only len bytes are the record. */
@@ -324,6 +354,12 @@ static void test_record_decode_rejects_garbage(void **state) {
         "20261123|20270100|0|0",      /* day 0 */
         "20261123|20270104|-1|0",     /* negative seq */
         "||||",
+        "044625051353088",            /* packed: a leading zero */
+        "4462505135308812",           /* packed: 16 digits */
+        "2147483647",                 /* packed: start 1970-01-01, below what is packed */
+        "44625051353101|",            /* packed: empty reason */
+        "44625051353101|a|b",         /* packed: reason with a bar */
+        "281474976710656",            /* packed: 2^48, start past 2328 */
     };
     char big[200];
     memset(big, '1', sizeof(big));
@@ -356,6 +392,7 @@ int main(void) {
         cmocka_unit_test(test_schedule_first),
         cmocka_unit_test(test_excepted_schedules_identically),
         cmocka_unit_test(test_record_round_trip),
+        cmocka_unit_test(test_record_decode_layout1),
         cmocka_unit_test(test_record_encode_small_buffer),
         cmocka_unit_test(test_record_decode_honours_len),
         cmocka_unit_test(test_record_decode_rejects_garbage),
