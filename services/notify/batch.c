@@ -69,6 +69,7 @@ struct batch_lane {
     int run_goes_on;        /* a later event of this one's run is in sight */
     batch_step refused_next;
     char case_id[SP_CASE_ID_LEN + 1];
+    int partition; /* msgs[i]'s, the case's: its server holds the case's keys */
     /* after a projection: the events that were waiting for this case */
     char **stash;
     size_t nstash, stash_i;
@@ -93,6 +94,11 @@ static void routes_next(batch_lane *b);
 static void stash_next(batch_lane *b);
 static int event_check(const sp_event *ev, char *err, size_t size);
 static void message_start(batch_lane *b);
+
+/* The server of the case at hand (redis.shards), or NULL outside the table. */
+static sp_redis *lane_redis(const batch_lane *b) {
+    return sp_service_redis(b->st->s, b->partition);
+}
 
 /* ---- the batch ------------------------------------------------------------- */
 
@@ -326,8 +332,8 @@ static void routes_next(batch_lane *b) {
     size_t row = b->route++, len;
     const char *text = event_text(b, &len);
     b->batch->running++; /* released by delivered_ack */
-    notify_deliver(b->st, row, &b->ev, text, len, &b->contact, delivered_cb, delivered_ack,
-                   b);
+    notify_deliver(b->st, row, b->partition, &b->ev, text, len, &b->contact, delivered_cb,
+                   delivered_ack, b);
 }
 
 /* The CONFIG fields of the contact (contact.c), from the settings: the
@@ -376,7 +382,8 @@ static void event_lookup(batch_lane *b) {
             return;
         }
     const char *text = event_text(b, &len);
-    if (notify_cases_lookup(b->st->s->redis, b->case_id, text, len, &needs, lookup_cb, b))
+    if (notify_cases_lookup(lane_redis(b), b->partition, b->case_id, text, len, &needs,
+                            lookup_cb, b))
         batch_retry(b, "redis not connected");
 }
 
@@ -397,8 +404,8 @@ static void stash_next(batch_lane *b) {
     if (b->stash_i == b->nstash) {
         if (b->nstash == 0)
             message_done(b);
-        else if (notify_cases_unstash(b->st->s->redis, b->case_id, b->stash, b->nstash,
-                                      unstashed_cb, b))
+        else if (notify_cases_unstash(lane_redis(b), b->partition, b->case_id, b->stash,
+                                      b->nstash, unstashed_cb, b))
             batch_retry(b, "redis not connected");
         return;
     }
@@ -443,8 +450,8 @@ static void project(batch_lane *b, int opens, const notify_fact_write *w, size_t
         refuse(b, err, message_done);
         return;
     }
-    int rc = notify_cases_project(b->st->s->redis, b->case_id, opens ? &c : NULL, w, nw,
-                                  projected_cb, b);
+    int rc = notify_cases_project(lane_redis(b), b->partition, b->case_id,
+                                  opens ? &c : NULL, w, nw, projected_cb, b);
     notify_contact_free(&c); /* the script holds its own copy of the values */
     if (rc) batch_retry(b, "redis not connected");
 }
@@ -491,6 +498,7 @@ static void message_start(batch_lane *b) {
         return;
     }
     snprintf(b->case_id, sizeof(b->case_id), "%s", b->ev.subject);
+    b->partition = m->partition;
     if (notify_digest_tracks(b->st->digest, &b->ev)) {
         if (notify_digest_track(b->st->digest, &b->ev, tracked_cb, b))
             batch_retry(b, "redis not connected");

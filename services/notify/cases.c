@@ -60,8 +60,9 @@ static const char unstash_lua[] =
     "else redis.call('HSET', KEYS[4], KEYS[3], n) end\n"
     "return 0\n";
 
-/* The case's three keys, and notify:waiting (every pending list's length,
- * for the gauges), which the scripts keep in step with the lists. */
+/* The case's three keys, and its partition's notify:waiting:{s<p>} (every
+ * pending list's length, for the gauges), which the scripts keep in step
+ * with the lists. */
 #define CASES_NKEYS 4
 #define CASES_NKEYS_TEXT "4"
 
@@ -75,11 +76,11 @@ typedef struct cases_call {
     notify_fact_needs needs; /* lookup: what was asked, in order */
 } cases_call;
 
-static void cases_keys(const char *case_id, char keys[CASES_NKEYS][128]) {
+static void cases_keys(int partition, const char *case_id, char keys[CASES_NKEYS][128]) {
     snprintf(keys[0], 128, "notify:case:%s", case_id);
     snprintf(keys[1], 128, "notify:facts:%s", case_id);
     snprintf(keys[2], 128, "notify:pending:%s", case_id);
-    snprintf(keys[3], 128, "notify:waiting");
+    snprintf(keys[3], 128, "notify:waiting:{s%d}", partition);
 }
 
 static int reply_bad(const redisReply *rep, const char *what) {
@@ -90,7 +91,7 @@ static int reply_bad(const redisReply *rep, const char *what) {
 }
 
 /* Sends EVAL script with the case's keys and args[0..nargs). */
-static int cases_eval(sp_redis *r, sp_redis_cb reply, cases_call *call, const char *script,
+static int cases_eval(sp_redis *r, int partition, sp_redis_cb reply, cases_call *call, const char *script,
                       const char *case_id, const char **args, const size_t *lens,
                       size_t nargs) {
     char keys[CASES_NKEYS][128];
@@ -99,7 +100,7 @@ static int cases_eval(sp_redis *r, sp_redis_cb reply, cases_call *call, const ch
     size_t *argvlen = malloc(argc * sizeof(*argvlen));
     int rc = -1;
     if (argv && argvlen) {
-        cases_keys(case_id, keys);
+        cases_keys(partition, case_id, keys);
         argv[0] = "EVAL", argv[1] = script, argv[2] = CASES_NKEYS_TEXT;
         for (size_t i = 0; i < CASES_NKEYS; i++) argv[3 + i] = keys[i];
         for (size_t i = 0; i < nargs; i++) argv[3 + CASES_NKEYS + i] = args[i];
@@ -148,7 +149,7 @@ static void project_reply(sp_redis *r, redisReply *rep, void *priv) {
     free(call);
 }
 
-int notify_cases_project(sp_redis *r, const char *case_id, const notify_contact *c,
+int notify_cases_project(sp_redis *r, int partition, const char *case_id, const notify_contact *c,
                          const notify_fact_write *w, size_t nw,
                          notify_cases_projected_cb cb, void *opaque) {
     size_t max = 1 + 2 * notify_contact_nfields + 3 * nw, n = 1, pairs = 0;
@@ -173,7 +174,7 @@ int notify_cases_project(sp_redis *r, const char *case_id, const notify_contact 
         args[n++] = w[i].field;
         args[n++] = w[i].value;
     }
-    rc = cases_eval(r, project_reply, call, project_lua, case_id, args, NULL, n);
+    rc = cases_eval(r, partition, project_reply, call, project_lua, case_id, args, NULL, n);
 out:
     if (rc) free(call);
     free(args);
@@ -222,7 +223,7 @@ static void lookup_reply(sp_redis *r, redisReply *rep, void *priv) {
     free(call);
 }
 
-int notify_cases_lookup(sp_redis *r, const char *case_id, const char *event, size_t len,
+int notify_cases_lookup(sp_redis *r, int partition, const char *case_id, const char *event, size_t len,
                         const notify_fact_needs *needs, notify_cases_lookup_cb cb,
                         void *opaque) {
     const char *args[1 + 2 * NOTIFY_NEEDS_MAX];
@@ -237,7 +238,7 @@ int notify_cases_lookup(sp_redis *r, const char *case_id, const char *event, siz
         args[n] = call->needs.field[i], lens[n++] = strlen(call->needs.field[i]);
         args[n] = needs->wait[i] ? "1" : "0", lens[n++] = 1;
     }
-    if (cases_eval(r, lookup_reply, call, lookup_lua, case_id, args, lens, n)) {
+    if (cases_eval(r, partition, lookup_reply, call, lookup_lua, case_id, args, lens, n)) {
         free(call);
         return -1;
     }
@@ -253,15 +254,15 @@ static void unstash_reply(sp_redis *r, redisReply *rep, void *priv) {
     free(call);
 }
 
-int notify_cases_unstash(sp_redis *r, const char *case_id, char *const *items, size_t n,
+int notify_cases_unstash(sp_redis *r, int partition, const char *case_id, char *const *items, size_t n,
                          notify_cases_cb cb, void *opaque) {
     cases_call *call = calloc(1, sizeof(*call));
     int rc = -1;
     if (!call) return -1;
     call->cb.done = cb;
     call->opaque = opaque;
-    rc = cases_eval(r, unstash_reply, call, unstash_lua, case_id, (const char **)items,
-                    NULL, n);
+    rc = cases_eval(r, partition, unstash_reply, call, unstash_lua, case_id,
+                    (const char **)items, NULL, n);
     if (rc) free(call);
     return rc;
 }

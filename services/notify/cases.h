@@ -11,10 +11,13 @@
  *                             (they come on other topics, so in no order
  *                             with it). Each is tried again whenever the case
  *                             learns something, and dropped once handled.
- *   notify:waiting            hash: pending list key -> its length, for
- *                             every case with events waiting (the gauges
- *                             sendpath_notify_waiting_*); kept by the same
- *                             scripts that change the lists.
+ *   notify:waiting:{s<p>}     hash: pending list key -> its length, for
+ *                             every case of partition p with events waiting
+ *                             (the gauges sendpath_notify_waiting_*); kept by
+ *                             the same scripts that change the lists.
+ *
+ * Every key is on the server of the case's partition (redis.shards): the
+ * caller passes that server (sp_service_redis) and the partition.
  *
  * Projecting (save the contact and facts, then read the waiting list) and
  * looking up (read the contact and the facts an event needs; if something
@@ -41,7 +44,7 @@
 typedef void (*notify_cases_projected_cb)(int err, char **items, size_t n, void *opaque);
 /* Saves c (NULL: none; else replaces the case's contact) and the fact
  * writes w[0..nw), then reads the waiting events. */
-int notify_cases_project(sp_redis *r, const char *case_id, const notify_contact *c,
+int notify_cases_project(sp_redis *r, int partition, const char *case_id, const notify_contact *c,
                          const notify_fact_write *w, size_t nw,
                          notify_cases_projected_cb cb, void *opaque);
 void notify_cases_items_free(char **items, size_t n);
@@ -60,14 +63,14 @@ typedef void (*notify_cases_lookup_cb)(notify_cases_result res, notify_contact *
 /* Reads the case's contact and the facts in needs (copied) into one
  * notify_contact; when the contact or a required fact is missing, appends
  * event (text, len bytes) to the waiting list instead. */
-int notify_cases_lookup(sp_redis *r, const char *case_id, const char *event, size_t len,
+int notify_cases_lookup(sp_redis *r, int partition, const char *case_id, const char *event, size_t len,
                         const notify_fact_needs *needs, notify_cases_lookup_cb cb,
                         void *opaque);
 
 /* Generic completion: err is 0 on success. */
 typedef void (*notify_cases_cb)(int err, void *opaque);
 /* Removes each of items[0..n) (texts read from the waiting list) once. */
-int notify_cases_unstash(sp_redis *r, const char *case_id, char *const *items, size_t n,
+int notify_cases_unstash(sp_redis *r, int partition, const char *case_id, char *const *items, size_t n,
                          notify_cases_cb cb, void *opaque);
 
 #endif

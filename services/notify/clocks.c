@@ -19,7 +19,7 @@ typedef struct clocks_call {
     } cb;
     void *opaque;
     char **fields; /* cases: 3 per case, filled as replies come */
-    size_t n, answered;
+    size_t n, answered; /* cases: answered counts the replies still out */
     int failed;
 } clocks_call;
 
@@ -103,21 +103,18 @@ int notify_clocks_read(sp_redis *r, notify_clocks_read_cb cb, void *opaque) {
     return 0;
 }
 
-/* One HMGET per case, pipelined; the callback runs after the last reply.
- * The record knows its own index from the order replies come in (Redis
- * answers a connection's commands in order). */
-static void case_reply(sp_redis *r, redisReply *rep, void *priv) {
-    clocks_call *c = priv;
-    size_t i = c->answered++;
-    (void)r;
-    if (reply_bad(rep, "case") || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
-        c->failed = 1;
-    else
-        for (size_t k = 0; k < 3; k++)
-            if (rep->element[k]->type == REDIS_REPLY_STRING &&
-                !(c->fields[3 * i + k] = str_copy(rep->element[k])))
-                c->failed = 1;
-    if (c->answered < c->n) return;
+/* One HMGET per case, on the case's server (redis.shards), pipelined on
+ * each; the callback runs after the last reply. Servers answer in no order
+ * between them, so each command carries its case's index; the call is held
+ * once while sending, so a reply that comes before the last send cannot end
+ * it. */
+typedef struct case_req {
+    clocks_call *c;
+    size_t i;
+} case_req;
+
+static void cases_release(clocks_call *c) {
+    if (--c->answered > 0) return; /* answered counts what is still out */
     if (c->failed) {
         notify_clocks_lines_free(c->fields, 3 * c->n);
         c->fields = NULL;
@@ -126,7 +123,23 @@ static void case_reply(sp_redis *r, redisReply *rep, void *priv) {
     free(c);
 }
 
-int notify_clocks_cases(sp_redis *r, const char *const *case_ids, size_t n,
+static void case_reply(sp_redis *r, redisReply *rep, void *priv) {
+    case_req *q = priv;
+    clocks_call *c = q->c;
+    size_t i = q->i;
+    (void)r;
+    free(q);
+    if (reply_bad(rep, "case") || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
+        c->failed = 1;
+    else
+        for (size_t k = 0; k < 3; k++)
+            if (rep->element[k]->type == REDIS_REPLY_STRING &&
+                !(c->fields[3 * i + k] = str_copy(rep->element[k])))
+                c->failed = 1;
+    cases_release(c);
+}
+
+int notify_clocks_cases(sp_service *s, const char *const *case_ids, size_t n,
                         notify_clocks_cases_cb cb, void *opaque) {
     clocks_call *c = call_new(opaque);
     if (!c || !(c->fields = calloc(3 * n + 1, sizeof(*c->fields)))) {
@@ -135,25 +148,26 @@ int notify_clocks_cases(sp_redis *r, const char *const *case_ids, size_t n,
     }
     c->cb.cases = cb;
     c->n = n;
-    if (n == 0) { /* nothing to ask: answer at once, as the contract allows */
-        cb(0, c->fields, 0, opaque);
-        free(c);
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (sp_redis_command(r, case_reply, c,
-                             "HMGET notify:case:%s school_urn child_name "
-                             "child_family_name",
-                             case_ids[i])) {
-            if (i == 0) { /* nothing in flight: the callback will not come */
-                free(c->fields);
-                free(c);
-                return -1;
-            }
-            c->n = i; /* the replies in flight finish the call, as failed */
-            c->failed = 1;
+    c->answered = 1; /* held while sending */
+    for (size_t i = 0; i < n && !c->failed; i++) {
+        case_req *q = malloc(sizeof(*q));
+        if (q) *q = (case_req){c, i};
+        if (!q || sp_redis_command(sp_service_redis_of(s, case_ids[i]), case_reply, q,
+                                   "HMGET notify:case:%s school_urn child_name "
+                                   "child_family_name",
+                                   case_ids[i])) {
+            free(q);
+            c->failed = 1; /* the replies in flight finish the call, as failed */
             break;
         }
+        c->answered++;
+    }
+    if (c->failed && c->answered == 1) { /* nothing in flight: no callback */
+        free(c->fields);
+        free(c);
+        return -1;
+    }
+    cases_release(c); /* with n == 0, answers at once, as the contract allows */
     return 0;
 }
 

@@ -14,8 +14,12 @@
  *                               how the digest knows a day was missed
  *                               (digest.h). Not kept before a first digest.
  *
+ * These keys are one per deployment, not per case: they stay on redis.host
+ * with redis.shards, since a team's digest is reserved once a day.
+ *
  * The child's name for each line is read from notify:case:<case_id>
- * (cases.h) when the digest is written, never copied here.
+ * (cases.h), on the case's server, when the digest is written, never copied
+ * here.
  *
  * Every function returns 0 (its callback will be called exactly once) or -1
  * (Redis not connected, no memory; the callback will not be called). */
@@ -25,6 +29,7 @@
 #include <stddef.h>
 #include "agenda.h"
 #include "redis.h"
+#include "service.h"
 
 /* err is 0 on success. */
 typedef void (*notify_clocks_cb)(int err, void *opaque);
@@ -42,8 +47,9 @@ void notify_clocks_lines_free(char **lines, size_t n);
  * given name and family name (3 strings each, NULL where unknown), owned by
  * the caller: free with notify_clocks_lines_free(fields, 3 * n). */
 typedef void (*notify_clocks_cases_cb)(int err, char **fields, size_t n, void *opaque);
-/* Reads them for case_ids[0..n) (copied). */
-int notify_clocks_cases(sp_redis *r, const char *const *case_ids, size_t n,
+/* Reads them for case_ids[0..n) (copied), each on its case's server
+ * (sp_service_redis_of). */
+int notify_clocks_cases(sp_service *s, const char *const *case_ids, size_t n,
                         notify_clocks_cases_cb cb, void *opaque);
 
 /* taken: 1 if the key was free and is now "sending" for lease_s; 0 if the

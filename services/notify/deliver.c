@@ -114,8 +114,9 @@ static void deliver_sent(notify_send_outcome res, const char *provider_id,
     char errstr[256];
     if (res == NOTIFY_SEND_SENT) {
         snprintf(d->provider_id, sizeof(d->provider_id), "%s", provider_id);
-        if (notify_store_sent_mark(st->s->redis, d->job.key, d->job.attempt, d->provider_id,
-                                   st->conf->sent_ttl_s, deliver_marked, d))
+        if (notify_store_sent_mark(notify_retry_redis(st, d->job.partition), d->job.key,
+                                   d->job.attempt, d->provider_id, st->conf->sent_ttl_s,
+                                   deliver_marked, d))
             deliver_end(d, NOTIFY_DELIVER_RETRY, "redis not connected");
     } else if (st->channel.def->local && res == NOTIFY_SEND_RETRY) {
         deliver_end(d, NOTIFY_DELIVER_RETRY, reason);
@@ -275,9 +276,9 @@ static int deliver_prepare(deliver *d, const sp_event *ev, const char *text, siz
     return 0;
 }
 
-void notify_deliver(notify_state *st, size_t row, const sp_event *ev, const char *text,
-                    size_t len, const notify_contact *c, notify_deliver_cb cb,
-                    notify_deliver_ack_cb ack, void *opaque) {
+void notify_deliver(notify_state *st, size_t row, int partition, const sp_event *ev,
+                    const char *text, size_t len, const notify_contact *c,
+                    notify_deliver_cb cb, notify_deliver_ack_cb ack, void *opaque) {
     char errstr[256];
     deliver *d = calloc(1, sizeof(*d));
     if (!d || !(d->job.case_id = strdup(ev->subject)) ||
@@ -289,6 +290,7 @@ void notify_deliver(notify_state *st, size_t row, const sp_event *ev, const char
         return;
     }
     d->st = st;
+    d->job.partition = partition;
     d->route = &notify_routes[row];
     d->cb = cb;
     d->ack = ack;
@@ -304,8 +306,8 @@ void notify_deliver(notify_state *st, size_t row, const sp_event *ev, const char
     } else if (rc < 0) {
         sp_service_count_error(st->s);
         deliver_end(d, NOTIFY_DELIVER_REFUSED, errstr);
-    } else if (notify_store_sent_reserve(st->s->redis, d->job.key, st->conf->sent_ttl_s,
-                                         deliver_reserved, d)) {
+    } else if (notify_store_sent_reserve(notify_retry_redis(st, partition), d->job.key,
+                                         st->conf->sent_ttl_s, deliver_reserved, d)) {
         deliver_end(d, NOTIFY_DELIVER_RETRY, "redis not connected");
     }
 }

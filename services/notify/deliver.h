@@ -90,9 +90,10 @@ typedef void (*notify_deliver_ack_cb)(int err, void *opaque);
  * (the caller goes on to its next message), and ack is called exactly once,
  * after cb: with the broker's verdict on that event, or with 0 at once when
  * there was none to wait for. A caller must not store its offsets before
- * every ack. */
-void notify_deliver(notify_state *st, size_t row, const sp_event *ev, const char *text,
-                    size_t len, const notify_contact *c, notify_deliver_cb cb,
-                    notify_deliver_ack_cb ack, void *opaque);
+ * every ack. partition is the event's Kafka partition: its server holds the
+ * sent key (store.h), its retry queue takes the job (retry.h). */
+void notify_deliver(notify_state *st, size_t row, int partition, const sp_event *ev,
+                    const char *text, size_t len, const notify_contact *c,
+                    notify_deliver_cb cb, notify_deliver_ack_cb ack, void *opaque);
 
 #endif

@@ -52,6 +52,13 @@ struct notify_digest {
     notify_job job;
 };
 
+/* The digest's keys (clocks.h) are one per deployment, not per case: a
+ * team's digest is reserved once a day, so they stay on redis.host, whatever
+ * redis.shards says. */
+static sp_redis *digest_redis(const notify_digest *d) {
+    return d->st->s->redis; /* redis.host: notify:clocks, notify:digest:* */
+}
+
 /* ---- settings ------------------------------------------------------------------- */
 
 static int time_parse(const char *s, int *minutes) {
@@ -149,7 +156,7 @@ static void team_settled(int err, void *opaque) {
 
 /* d->mark ("" deletes the key: try again later). */
 static void team_mark(notify_digest *d) {
-    if (notify_clocks_digest_mark(d->st->s->redis, team_name(d), d->day_iso,
+    if (notify_clocks_digest_mark(digest_redis(d), team_name(d), d->day_iso,
                                   d->mark[0] ? d->mark : NULL, team_settled, d))
         run_end(d, "redis not connected");
 }
@@ -345,7 +352,7 @@ static void team_next(notify_digest *d) {
         run_end(d, NULL);
         return;
     }
-    if (notify_clocks_digest_reserve(st->s->redis, team_name(d), d->day_iso, lease,
+    if (notify_clocks_digest_reserve(digest_redis(d), team_name(d), d->day_iso, lease,
                                      d->catch_up, team_reserved, d))
         run_end(d, "redis not connected");
 }
@@ -407,7 +414,7 @@ static void cases_ask(notify_digest *d) {
     for (size_t i = 0; i < d->nitems; i++)
         if (!i || strcmp(d->items[i].case_id, d->items[i - 1].case_id))
             ids[n++] = d->items[i].case_id;
-    int rc = notify_clocks_cases(d->st->s->redis, ids, n, cases_read, d);
+    int rc = notify_clocks_cases(d->st->s, ids, n, cases_read, d);
     free(ids);
     if (rc) run_end(d, "redis not connected");
 }
@@ -453,7 +460,7 @@ static void digest_look(notify_digest *d) {
     if (d->running || d->stopped || !d->st->conf->digest_enabled) return;
     day = due_day(d, sp_service_now(d->st->s), &today, &catch_up);
     if (day == SP_DATE_INVALID || day == d->done ||
-        sp_clock_now_ms(NULL) < d->not_before || !sp_redis_ready(d->st->s->redis))
+        sp_clock_now_ms(NULL) < d->not_before || !sp_redis_ready(digest_redis(d)))
         return;
     if (day != d->day) { /* a new day */
         d->backoff_ms = 0, d->not_before = 0;
@@ -465,7 +472,7 @@ static void digest_look(notify_digest *d) {
     sp_date_iso(day, d->day_iso, sizeof(d->day_iso));
     d->running = 1;
     d->failed = 0;
-    if (notify_clocks_read(d->st->s->redis, clocks_read, d))
+    if (notify_clocks_read(digest_redis(d), clocks_read, d))
         run_end(d, "redis not connected");
 }
 
@@ -487,7 +494,7 @@ int notify_digest_track(notify_digest *d, const sp_event *ev,
                         void (*cb)(int err, void *opaque), void *opaque) {
     char line[NOTIFY_AGENDA_LINE_MAX];
     notify_agenda_op op = notify_agenda_from_event(ev, line, sizeof(line));
-    return notify_clocks_track(d->st->s->redis, op, sp_event_str(ev, "clock_id"), line,
+    return notify_clocks_track(digest_redis(d), op, sp_event_str(ev, "clock_id"), line,
                                cb, opaque);
 }
 

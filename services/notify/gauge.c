@@ -1,25 +1,34 @@
-/* gauge.c - notify's gauges, read from Redis on a timer. See gauge.h. */
+/* gauge.c - notify's gauges, read from Redis on a timer. See gauge.h.
+ *
+ * A reading asks every partition's server for its queue and waiting index
+ * (one script each, pipelined per server), and redis.host for the digest's
+ * clocks and the old global retry queue, and sums: the gauges are the
+ * deployment's, whichever instance serves /metrics. */
+#include <stdio.h>
 #include <stdlib.h>
 #include "gauge.h"
 #include "log.h"
+#include "queue.h"
+#include "retry.h"
 
 #define GAUGE_REFRESH_MS 5000
 
-/* KEYS: notify:retry, notify:waiting, notify:clocks. Returns {retry queue
- * length, cases waiting, events waiting, clocks kept}. */
+/* KEYS: a partition's retry queue and waiting index. Returns {retry queue
+ * length, cases waiting, events waiting}. */
 static const char gauge_lua[] =
     "local w = redis.call('HVALS', KEYS[2])\n"
     "local n = 0\n"
     "for i = 1, #w do n = n + tonumber(w[i]) end\n"
-    "return {redis.call('ZCARD', KEYS[1]), #w, n, redis.call('HLEN', KEYS[3])}\n";
+    "return {redis.call('ZCARD', KEYS[1]), #w, n}\n";
 
 #define GAUGE_N 4
 
 struct notify_gauge {
     notify_state *st;
     uv_timer_t timer;
-    int reading; /* a reading is in flight: the reply owns g until it comes */
-    int closing, closed;
+    int reading; /* replies out: the last reply owns g until it comes */
+    int closing, closed, failed;
+    long long sum[GAUGE_N];
     sp_metric *m[GAUGE_N];
 };
 
@@ -35,35 +44,77 @@ static void gauge_closed(uv_handle_t *h) {
     if (!g->reading) gauge_free(g); /* else the reply frees it */
 }
 
-static void gauge_reply(sp_redis *r, redisReply *rep, void *priv) {
-    notify_gauge *g = priv;
-    (void)r;
-    g->reading = 0;
+/* The last reply of a reading sets the gauges. */
+static void gauge_release(notify_gauge *g) {
+    if (--g->reading > 0) return;
     if (g->closing) {
         if (g->closed) gauge_free(g);
         return;
     }
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != GAUGE_N) {
-        gauge_set_all(g, -1);
+    for (int i = 0; i < GAUGE_N; i++)
+        sp_metric_set(g->m[i], g->failed ? -1 : (double)g->sum[i]);
+}
+
+/* rep's integers added to sum[first..first + n). */
+static void gauge_add(notify_gauge *g, const redisReply *rep, int first, size_t n) {
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
+        g->failed = 1;
         return;
     }
-    for (int i = 0; i < GAUGE_N; i++)
-        sp_metric_set(g->m[i], rep->element[i]->type == REDIS_REPLY_INTEGER
-                                   ? (double)rep->element[i]->integer
-                                   : -1);
+    for (size_t i = 0; i < n; i++) {
+        if (rep->element[i]->type != REDIS_REPLY_INTEGER) g->failed = 1;
+        else g->sum[first + (int)i] += rep->element[i]->integer;
+    }
+}
+
+static void shard_reply(sp_redis *r, redisReply *rep, void *priv) {
+    (void)r;
+    gauge_add(priv, rep, 0, 3);
+    gauge_release(priv);
+}
+
+/* redis.host: {the old global queue's length, clocks kept}. */
+static void host_reply(sp_redis *r, redisReply *rep, void *priv) {
+    notify_gauge *g = priv;
+    (void)r;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER ||
+        rep->element[1]->type != REDIS_REPLY_INTEGER) {
+        g->failed = 1;
+    } else {
+        g->sum[0] += rep->element[0]->integer;
+        g->sum[3] += rep->element[1]->integer;
+    }
+    gauge_release(g);
+}
+
+static void gauge_ask(notify_gauge *g, int rc) {
+    if (rc) g->failed = 1;
+    else g->reading++;
 }
 
 static void gauge_tick(uv_timer_t *t) {
     notify_gauge *g = t->data;
-    if (g->reading || !sp_redis_ready(g->st->s->redis)) return;
-    g->reading = 1;
-    if (sp_redis_command(g->st->s->redis, gauge_reply, g,
-                         "EVAL %s 3 notify:retry "
-                         "notify:waiting notify:clocks",
-                         gauge_lua)) {
-        g->reading = 0;
-        gauge_set_all(g, -1);
+    sp_service *s = g->st->s;
+    int nparts = s->partitions < 1 ? 1 : s->partitions;
+    char queue[32], waiting[48];
+    if (g->reading) return;
+    g->reading = 1; /* held while asking */
+    g->failed = 0;
+    for (int i = 0; i < GAUGE_N; i++) g->sum[i] = 0;
+    for (int p = 0; p < nparts && !g->failed; p++) {
+        snprintf(waiting, sizeof(waiting), "notify:waiting:{s%d}", p);
+        gauge_ask(g, sp_redis_command(sp_service_redis(s, p), shard_reply, g,
+                                      "EVAL %s 2 %s %s", gauge_lua,
+                                      notify_queue_name(p, queue, sizeof(queue)),
+                                      waiting));
     }
+    if (!g->failed)
+        gauge_ask(g, sp_redis_command(notify_retry_redis(g->st, -1), host_reply, g,
+                                      "EVAL %s 2 notify:retry notify:clocks",
+                                      "return {redis.call('ZCARD', KEYS[1]), "
+                                      "redis.call('HLEN', KEYS[2])}"));
+    gauge_release(g);
 }
 
 notify_gauge *notify_gauge_new(notify_state *st) {

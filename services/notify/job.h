@@ -32,10 +32,14 @@ typedef struct notify_job {
     int printed;             /* a letter went to the print directory */
     int attempt;             /* attempts made so far (0 before the first) */
     int recovering;          /* not stored: an earlier attempt may have sent it */
+    /* Not stored: the Kafka partition of the event that made the job, whose
+     * server holds its sent key and whose retry queue takes it (queue.h);
+     * -1 for a job of the queue older notify kept on redis.host. */
+    int partition;
 } notify_job;
 
-/* The job's JSON text for Redis (attempt and recovering are not in it: the
- * retry record keeps the attempt itself). Returns a new string (free with
+/* The job's JSON text for Redis (attempt, recovering and partition are not
+ * in it: the retry record keeps the attempt, its queue names the partition). Returns a new string (free with
  * free()), or NULL (no memory). */
 char *notify_job_to_json(const notify_job *j);
 /* Reads j (zeroed by the caller) from notify_job_to_json's text. Returns 0,

@@ -10,6 +10,10 @@
  * the retry queue (retry.c); every attempt's outcome is reported on the
  * notification-outcomes topic.
  *
+ * Keys are routed by partition (redis.shards, docs/scaling.md): a case's
+ * keys, its sends' marks and its partition's retry queue are on the
+ * partition's server; the digest's team-wide keys stay on redis.host.
+ *
  * Start-up refuses to run with a template its route cannot fill, a From or
  * Reply-To address that could not be a header, or a channel whose settings
  * are incomplete (no Notify template id for a route's template, say): such
@@ -233,6 +237,17 @@ static int notify_busy(sp_service *s) {
                   notify_digest_busy(st->digest) || st->channel.inflight);
 }
 
+/* The retry queues follow the partitions of the case-events topic
+ * (retry.h): each is worked by the instance that holds its partition. */
+static void notify_rebalance(sp_service *s, int assigned,
+                             const rd_kafka_topic_partition_list_t *parts) {
+    notify_state *st = s->priv;
+    if (!st || !st->retry) return;
+    for (int i = 0; i < parts->cnt; i++)
+        if (strcmp(parts->elems[i].topic, sp_service_topic(s, SP_TOPIC_CASE_EVENTS)) == 0)
+            notify_retry_assign(st->retry, parts->elems[i].partition, assigned);
+}
+
 /* Manual time moved (tests): the digest may be due now. */
 static void notify_on_clock(sp_service *s) {
     notify_state *st = s->priv;
@@ -261,8 +276,11 @@ static const sp_service_def notify_def = {
     .conf_size = sizeof(notify_conf),
     .conf_table = notify_conf_table,
     .consume = notify_consume,
+    /* The case's keys on its partition's server; the digest's on redis.host. */
+    .redis_by_partition = 1,
     .init = notify_init,
     .on_batch = notify_on_batch,
+    .on_rebalance = notify_rebalance,
     .on_clock = notify_on_clock,
     .stop = notify_stop,
     .busy = notify_busy,

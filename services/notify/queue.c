@@ -1,9 +1,10 @@
 /* queue.c - the retry queue's Redis keys. See queue.h.
  *
  * Three Lua scripts, one per change. The claim script names the records'
- * keys itself (prefix + member) instead of receiving them in KEYS: fine on
- * one Redis, which is what sendpath runs; a cluster would need the queue and
- * its records under one hash tag. */
+ * keys itself (prefix + member) instead of receiving them in KEYS: a shard's
+ * queue and its records share the hash tag {s<p>}, so they are on one server
+ * in a cluster too. The sent key (store.h) is the case's, on the same server
+ * (redis.shards puts a partition's keys on one server). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,14 @@
 #include "queue.h"
 
 #define QUEUE_KEY "notify:retry"
+
+char *notify_queue_name(int partition, char *buf, size_t size) {
+    if (partition < 0)
+        snprintf(buf, size, QUEUE_KEY);
+    else
+        snprintf(buf, size, QUEUE_KEY ":{s%d}", partition);
+    return buf;
+}
 
 /* KEYS: sent key, queue, record. ARGV: sent value ('' leaves it), ttl, score,
  * member, field, value, ... */
@@ -66,10 +75,10 @@ static void write_reply(sp_redis *r, redisReply *rep, void *priv) {
 }
 
 /* EVALs script on (sent key, queue, record) with head[] then fields[]. */
-static int queue_eval(sp_redis *r, const char *script, const char *key_hex,
+static int queue_eval(sp_redis *r, int partition, const char *script, const char *key_hex,
                       const char *const *head, size_t nhead, const char *const *fields,
                       size_t n, notify_queue_cb cb, void *opaque) {
-    char sent[128], rec[128];
+    char sent[128], rec[128], queue[32];
     size_t argc = 0;
     const char **argv = malloc((6 + nhead + n) * sizeof(*argv));
     queue_call *call = calloc(1, sizeof(*call));
@@ -77,9 +86,10 @@ static int queue_eval(sp_redis *r, const char *script, const char *key_hex,
     if (!argv || !call) goto out;
     *call = (queue_call){cb, NULL, opaque};
     snprintf(sent, sizeof(sent), "notify:sent:%s", key_hex);
-    snprintf(rec, sizeof(rec), QUEUE_KEY ":%s", key_hex);
+    notify_queue_name(partition, queue, sizeof(queue));
+    snprintf(rec, sizeof(rec), "%s:%s", queue, key_hex);
     argv[argc++] = "EVAL", argv[argc++] = script, argv[argc++] = "3";
-    argv[argc++] = sent, argv[argc++] = QUEUE_KEY, argv[argc++] = rec;
+    argv[argc++] = sent, argv[argc++] = queue, argv[argc++] = rec;
     for (size_t i = 0; i < nhead; i++) argv[argc++] = head[i];
     for (size_t i = 0; i < n; i++) argv[argc++] = fields[i];
     rc = sp_redis_command_argv(r, write_reply, call, (int)argc, argv, NULL);
@@ -89,22 +99,22 @@ out:
     return rc;
 }
 
-int notify_queue_put(sp_redis *r, const char *key_hex, const char *sent_value,
+int notify_queue_put(sp_redis *r, int partition, const char *key_hex, const char *sent_value,
                      long long ttl_s, long long score_ms, const char *const *fields,
                      size_t n, notify_queue_cb cb, void *opaque) {
     char ttl[24], score[24];
     snprintf(ttl, sizeof(ttl), "%lld", ttl_s);
     snprintf(score, sizeof(score), "%lld", score_ms);
     const char *head[] = {sent_value ? sent_value : "", ttl, score, key_hex};
-    return queue_eval(r, put_lua, key_hex, head, 4, fields, n, cb, opaque);
+    return queue_eval(r, partition, put_lua, key_hex, head, 4, fields, n, cb, opaque);
 }
 
-int notify_queue_remove(sp_redis *r, const char *key_hex, const char *sent_value,
+int notify_queue_remove(sp_redis *r, int partition, const char *key_hex, const char *sent_value,
                         long long ttl_s, notify_queue_cb cb, void *opaque) {
     char ttl[24];
     snprintf(ttl, sizeof(ttl), "%lld", ttl_s);
     const char *head[] = {sent_value ? sent_value : "", ttl, key_hex};
-    return queue_eval(r, remove_lua, key_hex, head, 3, NULL, 0, cb, opaque);
+    return queue_eval(r, partition, remove_lua, key_hex, head, 3, NULL, 0, cb, opaque);
 }
 
 /* ---- claims ---------------------------------------------------------------- */
@@ -165,17 +175,18 @@ static void claim_reply(sp_redis *r, redisReply *rep, void *priv) {
     free(call);
 }
 
-int notify_queue_claim(sp_redis *r, long long now_ms, long long lease_until_ms,
-                       size_t limit, notify_queue_claimed_cb cb, void *opaque) {
-    char now[24], lease[24], lim[24];
+int notify_queue_claim(sp_redis *r, int partition, long long now_ms,
+                       long long lease_until_ms, size_t limit, notify_queue_claimed_cb cb,
+                       void *opaque) {
+    char now[24], lease[24], lim[24], queue[32], prefix[40];
     queue_call *call = calloc(1, sizeof(*call));
     if (!call) return -1;
     *call = (queue_call){NULL, cb, opaque};
     snprintf(now, sizeof(now), "%lld", now_ms);
     snprintf(lease, sizeof(lease), "%lld", lease_until_ms);
     snprintf(lim, sizeof(lim), "%zu", limit);
-    const char *argv[] = {"EVAL", claim_lua, "1", QUEUE_KEY, now, lease, lim,
-                          QUEUE_KEY ":"};
+    snprintf(prefix, sizeof(prefix), "%s:", notify_queue_name(partition, queue, sizeof(queue)));
+    const char *argv[] = {"EVAL", claim_lua, "1", queue, now, lease, lim, prefix};
     if (sp_redis_command_argv(r, claim_reply, call, 8, argv, NULL)) {
         free(call);
         return -1;

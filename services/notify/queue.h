@@ -1,11 +1,20 @@
 /* queue.h - the retry queue's Redis keys. Nothing else reads them.
  *
- *   notify:retry              sorted set of delivery keys (sha256 hex),
+ * One queue per shard (Kafka partition p), on p's server (redis.shards):
+ *
+ *   notify:retry:{s<p>}       sorted set of delivery keys (sha256 hex),
  *                             scored by the Unix ms of the next attempt, or
  *                             of a claim's lease running out.
- *   notify:retry:<sha256 hex> hash: one queued send: state (retry, sent,
+ *   notify:retry:{s<p>}:<sha256 hex>
+ *                             hash: one queued send: state (retry, sent,
  *                             dead), attempt, reason, outcome, provider_id and
  *                             job (job.h, JSON: personal data, in values only).
+ *
+ * The shard is the partition of the event that made the job, so a queue is
+ * worked by the instance that holds its partition (retry.c), and its keys
+ * share a Redis Cluster hash tag, like timers' tm:{s<p>}. Partition -1 names
+ * the one queue notify kept before (notify:retry and notify:retry:<sha256>
+ * on redis.host), still drained after an upgrade.
  *
  * Every write is one Lua script that also sets the delivery's
  * notify:sent:<key> (store.h) when asked, so the sent key, the queue and the
@@ -30,14 +39,21 @@ typedef struct notify_queued {
 /* err is 0 on success. */
 typedef void (*notify_queue_cb)(int err, void *opaque);
 
-/* Sets notify:sent:<key> to sent_value (NULL: leaves it), writes the record's
+/* The queue key of partition (-1: the old global queue) into buf (32 bytes
+ * are enough). Returns buf. */
+char *notify_queue_name(int partition, char *buf, size_t size);
+
+/* Every function below works on partition's queue (-1: the old one), on r,
+ * the server that holds it (the caller's to choose).
+ *
+ * Sets notify:sent:<key> to sent_value (NULL: leaves it), writes the record's
  * fields (n strings: name, value, ...) and puts key in the queue at score_ms. */
-int notify_queue_put(sp_redis *r, const char *key_hex, const char *sent_value,
+int notify_queue_put(sp_redis *r, int partition, const char *key_hex, const char *sent_value,
                      long long ttl_s, long long score_ms, const char *const *fields,
                      size_t n, notify_queue_cb cb, void *opaque);
 /* Takes key out of the queue and drops its record; sets notify:sent:<key>
  * to sent_value unless NULL. */
-int notify_queue_remove(sp_redis *r, const char *key_hex, const char *sent_value,
+int notify_queue_remove(sp_redis *r, int partition, const char *key_hex, const char *sent_value,
                         long long ttl_s, notify_queue_cb cb, void *opaque);
 
 /* recs (n of them) belong to the callback's caller: free with
@@ -48,8 +64,9 @@ typedef void (*notify_queue_claimed_cb)(int err, notify_queued *recs, size_t n,
  * lease_until_ms, so no other claim (of this process or another) takes it
  * again unless this one never finishes. A queue entry without a record is
  * dropped. */
-int notify_queue_claim(sp_redis *r, long long now_ms, long long lease_until_ms,
-                       size_t limit, notify_queue_claimed_cb cb, void *opaque);
+int notify_queue_claim(sp_redis *r, int partition, long long now_ms,
+                       long long lease_until_ms, size_t limit,
+                       notify_queue_claimed_cb cb, void *opaque);
 /* The value of field name in q, or NULL. Borrowed from q. */
 const char *notify_queued_get(const notify_queued *q, const char *name);
 /* Frees the records' fields and recs itself (which may be NULL). */

@@ -6,6 +6,14 @@
  * finish what a dead claimer left). The drain claims one job at a time, so at
  * shutdown at most one is in flight and no other is leased.
  *
+ * There is one queue per partition (queue.h), and an instance drains only
+ * the queues of the partitions it holds on the case-events topic
+ * (notify_retry_assign): two instances never work one queue, and after a
+ * rebalance the new holder takes the queue over, with whatever leases the
+ * old one left. A round visits every held queue in turn, each until it has
+ * nothing due; the holder of partition 0 also drains the single queue an
+ * older notify kept on redis.host, so an upgrade delivers what it left.
+ *
  * Errors while draining are never the batch's: a failure of Redis or the
  * broker is logged, and the job stays leased in the queue, to be taken again
  * when its lease runs out, from the step its record names. */
@@ -30,7 +38,20 @@ struct notify_retry {
     uv_timer_t timer;
     int draining, stopped;
     int64_t wake_ms; /* the earliest due this process queued, or INT64_MAX */
+    int cursor;      /* the round's queue: a partition, or nparts for the old one */
+    unsigned char owned[SP_REDIS_SHARDS_MAX]; /* case-events partitions held */
 };
+
+sp_redis *notify_retry_redis(notify_state *st, int partition) {
+    if (partition < 0) return st->s->redis; /* redis.host: the old global queue */
+    return sp_service_redis(st->s, partition);
+}
+
+/* Partitions whose queues a round visits: those of the topics read. */
+static int retry_nparts(const notify_retry *rq) {
+    int n = rq->st->s->partitions;
+    return n < 1 ? 1 : n > SP_REDIS_SHARDS_MAX ? SP_REDIS_SHARDS_MAX : n;
+}
 
 static void drain_tick(uv_timer_t *t);
 
@@ -96,8 +117,9 @@ static void finish_removed(int err, void *opaque) {
 static void finish_acked(rd_kafka_resp_err_t err, void *opaque) {
     finish *fin = opaque;
     notify_state *st = fin->rq->st;
-    if (!err && notify_queue_remove(st->s->redis, fin->job->key, fin->sent_value,
-                                          st->conf->sent_ttl_s, finish_removed, fin) == 0)
+    if (!err && notify_queue_remove(notify_retry_redis(st, fin->job->partition),
+                                    fin->job->partition, fin->job->key, fin->sent_value,
+                                    st->conf->sent_ttl_s, finish_removed, fin) == 0)
         return;
     fin->cb(-1, err ? rd_kafka_err2str(err) : "redis not connected", fin->opaque);
     free(fin);
@@ -196,8 +218,9 @@ static int failure_store(failure *f, int64_t score_ms, char *errstr, size_t size
     size_t n = record_fields(fv, dead ? "dead" : "retry", f->job, attempt,
                              sizeof(attempt), f->reason,
                              dead ? notify_outcome_word(f->o) : NULL, NULL, json);
-    rc = notify_queue_put(st->s->redis, f->job->key, "queued", st->conf->sent_ttl_s,
-                          score_ms, fv, n, failure_stored, f);
+    rc = notify_queue_put(notify_retry_redis(st, f->job->partition), f->job->partition,
+                          f->job->key, "queued", st->conf->sent_ttl_s, score_ms, fv, n,
+                          failure_stored, f);
     free(json);
     if (rc) snprintf(errstr, size, "redis not connected");
     return rc;
@@ -248,6 +271,7 @@ int notify_retry_failed(notify_retry *rq, const notify_job *job, int queued,
 
 typedef struct item {
     notify_retry *rq;
+    int partition; /* the queue it was claimed from (-1: the old one) */
     notify_queued rec;
     notify_job job;
     char provider_id[160];
@@ -298,7 +322,8 @@ static void item_sent(notify_send_outcome res, const char *provider_id, const ch
     notify_state *st = it->rq->st;
     char errstr[256], attempt[16], value[200];
     const char *fv[14];
-    if (!st->s->redis || !st->s->producer) { /* shutdown gave up on us */
+    if (!notify_retry_redis(st, it->job.partition) || !st->s->producer) {
+        /* shutdown gave up on us */
         item_end(it);
         return;
     }
@@ -312,8 +337,9 @@ static void item_sent(notify_send_outcome res, const char *provider_id, const ch
     size_t n = record_fields(fv, "sent", &it->job, attempt, sizeof(attempt), NULL, NULL,
                              provider_id, NULL);
     notify_store_sent_value(it->job.attempt, provider_id, value, sizeof(value));
-    if (notify_queue_put(st->s->redis, it->job.key, value, st->conf->sent_ttl_s,
-                         lease_until(it->rq), fv, n, item_marked_sent, it))
+    if (notify_queue_put(notify_retry_redis(st, it->job.partition), it->job.partition,
+                         it->job.key, value, st->conf->sent_ttl_s, lease_until(it->rq), fv,
+                         n, item_marked_sent, it))
         item_finished(-1, "redis not connected", it);
 }
 
@@ -337,6 +363,7 @@ static void item_start(item *it) {
         return;
     }
     it->job.attempt = atoi(attempt);
+    it->job.partition = it->partition;
     if (strcmp(state, "sent") == 0) {
         rc = finish_sent(it->rq, &it->job, notify_queued_get(&it->rec, "provider_id"),
                          item_finished, it, errstr, sizeof(errstr));
@@ -365,16 +392,19 @@ static void drain_end(notify_retry *rq) {
     uv_timer_start(&rq->timer, drain_tick, (uint64_t)in, RETRY_POLL_MS);
 }
 
+/* The round's queue had nothing due (or could not be read): the next one. */
 static void claimed(int err, notify_queued *recs, size_t n, void *opaque) {
     notify_retry *rq = opaque;
     item *it;
     if (err || n == 0 || rq->stopped || !(it = calloc(1, sizeof(*it)))) {
         if (err) sp_warn("notify: retry queue: cannot claim due jobs");
         notify_queued_free(recs, n);
-        drain_end(rq);
+        rq->cursor++;
+        drain_next(rq);
         return;
     }
     it->rq = rq;
+    it->partition = rq->cursor < retry_nparts(rq) ? rq->cursor : -1;
     it->rec = recs[0]; /* the fields are the item's now */
     recs[0].fields = NULL;
     recs[0].nfields = 0;
@@ -382,24 +412,42 @@ static void claimed(int err, notify_queued *recs, size_t n, void *opaque) {
     item_start(it);
 }
 
-/* Claims the next due job, if any. */
+/* The queue of the round's cursor, if this instance works it: a partition
+ * it holds, or the old global queue for the holder of partition 0. */
+static int drain_queue(const notify_retry *rq, int cursor) {
+    if (cursor < retry_nparts(rq)) return rq->owned[cursor] ? cursor : -2;
+    return rq->owned[0] ? -1 : -2;
+}
+
+/* Claims the next due job of the round's queue; past the last queue, the
+ * round ends. A queue whose server is not connected is skipped: the next
+ * round tries again. */
 static void drain_next(notify_retry *rq) {
-    notify_state *st = rq->st;
     int64_t now = real_now();
-    if (rq->stopped || !st->s->redis) {
-        drain_end(rq);
-        return;
+    while (!rq->stopped && rq->cursor <= retry_nparts(rq)) {
+        int p = drain_queue(rq, rq->cursor);
+        if (p != -2 && notify_queue_claim(notify_retry_redis(rq->st, p), p, now,
+                                          lease_until(rq), 1, claimed, rq) == 0)
+            return;
+        rq->cursor++;
     }
-    if (rq->wake_ms <= now) rq->wake_ms = INT64_MAX; /* this claim covers it */
-    if (notify_queue_claim(st->s->redis, now, lease_until(rq), 1, claimed, rq))
-        drain_end(rq); /* Redis not connected: the next tick tries again */
+    drain_end(rq);
 }
 
 static void drain_tick(uv_timer_t *t) {
     notify_retry *rq = t->data;
     if (rq->draining || rq->stopped) return;
     rq->draining = 1;
+    rq->cursor = 0;
+    if (rq->wake_ms <= real_now()) rq->wake_ms = INT64_MAX; /* this round covers it */
     drain_next(rq);
+}
+
+void notify_retry_assign(notify_retry *rq, int partition, int assigned) {
+    if (partition >= 0 && partition < SP_REDIS_SHARDS_MAX)
+        rq->owned[partition] = (unsigned char)(assigned != 0);
+    if (assigned && !rq->draining && !rq->stopped) /* take over its queue now */
+        uv_timer_start(&rq->timer, drain_tick, 0, RETRY_POLL_MS);
 }
 
 notify_retry *notify_retry_new(notify_state *st) {

@@ -12,6 +12,10 @@
  * event goes to the dead-letter topic with the reason and
  * notification.dead_lettered is published.
  *
+ * One queue per Kafka partition, on its server (queue.h): a job waits in
+ * the queue of its event's partition, and is tried again by the instance
+ * that holds that partition of the case-events topic.
+ *
  * Backoff: attempt n waits min(retry.max_ms, retry.base_ms * 2^(n-1)), with
  * "equal jitter" (half of it fixed, half random), so many jobs that failed
  * together do not come back together. Times are real (the manual clock of
@@ -51,6 +55,13 @@ notify_retry *notify_retry_new(notify_state *st);
 int notify_retry_failed(notify_retry *rq, const notify_job *job, int queued,
                         notify_send_outcome res, const char *reason, notify_retry_cb cb,
                         void *opaque, char *errstr, size_t errstr_size);
+/* The consumer was assigned (assigned = 1) or lost partition of the
+ * case-events topic: its retry queue is drained here from now on, or no
+ * more. */
+void notify_retry_assign(notify_retry *rq, int partition, int assigned);
+/* The Redis server holding partition's keys (sp_service_redis), or
+ * redis.host for -1 (the old global queue). Borrowed; may be NULL. */
+sp_redis *notify_retry_redis(notify_state *st, int partition);
 /* Stops taking due jobs (shutdown); one in flight finishes. */
 void notify_retry_stop(notify_retry *rq);
 /* 1 while a due job is being handled. */

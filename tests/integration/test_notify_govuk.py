@@ -20,8 +20,11 @@ and the refused one, posted after the retried one, is answered before the
 retried one's last attempt: the provider's retries do not hold up the batch.
 
   later@example.org   503, then 201, with notify stopped (SIGTERM) while the
-                      job waits in notify:retry and started again: the new
-                      process finds the job in Redis and sends it (attempt 2).
+                      job waits in its partition's queue notify:retry:{s<p>};
+                      the job is then moved to the one global queue an older
+                      notify kept (notify:retry, notify:retry:<sha256>), as an
+                      upgrade finds it, and notify started again: the new
+                      process drains the old queue and sends it (attempt 2).
 
 Last, notify is restarted with notify.rate_per_minute = 60 and three
 messages are sent: the token bucket spaces them about a second apart.
@@ -37,6 +40,7 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -252,6 +256,11 @@ def check_refused(stack, fake, case_id):
     return reqs
 
 
+def retry_queue(case_id):
+    """The retry queue of case_id's partition (6 partitions here)."""
+    return "notify:retry:{s%d}" % (zlib.crc32(case_id.encode()) % 6)
+
+
 def check_resumed_after_restart(stack, fake):
     case_id = post_request(stack, "govuk-later-1", "later@example.org", "Dayo")
     # SIGTERM at once, well before the retry is due (at least BASE_MS / 2)
@@ -259,17 +268,25 @@ def check_resumed_after_restart(stack, fake):
     assert stack.stop_service("notify") == 0, "notify did not stop cleanly"
     failed = [e for e in outcomes(stack, case_id) if e["type"] == "notification.failed"]
     assert len(failed) == 1 and failed[0]["data"]["attempt"] == 1, failed
-    queued = stack.redis("ZCARD", "notify:retry")
-    assert queued == "1", f"notify:retry holds {queued}"
+    queue = retry_queue(case_id)
+    assert stack.redis("ZCARD", queue) == "1", f"{queue} does not hold the job"
+    assert stack.redis("EXISTS", "notify:retry") == "0", "a job in the old global queue"
+    # An upgrade: the job as an older notify left it, in the global queue.
+    key = stack.redis("ZRANGE", queue, "0", "-1").strip()
+    stack.redis("RENAME", f"{queue}:{key}", f"notify:retry:{key}")
+    stack.redis("RENAME", queue, "notify:retry")
     stack.start_service("notify")
     stack.wait_ready("notify")
     sent = wait_for("sent by the restarted notify", lambda: [
         e for e in outcomes(stack, case_id) if e["type"] == "notification.sent"], timeout=60)
     assert sent[0]["data"]["attempt"] == 2, sent[0]["data"]
     assert [r["status"] for r in fake.of("later@example.org")] == [503, 201]
-    assert stack.redis("ZCARD", "notify:retry") == "0", "the job stayed in the queue"
-    print("notify: 503, SIGTERM with the job in notify:retry, restart -> sent(2)",
-          file=sys.stderr)
+    wait_for("the old queue drained", lambda: stack.redis("EXISTS", "notify:retry",
+                                                          f"notify:retry:{key}") == "0")
+    assert stack.redis("ZCARD", queue) == "0", "the job went to the partition's queue"
+    assert stack.redis("GET", f"notify:sent:{key}").startswith("sent"), "no sent mark"
+    print("notify: 503, SIGTERM with the job in its partition's queue, moved to the old "
+          "global queue, restart -> sent(2), the old queue drained", file=sys.stderr)
 
 
 def check_rate_limit(stack, fake):
