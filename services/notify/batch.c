@@ -84,6 +84,7 @@ struct notify_batch {
     size_t running;  /* lanes at work, outcome events not yet acknowledged,
                         and one while the batch starts the lanes */
     int failed, retrying;
+    int replicated; /* the replicas have the batch's writes (wait_replicas) */
     char why[160];   /* the first failure, for the log */
     unsigned backoff_ms;
     batch_lane *lanes;
@@ -112,11 +113,33 @@ static void event_reset(batch_lane *b) {
     b->ev_text = NULL;
 }
 
-/* Every lane has stopped: store the offsets, or hand the batch back. */
+static void batch_end(notify_batch *nb);
+
+static void batch_replicated(sp_service *s, int ok, void *opaque) {
+    notify_batch *nb = opaque;
+    (void)s;
+    nb->replicated = 1;
+    if (!ok) {
+        nb->failed = 1;
+        snprintf(nb->why, sizeof(nb->why), "redis: the batch's writes are not on "
+                                           "redis.wait_replicas replicas");
+    }
+    batch_end(nb);
+}
+
+/* Every lane has stopped: store the offsets, or hand the batch back. With
+ * redis.wait_replicas, the batch's writes (its sent marks above all) must
+ * first be on that many replicas, as common/pipeline.c waits for the other
+ * services: a failover must not lose a mark whose event's offset is stored,
+ * which would send the message again. */
 static void batch_end(notify_batch *nb) {
     sp_service *s = nb->st->s;
     free(nb->order);
     nb->order = NULL;
+    if (!nb->failed && !nb->replicated && s->common->redis_wait_replicas > 0) {
+        if (sp_service_redis_wait(s, batch_replicated, nb)) batch_replicated(s, 0, nb);
+        return;
+    }
     if (!nb->failed) {
         nb->retrying = 0;
         nb->backoff_ms = 0;
@@ -570,6 +593,7 @@ void notify_batch_run(notify_batch *nb, rd_kafka_message_t **msgs, size_t n) {
     nb->n = n;
     nb->taken = 0;
     nb->failed = 0;
+    nb->replicated = 0;
     nb->running = 1; /* the loop below */
     if (n && batch_order(nb)) {
         nb->failed = 1;

@@ -272,6 +272,7 @@ int notify_retry_failed(notify_retry *rq, const notify_job *job, int queued,
 typedef struct item {
     notify_retry *rq;
     int partition; /* the queue it was claimed from (-1: the old one) */
+    int replicated; /* the sent mark's WAIT was asked (redis.wait_replicas) */
     notify_queued rec;
     notify_job job;
     char provider_id[160];
@@ -299,11 +300,25 @@ static void item_finished(int err, const char *errmsg, void *opaque) {
     item_end(it);
 }
 
+static void item_replicated(sp_redis *r, int ok, void *opaque);
+
+/* With redis.wait_replicas, the sent mark must be on the replicas before
+ * notification.sent goes out: a failover that lost it would send again a
+ * message already reported sent. */
 static void item_marked_sent(int err, void *opaque) {
     item *it = opaque;
+    notify_state *st = it->rq->st;
+    int replicas = (int)st->s->common->redis_wait_replicas;
     char errstr[256];
     if (err) {
         item_finished(-1, "redis: cannot mark sent", it);
+        return;
+    }
+    if (replicas > 0 && !it->replicated) {
+        it->replicated = 1;
+        if (sp_redis_wait(notify_retry_redis(st, it->job.partition), replicas,
+                          (int)(st->s->common->redis_timeout_ms / 2), item_replicated, it))
+            item_finished(-1, "redis not connected", it);
         return;
     }
     sp_metric_inc(it->rq->st->m_sent);
@@ -341,6 +356,15 @@ static void item_sent(notify_send_outcome res, const char *provider_id, const ch
                          it->job.key, value, st->conf->sent_ttl_s, lease_until(it->rq), fv,
                          n, item_marked_sent, it))
         item_finished(-1, "redis not connected", it);
+}
+
+static void item_replicated(sp_redis *r, int ok, void *opaque) {
+    (void)r;
+    if (!ok)
+        item_finished(-1, "redis: the sent mark is not on redis.wait_replicas replicas",
+                      opaque);
+    else
+        item_marked_sent(0, opaque);
 }
 
 static notify_outcome dead_outcome(const char *word) {
