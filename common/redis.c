@@ -295,6 +295,11 @@ sp_redis *sp_redis_new(uv_loop_t *loop, const sp_redis_options *opt) {
             sp_error("redis: %s", errstr);
             goto fail;
         }
+        if (sp_sentinel_auth(r->sentinel, opt->sentinel_password)) {
+            sp_sentinel_close(r->sentinel, NULL, NULL);
+            r->sentinel = NULL;
+            goto fail;
+        }
         r->backoff_max_ms = SP_REDIS_SENTINEL_BACKOFF_MAX_MS;
         r->open_handles++;
     }

@@ -39,6 +39,9 @@ typedef struct sp_redis_options {
      * to host:port; sentinels, "host:port,..." (required with master). */
     const char *sentinels;
     const char *master;
+    /* AUTH sent to each sentinel before it is asked (requirepass in
+     * sentinel.conf); NULL or "" for none. */
+    const char *sentinel_password;
 } sp_redis_options;
 
 /* Starts connecting; returns at once. Returns NULL only on allocation failure

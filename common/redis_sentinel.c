@@ -24,6 +24,7 @@ struct sp_sentinel {
     sp_sentinel_addr addrs[SP_SENTINEL_MAX];
     size_t n, next, tried; /* next: the sentinel to ask; tried: asked this round */
     char name[SP_SENTINEL_NAME_MAX];
+    char *password;        /* AUTH before each query, or NULL */
     int timeout_ms;
     uint64_t deadline;     /* of the query out */
     redisAsyncContext *ac; /* the query out, or NULL */
@@ -98,6 +99,17 @@ static void sentinel_reply_cb(redisAsyncContext *ac, void *reply, void *priv) {
     redisAsyncDisconnect(ac); /* after this callback: disconnect_cb ends the query */
 }
 
+/* Only an error is of interest; the password is never logged. */
+static void sentinel_auth_cb(redisAsyncContext *ac, void *reply, void *priv) {
+    sp_sentinel *sn = ac->data;
+    redisReply *r = reply;
+    const sp_sentinel_addr *a = sentinel_current(sn);
+    (void)priv;
+    if (!r || ac != sn->ac || r->type != REDIS_REPLY_ERROR) return;
+    sp_warn("redis sentinel %s:%d: AUTH refused (%s): check redis.sentinel_password",
+            a->host, a->port, r->str);
+}
+
 static void sentinel_connect_cb(const redisAsyncContext *ac, int status) {
     sp_sentinel *sn = ac->data;
     const sp_sentinel_addr *a = sentinel_current(sn);
@@ -127,7 +139,11 @@ static void sentinel_query(sp_sentinel *sn) {
     redisAsyncSetConnectCallback(ac, sentinel_connect_cb);
     redisAsyncSetDisconnectCallback(ac, sentinel_disconnect_cb);
     sn->ac = ac;
-    if (redisAsyncCommand(ac, sentinel_reply_cb, NULL, "SENTINEL get-master-addr-by-name %s",
+    /* Pipelined: a refused AUTH is logged, and the query's NOAUTH after it
+     * ends the query like any other error, on to the next sentinel. */
+    if ((sn->password &&
+         redisAsyncCommand(ac, sentinel_auth_cb, NULL, "AUTH %s", sn->password) != REDIS_OK) ||
+        redisAsyncCommand(ac, sentinel_reply_cb, NULL, "SENTINEL get-master-addr-by-name %s",
                           sn->name) != REDIS_OK) {
         sn->ac = NULL;
         redisAsyncFree(ac);
@@ -219,6 +235,13 @@ sp_sentinel *sp_sentinel_new(uv_loop_t *loop, const char *list, const char *name
     return sn;
 }
 
+int sp_sentinel_auth(sp_sentinel *sn, const char *password) {
+    free(sn->password);
+    sn->password = NULL;
+    if (!password || !*password) return 0;
+    return (sn->password = strdup(password)) ? 0 : -1;
+}
+
 const char *sp_sentinel_name(const sp_sentinel *sn) { return sn->name; }
 
 int sp_sentinel_resolve(sp_sentinel *sn, sp_sentinel_cb cb, void *opaque) {
@@ -236,6 +259,7 @@ static void sentinel_closed(uv_handle_t *h) {
     sp_sentinel *sn = h->data;
     void (*cb)(void *) = sn->close_cb;
     void *opaque = sn->close_opaque;
+    free(sn->password);
     free(sn);
     if (cb) cb(opaque);
 }

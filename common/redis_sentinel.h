@@ -48,6 +48,10 @@ typedef void (*sp_sentinel_cb)(sp_sentinel *sn, const char *host, int port, void
  * or no memory. */
 sp_sentinel *sp_sentinel_new(uv_loop_t *loop, const char *list, const char *name,
                              int timeout_ms, char *errstr, size_t size);
+/* Sends AUTH password (copied) to each sentinel before its query, for
+ * sentinels with requirepass; NULL or "" for none. Returns 0, or -1 on no
+ * memory. */
+int sp_sentinel_auth(sp_sentinel *sn, const char *password);
 /* The master name (borrowed). */
 const char *sp_sentinel_name(const sp_sentinel *sn);
 /* Asks the sentinels; cb is called exactly once, later, on the loop (never

@@ -32,8 +32,7 @@ const sp_conf_def sp_common_conf_table[] = {
     {"redis.shards", SP_CONF_STRING, C(redis_shards), NULL, 0, 0, NULL,
      "Partitions on other Redis servers, first-last@host:port,... covering every "
      "partition once (docs/scaling.md); a range may name a Sentinel master instead, "
-     "first-last@sentinel:<name>; used by timers, evidence and intake, ops and "
-     "notify keep every key on redis.host; empty: all on redis.host"},
+     "first-last@sentinel:<name>; used by every service; empty: all on redis.host"},
     {"redis.sentinels", SP_CONF_STRING, C(redis_sentinels), NULL, 0, 0, NULL,
      "Redis Sentinels, host:port,...: asked where each Sentinel master named by "
      "redis.sentinel_master or redis.shards is, at start and after every lost "
@@ -43,6 +42,10 @@ const sp_conf_def sp_common_conf_table[] = {
      "stored and its events published, and a new case's records before intake "
      "publishes it; 0: no wait, and a Redis failover can lose the last writes "
      "the old master acknowledged (docs/scaling.md)"},
+    {"redis.sentinel_password", SP_CONF_STRING, C(redis_sentinel_password), NULL, 0, 0,
+     NULL, "Password the sentinels require (requirepass in sentinel.conf), sent as "
+     "AUTH before each query; keep it in the environment "
+     "(SENDPATH_REDIS_SENTINEL_PASSWORD); empty: none"},
     {"redis.sentinel_master", SP_CONF_STRING, C(redis_sentinel_master), NULL, 0, 0, NULL,
      "The Sentinel master name that replaces redis.host and redis.port (needs "
      "redis.sentinels); empty: connect to redis.host"},
@@ -693,7 +696,8 @@ static int service_sentinels(sp_service *s, char *errstr, size_t size) {
 static int service_start(sp_service *s, char *errstr, size_t size) {
     sp_redis_options ro = {s->common->redis_host, (int)s->common->redis_port,
                            s->common->redis_password, (int)s->common->redis_timeout_ms,
-                           s->common->redis_sentinels, s->common->redis_sentinel_master};
+                           s->common->redis_sentinels, s->common->redis_sentinel_master,
+                           s->common->redis_sentinel_password};
     sp_redis_options shard_ro = ro;
     shard_ro.master = NULL; /* each range names its own */
     snprintf(s->source, sizeof(s->source), "/sendpath/%s", s->def->name);

@@ -42,6 +42,7 @@ typedef struct sp_common_conf {
     char *redis_shards;
     char *redis_sentinels;
     char *redis_sentinel_master;
+    char *redis_sentinel_password;
     long long redis_wait_replicas;
     char *bootstrap_file;
     int clock_mode;

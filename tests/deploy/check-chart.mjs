@@ -68,6 +68,8 @@ const wrong = {
   "a sentinel list without ports": (v) => { v.redis.sentinels = "sentinel-0,sentinel-1"; },
   "redis.sentinels in config (it has its own value)": (v) => { v.config["redis.sentinels"] = "s:1"; },
   "a shard naming a sentinel master with a port": (v) => { v.redis.shards = "0-5@sentinel:a:1"; },
+  "the sentinels' password in config (a Secret's)": (v) => { v.config["redis.sentinel_password"] = "x"; },
+  "a sentinel password Secret without its key": (v) => { v.redis.sentinelAuth = { existingSecret: "s" }; },
   "topics with no partitions": (v) => { v.topics.partitions = 0; },
   "a topic's retention as text": (v) => { v.topics.retentionMs["sendpath.commands"] = "7d"; },
   "a typo in the topics Job's keys": (v) => { v.topics.replication = 3; },

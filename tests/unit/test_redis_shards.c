@@ -92,7 +92,7 @@ static void test_check_coverage(void **state) {
  * starts and retries in the background. */
 static void test_open_shares_servers(void **state) {
     uv_loop_t loop;
-    sp_redis_options base = {"127.0.0.1", 1, NULL, 100, NULL, NULL};
+    sp_redis_options base = {"127.0.0.1", 1, NULL, 100, NULL, NULL, NULL};
     char err[256];
     uv_loop_init(&loop);
     sp_redis_shards *sh = sp_redis_shards_open(&loop, "0-1@127.0.0.1:1,2-3@127.0.0.1:2,"
@@ -128,7 +128,7 @@ static void test_sentinel_ranges(void **state) {
     assert_string_equal(r[1].host, "10.0.1.11");
 
     uv_loop_init(&loop);
-    sp_redis_options base = {"127.0.0.1", 1, NULL, 100, NULL, NULL};
+    sp_redis_options base = {"127.0.0.1", 1, NULL, 100, NULL, NULL, NULL};
     assert_null(sp_redis_shards_open(&loop, "0-2@sentinel:shard-a,3-5@127.0.0.1:1", 6, &base,
                                      err, sizeof(err)));
     assert_non_null(strstr(err, "needs redis.sentinels"));
