@@ -16,7 +16,7 @@
  * so every attempt is counted and reported once. For a channel marked local
  * (the outbox), retry means our own trouble (the disk) and the consumer batch
  * is retried as for Redis; for the others it is the provider's, and the job
- * waits in notify:retry with backoff while the batch goes on.
+ * waits in its partition's retry queue with backoff while the batch goes on.
  *
  * Channels never block the loop: they run blocking calls on libuv's thread
  * pool (transfer.c for libcurl). */

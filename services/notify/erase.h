@@ -3,10 +3,11 @@
  *
  * Dropped: the contact (notify:case), the joined facts (notify:facts), the
  * events waiting for either (notify:pending, and its entry in
- * notify:waiting), the case's open clocks in the digest index
- * (notify:clocks), and any send of the case still in the retry queue
- * (notify:retry:<key>, whose job holds the address), whose delivery key is
- * set to "dead" so nothing sends it.
+ * notify:waiting:{s<p>}), the case's open clocks in the digest index
+ * (notify:clocks, on redis.host), and any send of the case still in its
+ * partition's retry queue (notify:retry:{s<p>}:<key>, whose job holds the
+ * address), whose delivery key is set to "dead" so nothing sends it; then
+ * the same on redis.host, for what an older notify kept there.
  *
  * Kept: the exactly-once marks notify:sent:<sha256> of sends already done.
  * They are keyed by a hash of (event id, recipient, template), hold only a

@@ -3,7 +3,7 @@
  *
  * deliver.c makes a job from an event, a route row and a contact; if the
  * first attempt fails in a way that may pass, the job waits in Redis
- * (retry.c, notify:retry) as JSON and is read back for the next attempt,
+ * (retry.c, notify:retry:{s<p>}) as JSON and is read back for the next attempt,
  * long after the event, its contact and the Kafka message are gone. So a job
  * owns copies of everything, and nothing in it points elsewhere.
  *

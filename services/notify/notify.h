@@ -13,7 +13,7 @@
  *              rate limit, and common/jwt.c, its tokens)
  *   transfer.c libcurl on the thread pool
  *   retry.c    the retry queue: backoff, re-sends, dead letters
- *   queue.c    the retry queue's Redis keys (notify:retry)
+ *   queue.c    the retry queues' Redis keys (notify:retry:{s<p>})
  *   outcome.c  outcome events and dead letters
  *   route.c    the routing and roles tables
  *   contact.c  the fields a message reads: the contact, facts, settings

@@ -2,7 +2,7 @@
  * not in the consumer batch.
  *
  * When a provider answers "later" (a 429, a 5xx, a timeout), the job is
- * written to notify:retry (store.h) with the time of its next attempt, and
+ * written to its partition's retry queue (queue.h) with the time of its next attempt, and
  * the batch goes on: one slow provider does not hold up the partition's
  * later messages. A uv timer drains due jobs, one at a time, and sends each
  * again through the same channel. Every attempt is reported once:
@@ -49,7 +49,7 @@ typedef void (*notify_retry_cb)(int err, const char *errmsg, void *opaque);
 notify_retry *notify_retry_new(notify_state *st);
 /* Attempt job->attempt has failed with res (RETRY or REFUSED) and reason:
  * queues the next attempt after notification.failed, or dead-letters the
- * job. queued: the job is in notify:retry already (the drain's attempts);
+ * job. queued: the job is in its retry queue already (the drain's attempts);
  * 0 for a first attempt. job is borrowed until cb. Returns 0 (cb will be
  * called once) or -1 with errstr (cb will not be). */
 int notify_retry_failed(notify_retry *rq, const notify_job *job, int queued,

@@ -5,10 +5,13 @@
  *   notify:sent:<sha256 hex>  string, per (event id, recipient role,
  *                             template): "sending" (reserved), "sent <attempt>
  *                             <provider id>" ("sent" alone before channels
- *                             existed), "queued" (notify:retry owns it) or
+ *                             existed), "queued" (a retry queue owns it) or
  *                             "dead" (dead-lettered); expires after
  *                             sent.ttl_s. See deliver.h for the protocol.
- *   notify:retry, notify:retry:<sha256 hex>: the retry queue, in queue.h.
+ *                             On the server of the partition of the event
+ *                             it sends for (the caller passes it).
+ *   notify:retry:{s<p>}, notify:retry:{s<p>}:<sha256 hex>: the retry
+ *                             queues, in queue.h.
  *
  * Every function returns 0 (its callback will be called exactly once) or -1
  * (Redis not connected; the callback will not be called). */
