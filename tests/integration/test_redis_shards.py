@@ -18,6 +18,12 @@ not ready; B comes back on the same port with its AOF and its shards fire
 too, each point once. A table that leaves a partition without a server
 stops timers at start, naming the partition.
 
+notify runs with the same table: every notify key of a case (its contact,
+facts, waiting events) and every sent mark on the server of its case's
+partition, the per-shard retry queues and waiting indexes
+(notify:retry|waiting:{s<p>}) on their shard's server, nothing on
+redis.host but the digest's and erased marks, and every email once.
+
 ops runs twice over the same topics: "ops" with the same redis.shards, and
 "ops.one" in a group of its own on a fourth server alone (no redis.shards,
 as before). Every ops key of a case must be on its partition's server, each
@@ -26,8 +32,11 @@ but the erased marks on redis.host; the deadline lists (every page, by
 cursor, and the overdue ones) and the SEN2 figures, which merge every
 shard, must equal the one-server answers.
 """
+import email
+import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -38,6 +47,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import free_port, http, main, wait_for  # noqa: E402
 from test_clocks import bulk_case_id, decision_event, received_event  # noqa: E402
 from test_erasure import DUMP_LUA  # noqa: E402
+from test_instances import outbox  # noqa: E402
 from test_slice import REQUEST  # noqa: E402
 
 N = 300
@@ -211,6 +221,48 @@ def check_intake(stack, ports):
           f"records on its partition's server; one erased everywhere", file=sys.stderr)
 
 
+def check_notify(stack, ports, cases, erased):
+    """notify's keys on their partitions' servers; each email once, its sent
+    mark (named by the Message-ID's 32 hex) on its case's server only."""
+    want = set(cases) - erased  # an erased case's event may be screened first
+    wait_for("notify erased the erased cases everywhere", lambda: not any(
+        c in k for port in ports.values() for k in stack.redis_on(port, "KEYS", "notify:*")
+        .split() if not k.startswith("notify:sent:") for c in erased), timeout=30)
+    wait_for("notify acknowledged every bulk case", lambda: want <= {
+        c for v in outbox(stack).values() for c, _ in v}, timeout=60)
+    time.sleep(1)  # anything late would be a duplicate
+    box = outbox(stack)
+    twice = {k: v for k, v in box.items() if len(v) != 1}
+    assert not twice, f"emails sent twice: {list(twice.items())[:2]}"
+    mids = {}
+    for path in glob.glob(os.path.join(stack.var, "outbox", "new", "*")):
+        with open(path, "rb") as f:
+            msg = email.message_from_binary_file(f)
+        mids[msg["Message-ID"].strip("<>").split("@")[0]] = msg["X-Sendpath-Case"]
+    part = lambda c: zlib.crc32(c.encode()) % 6  # noqa: E731
+    for name, parts in SHARDS.items():
+        sent = set()
+        for key in stack.redis_on(ports[name], "KEYS", "notify:*").split():
+            kind, rest = key.split(":", 2)[1:] if key.count(":") >= 2 else (key, "")
+            if kind == "sent":
+                sent.add(rest[:32])
+            elif kind in ("case", "facts", "pending"):
+                assert part(rest) in parts and rest not in erased, (name, key)
+            elif kind in ("retry", "waiting"):
+                shard = re.match(r"\{s(\d+)\}", rest)
+                assert shard and int(shard.group(1)) in parts, (name, key)
+            else:
+                raise AssertionError(f"{name}: unexpected notify key {key}")
+        mine = {m for m, c in mids.items() if part(c) in parts}
+        assert mine <= sent, f"{name}: {len(mine - sent)} emails without their sent mark"
+        assert not (sent & (set(mids) - mine)), f"{name}: a sent mark of another partition"
+    host = stack.redis("KEYS", "notify:*").split()
+    assert all(k == "notify:erased" or k == "notify:clocks" or k.startswith("notify:digest:")
+               for k in host), f"notify keys on redis.host: {host[:5]}"
+    print(f"redis.shards: notify: {len(box)} emails once each, every key and sent mark on "
+          f"its partition's server, none on redis.host", file=sys.stderr)
+
+
 OPS_CASE_KEYS = ("case", "timeline", "clocks", "seen")
 OPS_SHARD_KEYS = ("dl", "who", "sen2:decided", "sen2:issued", "sen2:arlate")
 
@@ -303,7 +355,8 @@ def test(stack):
     stack.extra_env["SENDPATH_EVIDENCE_REDIS_SHARDS"] = table
     stack.extra_env["SENDPATH_INTAKE_REDIS_SHARDS"] = table
     stack.extra_env["SENDPATH_OPS_REDIS_SHARDS"] = table
-    for name in ("timers", "evidence", "intake", "ops"):
+    stack.extra_env["SENDPATH_NOTIFY_REDIS_SHARDS"] = table
+    for name in ("timers", "evidence", "intake", "ops", "notify"):
         stack.start_service(name)
         stack.wait_ready(name)
     start_ops_one(stack)
@@ -323,6 +376,7 @@ def test(stack):
     # The sample's request clocks were met by the decision, or erased: they
     # fire no more.
     sample = check_evidence_http(stack, ports, cases, partition_of)
+    check_notify(stack, ports, cases, erased_of(stack))
     cases = [c for c in cases if c not in sample]
     case_set = set(cases)
     check_intake(stack, ports)
