@@ -14,6 +14,9 @@ moves to the lease's end) and the advance moves them on. Two things must hold:
      clocks leased, neither advanced nor lost, and after a restart fires
      them again once the lease ends: each gets its next point, with the
      same id as before if the first attempt reached the topic.
+  3. A round whose events the broker refused (TOPIC_AUTHORIZATION_FAILED
+     on 12 produce requests) gives its clocks back at once: they fire and
+     advance as soon as the broker takes them again, not when the lease ends.
 """
 import json
 import os
@@ -28,6 +31,7 @@ PARTITIONS = 6   # case-events and deadlines in common/topics.c
 LEASE_MS = 12000
 N_STEADY, SPREAD_MS = 6000, 3000
 N_KILLED = 120
+N_FAILED = 30
 RTT_MS = 8000
 
 
@@ -84,6 +88,27 @@ def check_steady_exactly_once(stack):
     assert not twice, list(twice.items())[:5]
 
 
+def check_failed_round_released(stack):
+    q = queue(stack)
+    slots = sorted(s for s in q if s.startswith("FSA"))[-N_FAILED:]
+    records = records_of(stack, slots, q)
+    stack.control("errors 0 " + " ".join(["29"] * 12))  # Produce: permanent errors
+    now = int(time.time() * 1000)
+    redis_many(stack, [("ZADD", f"tm:{{s{q[s][0]}}}:q", str(now), s) for s in slots])
+    time.sleep(1.0)
+    stack.control("clear")
+    wait_for("every refused clock fired again and advanced", lambda: all(
+        v != records[s] for s, v in records_of(stack, slots, q).items()),
+        timeout=LEASE_MS / 1000 + 30)
+    took = time.time() - now / 1000
+    with open(os.path.join(stack.var, "logs", "timers.log")) as f:
+        refused = sum("not delivered" in line for line in f)
+    print(f"refused round: {refused} events not delivered, clocks advanced {took:.1f} s "
+          f"after falling due (lease {LEASE_MS} ms)", file=sys.stderr)
+    assert refused > 0
+    assert took < LEASE_MS / 1000, took  # released, not left to the lease
+
+
 def check_sigkill_leased(stack):
     # The steady run's clocks now wait for their second point, days away;
     # N_KILLED of them are made due now while the broker answers slowly.
@@ -137,6 +162,7 @@ def bucket(slot, shard):
 
 def test(stack):
     check_steady_exactly_once(stack)
+    check_failed_round_released(stack)
     check_sigkill_leased(stack)
 
 
