@@ -32,7 +32,7 @@
 #include "store.h"
 #include "timers.h"
 
-#define FIRE_ROUNDS 8 /* most rounds out a shard, leased */
+#define FIRE_ROUNDS 4 /* most rounds out a shard, leased: 8 slowed bursts (docs/performance.md) */
 
 typedef struct fire_item {
     char slot[TIMERS_SLOT_MAX]; /* as stored (layout.h) */
