@@ -339,7 +339,10 @@ static int cmd_fire(const lg_opts *o) {
     if (seed_clocks(r, o, at)) return 1;
     int64_t seeded = now_ms();
     if (seeded > at) fprintf(stderr, "loadgen: seeding took longer than the lead\n");
-    snprintf(max, sizeof(max), "%" PRId64, due_of(o, at, o->n - 1));
+    /* Advanced: no clock left before a day after the last due. A clock in
+     * a round out is leased (fire.lease_ms, minutes at most) and has not
+     * advanced yet; an advanced one waits for its next point, weeks away. */
+    snprintf(max, sizeof(max), "%" PRId64, due_of(o, at, o->n - 1) + INT64_C(86400000));
     double advanced = 0, deadline = now_ms_f() + o->lead_ms + o->spread_ms + 120000;
     while (now_ms_f() < deadline && (fs.seen < o->n || !advanced)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1);

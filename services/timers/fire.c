@@ -1,13 +1,25 @@
 /* fire.c - due clocks become deadline events.
  *
  * A tick (every tick_ms, and at once when the manual clock moves) starts a
- * round on each owned shard that has none out: fetch up to fire_batch clocks
- * due now, publish one event per clock for the fire point it has reached,
- * and when every event is acknowledged by the broker, advance the clocks
- * with one compare-and-set script. A crash between publish and advance
- * re-fires the same points with the same ids (at-least-once); a clock stopped
- * while its round was out is not resurrected, because its record no longer
- * matches. A shard with more due than one round takes goes again at once.
+ * round on each owned shard: fetch up to fire_batch clocks due now, publish
+ * one event per clock for the fire point it has reached, and when every
+ * event is acknowledged by the broker, advance the clocks with one
+ * compare-and-set script. A crash between publish and advance re-fires the
+ * same points with the same ids (at-least-once); a clock stopped while its
+ * round was out is not resurrected, because its record no longer matches.
+ * A shard with more due than one round takes goes again at once.
+ *
+ * The fetch leases the clocks it returns for fire.lease_ms (store.h), so a
+ * shard starts its next round as soon as the last one has published, not
+ * when the broker has acknowledged it and Redis advanced it: a clock falling
+ * due meanwhile does not wait for that round trip. Up to FIRE_ROUNDS rounds
+ * a shard are out at once; a broker that stops acknowledging stops new
+ * rounds there. A crash leaves its leased clocks due when the lease ends; a
+ * round whose events failed gives its clocks back at once. A round out
+ * longer than the lease may fire its clocks again (same ids). With the
+ * manual clock (tests move time by days) or lease 0 a shard has one round
+ * out at a time and nothing is leased, as before the lease.
+ *
  * Each round also learns when the shard's next clock falls due; if that is
  * before the next tick, a one-shot timer wakes the service then, so a clock
  * waits for its time and not for the tick. */
@@ -19,6 +31,8 @@
 #include "log.h"
 #include "store.h"
 #include "timers.h"
+
+#define FIRE_ROUNDS 4 /* most rounds out a shard, leased: 8 slowed bursts (docs/performance.md) */
 
 typedef struct fire_item {
     char slot[TIMERS_SLOT_MAX]; /* as stored (layout.h) */
@@ -32,12 +46,22 @@ typedef struct fire_round {
     fire_item *items;
     size_t n;
     size_t outstanding;
+    int64_t at;    /* when fetched: a failed round's clocks are due again then */
+    int leased;    /* its clocks were leased (store.h) */
+    int releasing; /* its advance gives the leases back */
     int failed;
 } fire_round;
 
+/* Rounds may overlap on a shard only under a lease, and only in real time:
+ * a manual clock jumps past any lease. */
+static int fire_leasing(const sp_service *s) {
+    const timers_conf *conf = s->conf;
+    return !s->clock.manual && conf->lease_ms > 0;
+}
+
 static void round_end(fire_round *fr) {
     timers_state *t = fr->s->priv;
-    t->inflight[fr->shard] = 0;
+    t->inflight[fr->shard]--;
     if (fr->failed) t->more[fr->shard] = 0; /* back off to the next tick */
     free(fr->items);
     free(fr);
@@ -71,12 +95,16 @@ static void round_next(fire_round *fr) {
 static void advanced_cb(sp_redis *r, redisReply *rep, void *priv) {
     fire_round *fr = priv;
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
-        sp_error("timers: advance failed: %s", rep ? rep->str : "no connection");
+        sp_error("timers: %s failed: %s", fr->releasing ? "lease release" : "advance",
+                 rep ? rep->str : "no connection");
         fr->failed = 1;
     }
     round_next(fr);
 }
 
+/* Advances the round's clocks; or, releasing, puts each back as it was,
+ * due at the round's fetch time, so a failed round is retried at the next
+ * tick and not when its lease ends. */
 static void round_advance(fire_round *fr) {
     const char **slots = malloc(fr->n * sizeof(char *) * 3);
     int64_t *scores = malloc(fr->n * sizeof(int64_t));
@@ -84,8 +112,8 @@ static void round_advance(fire_round *fr) {
     for (size_t i = 0; i < fr->n; i++) {
         slots[i] = fr->items[i].slot;
         slots[fr->n + i] = fr->items[i].old_rec;
-        slots[2 * fr->n + i] = fr->items[i].new_rec;
-        scores[i] = fr->items[i].next_ms;
+        slots[2 * fr->n + i] = fr->releasing ? fr->items[i].old_rec : fr->items[i].new_rec;
+        scores[i] = fr->releasing ? fr->at : fr->items[i].next_ms;
     }
     sp_redis *r = sp_service_redis(fr->s, fr->shard);
     if (timers_store_advance(r, fr->shard, fr->n, slots, slots + fr->n, slots + 2 * fr->n,
@@ -108,8 +136,11 @@ static void delivered_cb(rd_kafka_resp_err_t err, void *opaque) {
         fr->failed = 1;
     }
     if (--fr->outstanding > 0) return;
-    if (fr->failed || fr->n == 0) round_next(fr);
-    else round_advance(fr);
+    if (fr->n == 0 || (fr->failed && !fr->leased)) round_next(fr);
+    else {
+        fr->releasing = fr->failed;
+        round_advance(fr);
+    }
 }
 
 /* Builds and publishes the event of one due clock; fills its advance. */
@@ -148,7 +179,10 @@ static void due_cb(sp_redis *r, redisReply *rep, void *priv) {
     fire_round *fr = priv;
     timers_state *t = fr->s->priv;
     timers_conf *conf = fr->s->conf;
-    int64_t now = sp_service_now(fr->s);
+    sp_service *s = fr->s;
+    int shard = fr->shard;
+    int64_t now = sp_service_now(s);
+    t->fetching[shard] = 0;
     if (!rep || rep->type != REDIS_REPLY_ARRAY) {
         if (rep) sp_error("timers: due clocks: %s", rep->str);
         fr->failed = 1;
@@ -171,15 +205,21 @@ static void due_cb(sp_redis *r, redisReply *rep, void *priv) {
             continue;
         snprintf(it->slot, sizeof(it->slot), "%s", slot->str);
         snprintf(it->old_rec, sizeof(it->old_rec), "%s", rec_r->str);
-        fr->outstanding++;
-        if (fire_one(fr, it, &rec, now)) {
-            fr->outstanding--;
-            fr->failed = 1;
-            break;
+        /* After a failure the rest are kept unpublished, for the release. */
+        if (!fr->failed) {
+            fr->outstanding++;
+            if (fire_one(fr, it, &rec, now)) {
+                fr->outstanding--;
+                fr->failed = 1;
+            }
         }
         fr->n++;
     }
-    delivered_cb(RD_KAFKA_RESP_ERR_NO_ERROR, fr); /* releases the guard */
+    delivered_cb(RD_KAFKA_RESP_ERR_NO_ERROR, fr); /* releases the guard; fr may be gone */
+    if (!fire_leasing(s) || s->stopping) return;
+    /* Published: the next round need not wait for the acknowledgements. */
+    if (t->more[shard]) timers_fire_kick(s);
+    else fire_wake_at(s, t->next_due[shard]);
 }
 
 static void fire_round_start(sp_service *s, int shard) {
@@ -189,20 +229,25 @@ static void fire_round_start(sp_service *s, int shard) {
     if (!fr) return;
     fr->s = s;
     fr->shard = shard;
-    t->inflight[shard] = 1;
-    if (timers_store_due(sp_service_redis(s, shard), shard, sp_service_now(s),
-                         (int)conf->fire_batch, due_cb, fr)) {
-        t->inflight[shard] = 0;
+    fr->at = sp_service_now(s);
+    fr->leased = fire_leasing(s);
+    t->inflight[shard]++;
+    t->fetching[shard] = 1;
+    if (timers_store_due(sp_service_redis(s, shard), shard, fr->at, (int)conf->fire_batch,
+                         fr->leased ? fr->at + conf->lease_ms : 0, due_cb, fr)) {
+        t->inflight[shard]--;
+        t->fetching[shard] = 0;
         free(fr);
     }
 }
 
 void timers_fire_kick(sp_service *s) {
     timers_state *t = s->priv;
+    int rounds = fire_leasing(s) ? FIRE_ROUNDS : 1;
     if (s->stopping) return;
     /* A shard whose Redis server is down waits; the others fire. */
     for (int shard = 0; shard < TIMERS_MAX_SHARDS; shard++) {
-        if (!t->owned[shard] || t->inflight[shard]) continue;
+        if (!t->owned[shard] || t->fetching[shard] || t->inflight[shard] >= rounds) continue;
         sp_redis *r = sp_service_redis(s, shard);
         if (r && sp_redis_ready(r)) fire_round_start(s, shard);
     }

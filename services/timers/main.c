@@ -32,6 +32,10 @@ static const sp_conf_def timers_conf_table[] = {
      "How often owned shards are checked for due clocks"},
     {"fire.batch", SP_CONF_INT, T(fire_batch), "1000", 1, 100000, NULL,
      "Most clocks fired per shard per round"},
+    {"fire.lease_ms", SP_CONF_INT, T(lease_ms), "60000", 0, 3600000, NULL,
+     "How long the clocks of a fire round are held while its events are out, so a "
+     "shard's next round can start before the broker acknowledges them; a crash "
+     "fires them again when it ends (0: one round a shard at a time, no lease)"},
     {"store.layout", SP_CONF_INT, T(store_layout), "2", 1, 2, NULL,
      "How new clocks are written to Redis: 2 (short slots, packed records) or 1 (as "
      "before, while upgrading from a timers that reads only 1); both are always read"},

@@ -54,15 +54,24 @@ static const char arm_many_lua[] = CKEY_LUA
 /* The due clocks, each with its record, then the next fire time after now
  * (false if none), so the service can wake exactly then instead of at its
  * next tick. No scores: Redis would format each as a double for nothing. A
- * slot without a record leaves q. */
+ * slot without a record leaves q. With a lease (ARGV[3] > 0) each clock
+ * returned is moved to that time in q, so the next round does not take it
+ * again while this one's events are out; the advance moves it on, and a
+ * round that never ends (a crash) leaves it due again when the lease ends. */
 static const char due_lua[] = CKEY_LUA
     "local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])\n"
-    "local out = {}\n"
+    "local out, z = {}, {}\n"
+    "local lease = ARGV[3] ~= '0'\n"
     "for i = 1, #ids do\n"
     "  local rec = redis.call('HGET', ckey(ids[i]), ids[i])\n"
-    "  if not rec then redis.call('ZREM', KEYS[2], ids[i]) end\n"
+    "  if not rec then redis.call('ZREM', KEYS[2], ids[i])\n"
+    "  elseif lease then\n"
+    "    z[#z + 1] = ARGV[3]; z[#z + 1] = ids[i]\n"
+    "    if #z == 2000 then redis.call('ZADD', KEYS[2], 'XX', unpack(z)); z = {} end\n"
+    "  end\n"
     "  out[#out + 1] = ids[i]; out[#out + 1] = rec\n"
     "end\n"
+    "if #z > 0 then redis.call('ZADD', KEYS[2], 'XX', unpack(z)) end\n"
     "local nx = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'WITHSCORES',\n"
     "                      'LIMIT', 0, 1)\n"
     "out[#out + 1] = nx[2] or false\n"
@@ -220,15 +229,16 @@ static void bucket_key(char *buf, size_t size, int shard, const char *slot) {
     snprintf(buf, size, "tm:{s%d}:c:%.*s", shard, (int)(p - from), slot + from);
 }
 
-int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis_cb cb,
-                     void *priv) {
-    char c[160], q[160], now[24], lim[16];
+int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, int64_t lease_until,
+                     sp_redis_cb cb, void *priv) {
+    char c[160], q[160], now[24], lim[16], lease[24];
     key(c, sizeof(c), shard, "c:");
     key(q, sizeof(q), shard, "q");
     snprintf(now, sizeof(now), "%lld", (long long)now_ms);
     snprintf(lim, sizeof(lim), "%d", limit);
-    const char *argv[] = {"EVAL", due_lua, "2", c, q, now, lim};
-    return sp_redis_command_argv(r, cb, priv, 7, argv, NULL);
+    snprintf(lease, sizeof(lease), "%lld", (long long)lease_until);
+    const char *argv[] = {"EVAL", due_lua, "2", c, q, now, lim, lease};
+    return sp_redis_command_argv(r, cb, priv, 8, argv, NULL);
 }
 
 int timers_store_advance(sp_redis *r, int shard, size_t n, const char *const *slots,

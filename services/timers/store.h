@@ -49,9 +49,11 @@ int timers_store_arm_many(sp_redis *r, int shard, size_t n, const char *const *s
 
 /* Up to limit clocks of the shard due at or before now_ms. Reply: array of
  * pairs (slot as stored, record or nil), then one more element: the next fire time
- * after now_ms (a string), or nil if the shard has no other. */
-int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, sp_redis_cb cb,
-                     void *priv);
+ * after now_ms (a string), or nil if the shard has no other. lease_until > 0
+ * leases the clocks returned: their fire time in q becomes lease_until, until
+ * timers_store_advance moves them on (0: no lease, q unchanged). */
+int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, int64_t lease_until,
+                     sp_redis_cb cb, void *priv);
 
 /* Compare-and-set advance of n clocks after their fire was acknowledged:
  * each slot (as stored, from timers_store_due) whose record is still old_records[i] gets new_records[i] and next

@@ -23,6 +23,7 @@ typedef struct timers_conf {
     long long fire_hour;
     long long tick_ms;
     long long fire_batch;
+    long long lease_ms;
     long long store_layout;
     char *milestones;
 } timers_conf;
@@ -33,7 +34,8 @@ typedef struct timers_state {
     timers_schedule schedule;
     sp_holidays *holidays;
     unsigned char owned[TIMERS_MAX_SHARDS];    /* partitions assigned to us */
-    unsigned char inflight[TIMERS_MAX_SHARDS]; /* a fire round is out */
+    unsigned char inflight[TIMERS_MAX_SHARDS]; /* fire rounds out (fire.c) */
+    unsigned char fetching[TIMERS_MAX_SHARDS]; /* a round's due script is out */
     unsigned char more[TIMERS_MAX_SHARDS];     /* the last round hit the limit */
     int64_t next_due[TIMERS_MAX_SHARDS];       /* the shard's next fire time after
                                                   its last round (INT64_MAX: none) */
