@@ -49,6 +49,8 @@ struct sp_redis {
     int readonly_seen;     /* a -READONLY reply: drop this connection */
     uint64_t connect_deadline; /* a connect not done by then is dropped */
     uv_timer_t reconnect, watchdog;
+    unsigned watchdog_every;      /* its period, ms */
+    uint64_t watchdog_last;       /* uv_now() at its last tick */
     redis_req *head, *tail;
     size_t pending;
     sp_metric *m_latency; /* borrowed; may be NULL */
@@ -251,10 +253,19 @@ static int redis_sock_error(const redisAsyncContext *ac) {
 static void redis_watchdog_cb(uv_timer_t *t) {
     sp_redis *r = t->data;
     redisAsyncContext *ac = r->ac;
+    uint64_t now = uv_now(r->loop);
+    /* A tick this late means the loop itself was held (a long batch, a
+     * table growing), and libuv runs timers before it polls: replies that
+     * came meanwhile are still unread, and the wait since the last tick is
+     * the loop's, not Redis's. The last time the socket was surely read is
+     * the poll right after the last tick, so Redis is judged up to then. */
+    uint64_t read_ms = now - r->watchdog_last > 2 * (uint64_t)r->watchdog_every
+                           ? r->watchdog_last : now;
     int err;
+    r->watchdog_last = now;
     if (!ac || r->closing) return;
     err = redis_sock_error(ac);
-    if (!r->ready && !r->readonly_seen && (err || uv_now(r->loop) > r->connect_deadline)) {
+    if (!r->ready && !r->readonly_seen && (err || read_ms > r->connect_deadline)) {
         if (err)
             sp_warn("redis %s:%d: connect failed: %s", r->host, r->port, strerror(err));
         else
@@ -268,7 +279,8 @@ static void redis_watchdog_cb(uv_timer_t *t) {
     if (err) {
         sp_error("redis %s:%d: %s, reconnecting", r->host, r->port, strerror(err));
         redisAsyncFree(ac);
-    } else if (r->head && uv_now(r->loop) - r->head->sent_ms > (uint64_t)r->timeout_ms) {
+    } else if (r->head && read_ms > r->head->sent_ms &&
+               read_ms - r->head->sent_ms > (uint64_t)r->timeout_ms) {
         sp_error("redis %s:%d: no reply in %d ms, reconnecting", r->host, r->port,
                  r->timeout_ms);
         redisAsyncFree(ac);
@@ -310,6 +322,8 @@ sp_redis *sp_redis_new(uv_loop_t *loop, const sp_redis_options *opt) {
     /* Often enough to see a failed socket quickly (redis_sock_error). */
     unsigned every = r->timeout_ms / 4 > 250 ? 250
                      : r->timeout_ms / 4 > 10 ? (unsigned)r->timeout_ms / 4 : 10;
+    r->watchdog_every = every;
+    r->watchdog_last = uv_now(loop);
     uv_timer_start(&r->watchdog, redis_watchdog_cb, every, every);
     redis_connect(r);
     return r;
