@@ -30,9 +30,12 @@
 /* KEYS: c q, then x z of each clock. ARGV: slot legacy record score
  * indexed, each clock; slot in layout 2, legacy the same clock in layout 1
  * (layout.h), "" when they are the same. A case withdrawn or closed (z) gets
- * no new clocks; a clock armed in layout 1 before an upgrade is running. */
+ * no new clocks; a clock armed in layout 1 before an upgrade is running.
+ * The due times go into q with one ZADD per 1000 clocks (Lua's unpack has
+ * a limit), as in the advance, not a redis.call a clock; the script is
+ * atomic, so nothing sees a record before its due time. */
 static const char arm_many_lua[] = CKEY_LUA
-    "local out = {}\n"
+    "local out, zq = {}, {}\n"
     "for i = 1, #ARGV, 5 do\n"
     "  local k = 3 + 2 * (i - 1) / 5\n"
     "  local slot, old, rec = ARGV[i], ARGV[i + 1], ARGV[i + 2]\n"
@@ -42,13 +45,15 @@ static const char arm_many_lua[] = CKEY_LUA
     "  elseif was then\n"
     "    out[#out + 1] = 0; out[#out + 1] = was\n"
     "  elseif redis.call('HSETNX', ckey(slot), slot, rec) == 1 then\n"
-    "    redis.call('ZADD', KEYS[2], ARGV[i + 3], slot)\n"
+    "    zq[#zq + 1] = ARGV[i + 3]; zq[#zq + 1] = slot\n"
+    "    if #zq == 2000 then redis.call('ZADD', KEYS[2], unpack(zq)); zq = {} end\n"
     "    if ARGV[i + 4] ~= '' then redis.call('SADD', KEYS[k], slot) end\n"
     "    out[#out + 1] = 1; out[#out + 1] = rec\n"
     "  else\n"
     "    out[#out + 1] = 0; out[#out + 1] = redis.call('HGET', ckey(slot), slot)\n"
     "  end\n"
     "end\n"
+    "if #zq > 0 then redis.call('ZADD', KEYS[2], unpack(zq)) end\n"
     "return out\n";
 
 /* The due clocks, each with its record, then the next fire time after now
