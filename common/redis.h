@@ -15,6 +15,11 @@
  * us) drops the connection, so the next connect asks the sentinels again;
  * the command that got it fails as any other, and the caller retries.
  *
+ * An EVAL given to sp_redis_command_argv is sent as EVALSHA (the script
+ * loaded on the connection first, in the same pipeline): same replies, a
+ * fraction of the bytes. A SCRIPT FLUSH on the server fails the next
+ * command of each script with NOSCRIPT, once; the one after loads it again.
+ *
  * Callbacks follow hiredis's contract: called exactly once per accepted
  * command, with the reply (borrowed, valid only during the callback) or NULL
  * on error. A command refused up front (not connected, or r NULL) returns -1
