@@ -43,6 +43,7 @@ typedef struct redis_script {
     char sha[41];
     unsigned loaded; /* the conn_gen it was last loaded on; 0: never */
     int eval_only;   /* SCRIPT LOAD refused it: EVAL shows callers why */
+    uint64_t warned_ms; /* uv_now() of the last NOSCRIPT logged: one a second */
 } redis_script;
 
 typedef struct redis_req {
@@ -52,6 +53,8 @@ typedef struct redis_req {
     uint64_t sent_ms; /* uv_now(): the watchdog's coarse clock */
     uint64_t sent_ns; /* uv_hrtime(): for the latency histogram */
     redis_script *script; /* sent as EVALSHA of it, or NULL */
+    char *cmd;            /* that EVALSHA as sent (redisFormatCommandArgv), owned */
+    int cmdlen;
     struct redis_req *next, *prev;
 } redis_req;
 
@@ -369,6 +372,13 @@ static void req_unlink(sp_redis *r, redis_req *q) {
     r->pending--;
 }
 
+static int script_resend_as_eval(sp_redis *r, const redis_req *q);
+
+static void req_free(redis_req *q) {
+    if (q->cmd) redisFreeCommand(q->cmd);
+    free(q);
+}
+
 static void redis_reply_cb(redisAsyncContext *ac, void *reply, void *privdata) {
     redis_req *q = privdata;
     sp_redis *r = q->r;
@@ -385,13 +395,16 @@ static void redis_reply_cb(redisAsyncContext *ac, void *reply, void *privdata) {
         if (r->ready) redis_state(r, 0);
         redisAsyncDisconnect(ac);
     }
-    /* The server lost its scripts under us (SCRIPT FLUSH): this command
-     * fails as any other, and the script's next use loads it again. */
+    /* The server lost its scripts under us (SCRIPT FLUSH): the command goes
+     * again as EVAL, which also puts the script back, and its caller gets
+     * that reply. */
     if (q->script && rep && rep->type == REDIS_REPLY_ERROR &&
-        strncmp(rep->str, "NOSCRIPT", 8) == 0)
-        q->script->loaded = 0;
+        strncmp(rep->str, "NOSCRIPT", 8) == 0 && script_resend_as_eval(r, q) == 0) {
+        req_free(q);
+        return;
+    }
     if (q->cb) q->cb(r, reply, q->priv);
-    free(q);
+    req_free(q);
 }
 
 static redis_req *req_new(sp_redis *r, sp_redis_cb cb, void *priv) {
@@ -405,6 +418,7 @@ static redis_req *req_new(sp_redis *r, sp_redis_cb cb, void *priv) {
     q->sent_ms = uv_now(r->loop);
     q->sent_ns = uv_hrtime();
     q->script = NULL;
+    q->cmd = NULL;
     q->next = NULL;
     q->prev = r->tail;
     if (r->tail) r->tail->next = q; else r->head = q;
@@ -417,7 +431,7 @@ static redis_req *req_new(sp_redis *r, sp_redis_cb cb, void *priv) {
 static int req_sent(sp_redis *r, redis_req *q, int status) {
     if (status == REDIS_OK) return 0;
     req_unlink(r, q);
-    free(q);
+    req_free(q);
     return -1;
 }
 
@@ -469,6 +483,7 @@ static redis_script *script_find(sp_redis *r, const char *text, size_t len) {
     s->sha[40] = '\0';
     s->loaded = 0;
     s->eval_only = 0;
+    s->warned_ms = 0;
     r->nscripts++;
     return s;
 }
@@ -483,7 +498,8 @@ static int script_send(sp_redis *r, sp_redis_cb cb, void *priv, int argc, const 
     size_t len = argvlen ? argvlen[1] : strlen(argv[1]);
     redis_script *s = script_find(r, argv[1], len);
     redis_req *q;
-    int rc;
+    char *cmd;
+    int cmdlen;
     if (!s) return -2;
     if (s->loaded != r->conn_gen) {
         const char *load[] = {"SCRIPT", "LOAD", s->text};
@@ -506,14 +522,56 @@ static int script_send(sp_redis *r, sp_redis_cb cb, void *priv, int argc, const 
         memcpy(al, argvlen, (size_t)argc * sizeof(*al));
         al[0] = 7, al[1] = 40;
     }
-    if (!(q = req_new(r, cb, priv))) {
-        rc = -1;
-    } else {
-        q->script = s;
-        rc = req_sent(r, q, redisAsyncCommandArgv(r->ac, redis_reply_cb, q, argc, av, al));
-    }
+    /* Formatted here, not by hiredis, and kept until the reply: a NOSCRIPT
+     * answer is sent again as EVAL from it (script_resend_as_eval). */
+    cmdlen = redisFormatCommandArgv(&cmd, argc, av, al);
     if (av != small) free(av);
     if (al && al != smalllen) free(al);
+    if (cmdlen < 0) return -2;
+    if (!(q = req_new(r, cb, priv))) {
+        redisFreeCommand(cmd);
+        return -1;
+    }
+    q->script = s, q->cmd = cmd, q->cmdlen = cmdlen;
+    return req_sent(r, q, redisAsyncFormattedCommand(r->ac, redis_reply_cb, q, cmd,
+                                                     (size_t)cmdlen));
+}
+
+/* q's EVALSHA sent again as EVAL with the same keys and arguments, for q's
+ * callback. Commands sent after q have run by now, so this one runs after
+ * them: only a SCRIPT FLUSH on a live connection comes here, and every
+ * EVALSHA then in flight comes back in order, so scripts keep their order
+ * among themselves. -1: not sent (q's caller gets the NOSCRIPT). */
+static int script_resend_as_eval(sp_redis *r, const redis_req *q) {
+    redis_script *s = q->script;
+    /* q->cmd: "*<argc>\r\n$7\r\nEVALSHA\r\n$40\r\n<sha>\r\n" and the rest. */
+    const char *hdr_end = memchr(q->cmd, '\n', (size_t)q->cmdlen);
+    size_t hdr = hdr_end ? (size_t)(hdr_end - q->cmd) + 1 : 0;
+    size_t skip = hdr + 13 + 47, rest, n;
+    char lenbuf[32], *cmd;
+    redis_req *again;
+    int lenlen, rc;
+    if (!hdr || skip > (size_t)q->cmdlen) return -1;
+    rest = (size_t)q->cmdlen - skip;
+    lenlen = snprintf(lenbuf, sizeof(lenbuf), "$4\r\nEVAL\r\n$%zu\r\n", s->len);
+    if (!(cmd = malloc(hdr + (size_t)lenlen + s->len + 2 + rest))) return -1;
+    memcpy(cmd, q->cmd, hdr);
+    n = hdr;
+    memcpy(cmd + n, lenbuf, (size_t)lenlen), n += (size_t)lenlen;
+    memcpy(cmd + n, s->text, s->len), n += s->len;
+    memcpy(cmd + n, "\r\n", 2), n += 2;
+    memcpy(cmd + n, q->cmd + skip, rest), n += rest;
+    if (!(again = req_new(r, q->cb, q->priv))) {
+        free(cmd);
+        return -1;
+    }
+    if (uv_now(r->loop) - s->warned_ms >= 1000) {
+        s->warned_ms = uv_now(r->loop);
+        sp_warn("redis %s:%d: NOSCRIPT (scripts flushed?): sending script %.8s again as EVAL",
+                r->host, r->port, s->sha);
+    }
+    rc = req_sent(r, again, redisAsyncFormattedCommand(r->ac, redis_reply_cb, again, cmd, n));
+    free(cmd);
     return rc;
 }
 

@@ -17,8 +17,10 @@
  *
  * An EVAL given to sp_redis_command_argv is sent as EVALSHA (the script
  * loaded on the connection first, in the same pipeline): same replies, a
- * fraction of the bytes. A SCRIPT FLUSH on the server fails the next
- * command of each script with NOSCRIPT, once; the one after loads it again.
+ * fraction of the bytes. After a SCRIPT FLUSH on the server, a command
+ * that meets NOSCRIPT is sent again as EVAL and its caller gets that reply;
+ * it then runs after the commands sent after it (scripts keep their order
+ * among themselves).
  *
  * Callbacks follow hiredis's contract: called exactly once per accepted
  * command, with the reply (borrowed, valid only during the callback) or NULL

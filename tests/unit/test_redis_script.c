@@ -2,8 +2,9 @@
  * started here: an EVAL goes out as EVALSHA once the connection has loaded
  * the script, a buffer reused for another script runs the other script, a
  * restarted server (no scripts) gets them loaded again before they run, a
- * SCRIPT FLUSH fails one command and not the next, and a script Redis
- * cannot compile reports Redis's error without dropping the connection. */
+ * SCRIPT FLUSH fails no command (each goes again as EVAL), and a script
+ * Redis cannot compile reports Redis's error without dropping the
+ * connection. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -202,36 +203,65 @@ static void test_restarted_server_gets_its_scripts_again(void **state) {
     assert_string_equal(a.str, "before");
 }
 
-/* SCRIPT FLUSH under a live connection: the command that meets it fails
- * (the caller retries, as after any error), the next one works. */
-static void test_flushed_scripts_fail_one_command(void **state) {
+/* SCRIPT FLUSH under a live connection: the command that meets NOSCRIPT
+ * goes again as EVAL, so no caller sees it, and the script is back. */
+static void test_flushed_scripts_fail_no_command(void **state) {
     fixture *f = *state;
     answer a = eval(f, "return 'x'", "x", NULL);
     assert_string_equal(a.str, "x");
     admin(f, "SCRIPT FLUSH");
-    a = eval(f, "return 'x'", "x", NULL);
-    assert_int_equal(a.type, REDIS_REPLY_ERROR);
-    assert_memory_equal(a.str, "NOSCRIPT", 8);
-    a = eval(f, "return 'x'", "x", NULL);
-    assert_int_equal(a.type, REDIS_REPLY_STRING);
-    assert_string_equal(a.str, "x");
+    for (int i = 0; i < 3; i++) {
+        a = eval(f, "return 'x'", "x", NULL);
+        assert_int_equal(a.type, REDIS_REPLY_STRING);
+        assert_string_equal(a.str, "x");
+    }
+    /* Three answered as EVALSHA (one NOSCRIPT), one sent again as EVAL. */
+    assert_int_equal(info_field(f, "commandstats", "cmdstat_eval:calls="), 1);
+    assert_int_equal(info_field(f, "commandstats", "cmdstat_evalsha:calls="), 4);
 }
 
-/* A script Redis cannot compile: the caller gets Redis's compile error (the
- * first call NOSCRIPT, its load refused), on the same connection. */
+/* Many commands of one script in flight when the scripts go: each comes
+ * back NOSCRIPT and goes again, in order, and every caller gets its own
+ * answer. */
+static void test_flush_with_many_in_flight(void **state) {
+    fixture *f = *state;
+    enum { N = 200 };
+    static answer as[N];
+    char args[N][16];
+    int done = 0;
+    answer a = eval(f, "return ARGV[1]", "warm", NULL);
+    assert_string_equal(a.str, "warm");
+    admin(f, "SCRIPT FLUSH");
+    memset(as, 0, sizeof(as));
+    for (int i = 0; i < N; i++) {
+        snprintf(args[i], sizeof(args[i]), "n%d", i);
+        const char *argv[] = {"EVAL", "return ARGV[1]", "0", args[i]};
+        assert_int_equal(sp_redis_command_argv(f->r, answer_cb, &as[i], 4, argv, NULL), 0);
+    }
+    assert_true(run_until(&f->loop, &as[N - 1].called, 5000));
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(as[i].type, REDIS_REPLY_STRING);
+        assert_string_equal(as[i].str, args[i]);
+        done += as[i].called;
+    }
+    assert_int_equal(done, N);
+}
+
+/* A script Redis cannot compile: every caller gets Redis's compile error
+ * (the first through its EVALSHA's NOSCRIPT, its load refused), on the
+ * same connection. */
 static void test_uncompilable_script_reports_redis_error(void **state) {
     fixture *f = *state;
     long long conns = info_field(f, "stats", "total_connections_received:");
-    answer a = eval(f, "return (", "x", NULL);
-    assert_int_equal(a.type, REDIS_REPLY_ERROR);
     for (int i = 0; i < 3; i++) {
-        a = eval(f, "return (", "x", NULL);
+        answer a = eval(f, "return (", "x", NULL);
         assert_int_equal(a.type, REDIS_REPLY_ERROR);
-        if (!strstr(a.str, "compiling")) fail_msg("not Redis's compile error: %s", a.str);
+        if (!strstr(a.str, "compiling")) fail_msg("call %d: not Redis's compile error: %s", i,
+                                                  a.str);
     }
-    a = eval(f, "return 'fine'", "x", NULL);
+    answer a = eval(f, "return 'fine'", "x", NULL);
     assert_string_equal(a.str, "fine");
-    /* No reconnect: only info_field's own two connections came since. */
+    /* No reconnect: only info_field's own connection came since. */
     assert_int_equal(info_field(f, "stats", "total_connections_received:"), conns + 1);
 }
 
@@ -242,7 +272,8 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restarted_server_gets_its_scripts_again, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_flushed_scripts_fail_one_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flushed_scripts_fail_no_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_with_many_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uncompilable_script_reports_redis_error, setup,
                                         teardown),
     };
