@@ -7,7 +7,6 @@
  * per partition it holds, and with 128 partitions most hold a few events,
  * so fixed 64 KiB chunks were megabytes allocated (and page-faulted) per
  * batch for nothing. */
-#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,17 +60,6 @@ struct ops_batch {
     size_t case_base; /* KEYS index (1-based) of the open event's seen key */
     int failed;
 };
-
-void ops_batch_sha(char sha[41]) {
-    unsigned char md[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)ops_batch_script, strlen(ops_batch_script), md);
-    for (int i = 0; i < SHA_DIGEST_LENGTH; i++) sprintf(sha + 2 * i, "%02x", md[i]);
-}
-
-int ops_batch_load(sp_redis *r, sp_redis_cb cb, void *priv) {
-    const char *argv[] = {"SCRIPT", "LOAD", ops_batch_script};
-    return sp_redis_command_argv(r, cb, priv, 3, argv, NULL);
-}
 
 static char *arena_alloc(ops_batch *b, size_t len) {
     arena_chunk *c = b->arena;
@@ -218,12 +206,12 @@ const char *const *ops_batch_args(const ops_batch *b, size_t *n) {
 }
 int ops_batch_failed(const ops_batch *b) { return b->failed; }
 
-int ops_batch_send(ops_batch *b, sp_redis *r, const char *sha, sp_redis_cb cb, void *priv) {
+int ops_batch_send(ops_batch *b, sp_redis *r, sp_redis_cb cb, void *priv) {
     size_t argc = 3 + b->keys.n + b->args.n;
     const char **argv = malloc(argc * sizeof(*argv));
     int rc;
     if (!argv) return -1;
-    argv[0] = "EVALSHA", argv[1] = sha, argv[2] = arena_printf(b, "%zu", b->keys.n);
+    argv[0] = "EVAL", argv[1] = ops_batch_script, argv[2] = arena_printf(b, "%zu", b->keys.n);
     /* memcpy's pointers must not be NULL, even for 0 bytes */
     if (b->keys.n) memcpy(argv + 3, b->keys.v, b->keys.n * sizeof(*argv));
     if (b->args.n) memcpy(argv + 3 + b->keys.n, b->args.v, b->args.n * sizeof(*argv));

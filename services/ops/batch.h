@@ -1,4 +1,4 @@
-/* batch.h - one consumer batch of events as one EVALSHA.
+/* batch.h - one consumer batch of events as one script call.
  *
  * Redis spends more on starting a script than on the few writes an event
  * needs, so a whole consumer batch (up to consumer.batch_max events) goes as
@@ -43,10 +43,6 @@ const char *ops_key_shard(char buf[OPS_SHARD_KEY_MAX], ops_key k, int shard);
 typedef struct ops_batch ops_batch;
 
 extern const char ops_batch_script[];
-/* The script's SHA1 in hex (41 bytes with the NUL). */
-void ops_batch_sha(char sha[41]);
-/* SCRIPT LOAD; cb as sp_redis_command. */
-int ops_batch_load(sp_redis *r, sp_redis_cb cb, void *priv);
 
 /* A batch of the events of one shard (partition). Returns NULL on
  * allocation failure. */
@@ -72,9 +68,10 @@ const char *const *ops_batch_keys(const ops_batch *b, size_t *n);
 const char *const *ops_batch_args(const ops_batch *b, size_t *n);
 /* 1 if memory ran out while building: do not send; retry the batch. */
 int ops_batch_failed(const ops_batch *b);
-/* Sends the batch (EVALSHA sha). cb gets the number of events applied (the
- * rest were repeats), or an error (NOSCRIPT after a Redis restart: load the
- * script and retry). Returns 0, or -1 (not connected; cb not called). */
-int ops_batch_send(ops_batch *b, sp_redis *r, const char *sha, sp_redis_cb cb, void *priv);
+/* Sends the batch (EVAL: common/redis.c sends it as EVALSHA, loading the
+ * script where needed). cb gets the number of events applied (the rest
+ * were repeats), or an error. Returns 0, or -1 (not connected; cb not
+ * called). */
+int ops_batch_send(ops_batch *b, sp_redis *r, sp_redis_cb cb, void *priv);
 
 #endif

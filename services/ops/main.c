@@ -65,20 +65,10 @@ typedef struct ops_applying {
     sp_pipeline *p;
 } ops_applying;
 
-static void script_loaded_cb(sp_redis *r, redisReply *reply, void *priv) {
-    if (!reply || reply->type == REDIS_REPLY_ERROR)
-        sp_error("ops: SCRIPT LOAD failed: %s", reply ? reply->str : "no connection");
-}
-
 static void applied_cb(sp_redis *r, redisReply *reply, void *priv) {
     ops_applying *a = priv;
     if (!reply || reply->type != REDIS_REPLY_INTEGER) {
-        /* A Redis restarted (or flushed) has forgotten the script: load it
-         * on that server, and the batch's retry finds it. */
-        if (reply && reply->type == REDIS_REPLY_ERROR && !strncmp(reply->str, "NOSCRIPT", 8))
-            ops_batch_load(r, script_loaded_cb, NULL);
-        else
-            sp_error("ops: apply failed: %s", reply && reply->str ? reply->str : "no connection");
+        sp_error("ops: apply failed: %s", reply && reply->str ? reply->str : "no connection");
         sp_pipeline_fail(a->p);
     }
     sp_pipeline_release(a->p);
@@ -154,7 +144,7 @@ static void ops_send_part(sp_service *s, sp_pipeline *p, ops_applying *a, ops_ba
     sp_redis *r = sp_service_redis(s, part);
     a->p = p;
     sp_pipeline_hold(p);
-    if (!r || ops_batch_send(b, r, ops_of(s)->script_sha, applied_cb, a)) {
+    if (!r || ops_batch_send(b, r, applied_cb, a)) {
         sp_pipeline_fail(p);
         sp_pipeline_release(p);
     }
@@ -222,11 +212,10 @@ static void old_keys_cb(sp_redis *r, redisReply *reply, void *priv) {
                 reply->integer);
 }
 
+/* redis.host, on every connect: the old layout's keys. */
 static void ops_redis_state(sp_redis *r, int up, void *opaque) {
     sp_service *s = opaque;
-    if (!up) return;
-    ops_batch_load(r, script_loaded_cb, NULL);
-    if (r == s->redis && !ops_of(s)->rebuild) /* redis.host: the old layout's keys */
+    if (up && !ops_of(s)->rebuild)
         sp_redis_command(r, old_keys_cb, NULL, "EXISTS ops:dl ops:who ops:sen2:decided "
                          "ops:sen2:issued ops:sen2:arlate");
 }
@@ -238,12 +227,7 @@ static int ops_init(sp_service *s, char *errstr, size_t size) {
     if (!(st->holidays = sp_holidays_load(conf->holidays_file, errstr, size))) return -1;
     if (!(st->teams = ops_teams_parse(conf->teams, conf->team_default, errstr, size)))
         return -1;
-    ops_batch_sha(st->script_sha);
-    /* Loaded on every (re)connect of every server, before any batch's
-     * EVALSHA on that connection: replies and commands keep their order. */
-    sp_redis_on_state(s->redis, ops_redis_state, s); /* redis.host: the old keys' check */
-    for (int part = 0; part < s->partitions; part++)
-        if (sp_service_redis(s, part)) sp_redis_on_state(sp_service_redis(s, part), ops_redis_state, s);
+    sp_redis_on_state(s->redis, ops_redis_state, s);
     if (st->want_rebuild) {
         if (!(st->rebuild = ops_rebuild_start(s, errstr, size))) return -1;
     } else if (!(st->gauges = ops_gauges_start(s, (unsigned)conf->gauge_interval_ms))) {

@@ -30,7 +30,6 @@ typedef struct ops_state {
     ops_gauges *gauges;
     ops_rebuild *rebuild; /* non-NULL in --rebuild mode */
     int want_rebuild;     /* --rebuild was given */
-    char script_sha[41];  /* the projection script's SHA1, for EVALSHA */
     int shards;           /* partitions known to exist: ops_shards() */
 } ops_state;
 

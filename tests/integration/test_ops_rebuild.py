@@ -156,8 +156,8 @@ def test(stack):
     for k in before:
         assert before[k] == after[k], f"{k} differs after the rebuild:\n{before[k]}\n{after[k]}"
     # The live group goes on from its own offsets: a new case shows. Redis
-    # has also forgotten ops's script (as after a restart): the batch that
-    # meets NOSCRIPT loads it again and is retried.
+    # has also forgotten every script (as after a restart): the commands
+    # that meet NOSCRIPT go again as EVAL (common/redis.c).
     stack.redis("SCRIPT", "FLUSH")
     new = request(stack, "Nia", "Owusu", "100003", "2027-05-31")
     settle(stack, list(cases.values()) + [new])
