@@ -35,6 +35,7 @@ struct ops_rebuild {
     sp_service *s;
     rebuild_part *parts;
     size_t nparts;
+    rebuild_part *last; /* rebuild_part_of's last answer */
     rebuild_server servers[1 + SP_REDIS_SHARDS_MAX];
     size_t nservers;
     ops_fold *fold;
@@ -248,23 +249,16 @@ void ops_rebuild_fold(ops_rebuild *rb, const ops_batch *b, int part) {
     rb->repeats += repeats;
 }
 
-/* The part of m's topic and partition, or NULL. rebuild_marks() lists a
- * topic's partitions in the metadata's order, which is by id, so the guess
- * first + id is checked before the list is searched: a batch of thousands
- * of messages over hundreds of partitions is not a scan of every part per
- * message. */
+/* The part of m's topic and partition, or NULL. A fetch hands out a
+ * partition's messages in a run, so the last one found is tried first;
+ * otherwise a scan comparing the partition before the topic. */
 static rebuild_part *rebuild_part_of(ops_rebuild *rb, const rd_kafka_message_t *m,
                                      const char *topic) {
+    rebuild_part *rp = rb->last;
+    if (rp && rp->partition == m->partition && !strcmp(rp->topic, topic)) return rp;
     for (size_t p = 0; p < rb->nparts; p++) {
-        rebuild_part *rp = &rb->parts[p];
-        if (strcmp(rp->topic, topic)) continue;
-        size_t guess = p + (size_t)m->partition;
-        if (guess < rb->nparts && rb->parts[guess].partition == m->partition &&
-            !strcmp(rb->parts[guess].topic, topic))
-            return &rb->parts[guess];
-        for (; p < rb->nparts && !strcmp(rb->parts[p].topic, topic); p++)
-            if (rb->parts[p].partition == m->partition) return &rb->parts[p];
-        return NULL;
+        rp = &rb->parts[p];
+        if (rp->partition == m->partition && !strcmp(rp->topic, topic)) return rb->last = rp;
     }
     return NULL;
 }
