@@ -227,7 +227,7 @@ static int ops_init(sp_service *s, char *errstr, size_t size) {
     if (!(st->holidays = sp_holidays_load(conf->holidays_file, errstr, size))) return -1;
     if (!(st->teams = ops_teams_parse(conf->teams, conf->team_default, errstr, size)))
         return -1;
-    sp_redis_on_state(s->redis, ops_redis_state, s);
+    sp_redis_on_state(s->redis, ops_redis_state, s); /* redis.host: the old keys' check */
     if (st->want_rebuild) {
         if (!(st->rebuild = ops_rebuild_start(s, errstr, size))) return -1;
     } else if (!(st->gauges = ops_gauges_start(s, (unsigned)conf->gauge_interval_ms))) {
