@@ -16,8 +16,10 @@
  * same values: tests/integration/test_ops_rebuild.py compares a live
  * model with a rebuilt one key by key.
  *
- * The price is memory: the whole model is held until the end (about what
- * Redis itself holds for it, plus the seen ids); see docs/performance.md. */
+ * The price is memory: a fold holds its part of the model until it is
+ * written (about what Redis itself holds for it, plus the seen ids), so the
+ * rebuild folds one range of partitions at a time (rebuild.h); see
+ * docs/performance.md. */
 #ifndef OPS_FOLD_H
 #define OPS_FOLD_H
 

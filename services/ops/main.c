@@ -41,6 +41,9 @@ static const sp_conf_def ops_conf_table[] = {
      "How often the sendpath_deadlines gauges are recounted"},
     {"page_max", SP_CONF_INT, O(page_max), "500", 1, 10000, NULL,
      "Largest page (limit) GET /v1/deadlines gives"},
+    {"rebuild_wave_events", SP_CONF_INT, O(rebuild_wave_events), "500000", 1, 1000000000, NULL,
+     "--rebuild: events read, folded and written per wave (a range of partitions); the "
+     "rebuild holds at most two waves in memory"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 #undef O
@@ -229,7 +232,7 @@ static int ops_init(sp_service *s, char *errstr, size_t size) {
         return -1;
     sp_redis_on_state(s->redis, ops_redis_state, s); /* redis.host: the old keys' check */
     if (st->want_rebuild) {
-        if (!(st->rebuild = ops_rebuild_start(s, errstr, size))) return -1;
+        if (!(st->rebuild = ops_rebuild_start(s, conf->rebuild_wave_events, errstr, size))) return -1;
     } else if (!(st->gauges = ops_gauges_start(s, (unsigned)conf->gauge_interval_ms))) {
         return snprintf(errstr, size, "out of memory"), -1;
     }
@@ -241,6 +244,11 @@ static int ops_init(sp_service *s, char *errstr, size_t size) {
     sp_info("ops: %zu teams, %zu bank holidays%s", ops_teams_count(st->teams),
             st->holidays->count, st->rebuild ? "; rebuilding" : "");
     return 0;
+}
+
+static void ops_on_rebalance(sp_service *s, int assigned,
+                             const rd_kafka_topic_partition_list_t *parts) {
+    if (assigned && ops_of(s)->rebuild) ops_rebuild_assigned(ops_of(s)->rebuild, parts);
 }
 
 static void ops_on_clock(sp_service *s) {
@@ -274,6 +282,7 @@ static const sp_service_def ops_def = {
     .consume = ops_topics,
     .init = ops_init,
     .on_batch = ops_on_batch,
+    .on_rebalance = ops_on_rebalance,
     .on_clock = ops_on_clock,
     .stop = ops_stop,
     .fini = ops_fini,

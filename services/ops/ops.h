@@ -22,6 +22,7 @@ typedef struct ops_conf {
     char *team_default;
     long long gauge_interval_ms;
     long long page_max;
+    long long rebuild_wave_events;
 } ops_conf;
 
 typedef struct ops_state {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include "log.h"
 #include "erase.h"
@@ -31,6 +32,13 @@ typedef struct rebuild_part {
     int64_t next;       /* one past the highest offset handed to the projection */
 } rebuild_part;
 
+/* A range of partition numbers, read and written as one (rebuild.h). */
+typedef struct rebuild_wave {
+    int32_t first, last;       /* partitions first..last, of every topic */
+    unsigned long long events; /* between the marks */
+    ops_fold *fold;            /* NULL until its first batch, and once written */
+} rebuild_wave;
+
 struct ops_rebuild {
     sp_service *s;
     rebuild_part *parts;
@@ -38,12 +46,17 @@ struct ops_rebuild {
     rebuild_part *last; /* rebuild_part_of's last answer */
     rebuild_server servers[1 + SP_REDIS_SHARDS_MAX];
     size_t nservers;
-    ops_fold *fold;
+    rebuild_wave *waves;
+    size_t nwaves;
+    size_t reading;  /* the wave being read; the waves after it are paused */
+    size_t written;  /* waves written out (and freed) */
+    int writing;     /* waves[written] is being written */
     uv_timer_t timer;
     uint64_t started_ms, first_ms; /* first_ms: the first batch (after the group join) */
-    uint64_t write_ms;             /* when the writing out began */
-    unsigned long long applied, repeats, messages, dropped;
-    int writing, done;
+    uint64_t write_ms, write_busy_ms; /* when the wave being written began; writing in all */
+    size_t keys;                      /* written or being written */
+    unsigned long long applied, repeats, messages, dropped, late;
+    int done;
 };
 
 void ops_rebuild_prepare(void) {
@@ -157,11 +170,83 @@ static int rebuild_marks(ops_rebuild *rb, char *errstr, size_t size) {
     return 0;
 }
 
-/* ---- 3, 4. progress and the end ---------------------------------------- */
+/* ---- the waves ----------------------------------------------------------- */
 
-static int rebuild_caught_up(const ops_rebuild *rb) {
+/* Cuts partitions 0..max into ranges of at least wave_events events each
+ * (the last may hold fewer), counting every topic's messages of a
+ * partition number together: a case's events are in the same partition of
+ * every topic. */
+static int rebuild_cut(ops_rebuild *rb, long long wave_events) {
+    int32_t max = -1;
     for (size_t i = 0; i < rb->nparts; i++)
-        if (rb->parts[i].next < rb->parts[i].high) return 0;
+        if (rb->parts[i].partition > max) max = rb->parts[i].partition;
+    if (max < 0) return 0;
+    unsigned long long *count = calloc((size_t)max + 1, sizeof(*count));
+    if (!count || !(rb->waves = calloc((size_t)max + 1, sizeof(*rb->waves)))) {
+        free(count);
+        return -1;
+    }
+    for (size_t i = 0; i < rb->nparts; i++)
+        count[rb->parts[i].partition] += (unsigned long long)(rb->parts[i].high - rb->parts[i].low);
+    rebuild_wave *w = &rb->waves[0];
+    rb->nwaves = 1;
+    for (int32_t p = 0; p <= max; p++) {
+        if (w->events >= (unsigned long long)wave_events) {
+            w = &rb->waves[rb->nwaves++];
+            w->first = p;
+        }
+        w->last = p;
+        w->events += count[p];
+    }
+    free(count);
+    return 0;
+}
+
+/* The wave of partition p, or NULL for one the marks did not know (made
+ * since: its events are past the marks). */
+static rebuild_wave *rebuild_wave_of(ops_rebuild *rb, int32_t p) {
+    for (size_t w = 0; w < rb->nwaves; w++)
+        if (p >= rb->waves[w].first && p <= rb->waves[w].last) return &rb->waves[w];
+    return NULL;
+}
+
+/* Pauses (pause 1) or resumes every partition of every topic in wave w's
+ * range, or with w NULL every one outside the wave being read. A partition
+ * not assigned yet is skipped by librdkafka; the assignment pauses it
+ * (ops_rebuild_assigned). */
+static void rebuild_pause(ops_rebuild *rb, const rebuild_wave *w, int pause) {
+    rd_kafka_t *rk = sp_consumer_handle(rb->s->consumer);
+    const rebuild_wave *reading = rb->reading < rb->nwaves ? &rb->waves[rb->reading] : NULL;
+    /* librdkafka's allocations abort rather than fail */
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)rb->nparts);
+    for (size_t i = 0; i < rb->nparts; i++) {
+        int32_t p = rb->parts[i].partition;
+        int in = w ? p >= w->first && p <= w->last
+                   : !reading || p < reading->first || p > reading->last;
+        if (in) rd_kafka_topic_partition_list_add(l, rb->parts[i].topic, p);
+    }
+    rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(rk, l)
+                                    : rd_kafka_resume_partitions(rk, l);
+    /* Not fatal: a wave read out of turn is still folded into its own
+     * wave, only sooner. */
+    if (err) sp_warn("rebuild: %s partitions: %s", pause ? "pausing" : "resuming",
+                     rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void ops_rebuild_assigned(ops_rebuild *rb, const rd_kafka_topic_partition_list_t *parts) {
+    (void)parts; /* the rebuild's group has one member: it is assigned every partition */
+    rebuild_pause(rb, NULL, 1);
+}
+
+/* ---- progress and the end ------------------------------------------------- */
+
+static int rebuild_caught_up(const ops_rebuild *rb, const rebuild_wave *w) {
+    for (size_t i = 0; i < rb->nparts; i++) {
+        const rebuild_part *rp = &rb->parts[i];
+        if (rp->partition >= w->first && rp->partition <= w->last && rp->next < rp->high)
+            return 0;
+    }
     return 1;
 }
 
@@ -169,15 +254,17 @@ static void rebuild_report(ops_rebuild *rb) {
     uint64_t now = uv_now(rb->s->loop), ms = now - rb->started_ms;
     uint64_t apply_ms = rb->first_ms ? now - rb->first_ms : 0;
     double rate = apply_ms ? (double)(rb->applied + rb->repeats) * 1000.0 / (double)apply_ms : 0;
-    printf("{\"rebuild\":\"done\",\"partitions\":%zu,\"messages\":%llu,\"applied\":%llu,"
-           "\"repeats\":%llu,\"keys\":%zu,\"ms\":%llu,\"apply_ms\":%llu,\"write_ms\":%llu,"
-           "\"events_per_s\":%.0f}\n",
-           rb->nparts, rb->messages, rb->applied, rb->repeats, ops_fold_keys(rb->fold),
+    struct rusage ru;
+    long rss_kb = getrusage(RUSAGE_SELF, &ru) ? 0 : ru.ru_maxrss;
+    printf("{\"rebuild\":\"done\",\"partitions\":%zu,\"waves\":%zu,\"messages\":%llu,"
+           "\"applied\":%llu,\"repeats\":%llu,\"past_marks\":%llu,\"keys\":%zu,\"ms\":%llu,"
+           "\"apply_ms\":%llu,\"write_ms\":%llu,\"max_rss_kb\":%ld,\"events_per_s\":%.0f}\n",
+           rb->nparts, rb->nwaves, rb->messages, rb->applied, rb->repeats, rb->late, rb->keys,
            (unsigned long long)ms, (unsigned long long)apply_ms,
-           (unsigned long long)(now - rb->write_ms), rate);
+           (unsigned long long)rb->write_busy_ms, rss_kb, rate);
     fflush(stdout);
-    sp_info("rebuild: done: %llu events applied, %llu repeats dropped, %zu keys written, "
-            "in %llu ms", rb->applied, rb->repeats, ops_fold_keys(rb->fold),
+    sp_info("rebuild: done: %llu events applied, %llu repeats dropped, %zu keys written in "
+            "%zu wave(s), in %llu ms", rb->applied, rb->repeats, rb->keys, rb->nwaves,
             (unsigned long long)ms);
 }
 
@@ -189,36 +276,67 @@ static void rebuild_abort(ops_rebuild *rb, const char *why) {
     exit(1);
 }
 
-static void rebuild_written(int ok, void *opaque) {
-    ops_rebuild *rb = opaque;
-    if (!ok) rebuild_abort(rb, "writing the model to Redis");
+static void rebuild_finish(ops_rebuild *rb) {
     rb->done = 1;
+    uv_timer_stop(&rb->timer);
     rebuild_report(rb);
     uv_kill(getpid(), SIGTERM); /* the runtime's graceful stop: commit, close, exit 0 */
 }
 
-/* Every event up to the marks folded and every server swept: write the
- * model out, 1,024 commands in flight: with 64 Redis and ops took turns
- * (write phase 1.75 s for 200,000 keys against 1.1 s; docs/performance.md). */
-static void rebuild_check(uv_timer_t *t) {
-    ops_rebuild *rb = t->data;
-    int swept = rebuild_drop(rb);
-    if (rb->writing || sp_consumer_busy(rb->s->consumer) || !rebuild_caught_up(rb) || !swept)
-        return;
+/* A wave is written: free it; the timer starts the next one's writing. */
+static void rebuild_written(int ok, void *opaque) {
+    ops_rebuild *rb = opaque;
+    rebuild_wave *w = &rb->waves[rb->written];
+    if (!ok) rebuild_abort(rb, "writing the model to Redis");
+    ops_fold_free(w->fold);
+    w->fold = NULL;
+    rb->written++;
+    rb->writing = 0;
+    rb->write_busy_ms += uv_now(rb->s->loop) - rb->write_ms;
+    if (rb->written == rb->nwaves) rebuild_finish(rb);
+}
+
+/* Writes wave w (rb->written), 1,024 commands in flight: with 64 Redis and
+ * ops took turns (write phase 1.75 s for 200,000 keys against 1.1 s;
+ * docs/performance.md). */
+static void rebuild_write(ops_rebuild *rb, rebuild_wave *w) {
+    if (!w->fold && !(w->fold = ops_fold_new())) rebuild_abort(rb, "out of memory");
     rb->writing = 1;
     rb->write_ms = uv_now(rb->s->loop);
-    uv_timer_stop(t);
-    sp_info("rebuild: %llu events folded into %zu keys; %llu old ops:* keys dropped; writing",
-            rb->applied, ops_fold_keys(rb->fold), rb->dropped);
-    if (ops_fold_write(rb->fold, rb->s, 1024, rebuild_written, rb))
+    rb->keys += ops_fold_keys(w->fold);
+    sp_info("rebuild: wave %zu of %zu (partitions %d-%d, %llu events) folded into %zu keys; "
+            "writing", rb->written + 1, rb->nwaves, (int)w->first, (int)w->last, w->events,
+            ops_fold_keys(w->fold));
+    if (ops_fold_write(w->fold, rb->s, 1024, rebuild_written, rb))
         rebuild_abort(rb, "a Redis server is not connected");
 }
 
-ops_rebuild *ops_rebuild_start(sp_service *s, char *errstr, size_t size) {
+/* The wave being read is read up to its marks, every batch handed out is
+ * applied (the consumer is idle: the other waves are paused) and every
+ * server is swept: once the wave before it is written, pause it, resume
+ * the next and write it. At most two waves are in memory: one being
+ * written, one being read. */
+static void rebuild_check(uv_timer_t *t) {
+    ops_rebuild *rb = t->data;
+    int swept = rebuild_drop(rb);
+    if (!swept || rb->writing) return;
+    if (rb->nwaves == 0) return rebuild_finish(rb);
+    if (rb->reading >= rb->nwaves) return; /* all read; the last is being written */
+    rebuild_wave *w = &rb->waves[rb->reading];
+    if (sp_consumer_busy(rb->s->consumer) || !rebuild_caught_up(rb, w)) return;
+    if (rb->written == 0)
+        sp_info("rebuild: %llu old ops:* keys dropped", rb->dropped);
+    rb->reading++;
+    rebuild_pause(rb, w, 1); /* what comes now is past the marks: the live service's */
+    if (rb->reading < rb->nwaves) rebuild_pause(rb, &rb->waves[rb->reading], 0);
+    rebuild_write(rb, w);
+}
+
+ops_rebuild *ops_rebuild_start(sp_service *s, long long wave_events, char *errstr,
+                               size_t size) {
     ops_rebuild *rb = calloc(1, sizeof(*rb));
     sp_redis *all[1 + SP_REDIS_SHARDS_MAX];
-    if (!rb || !(rb->fold = ops_fold_new())) {
-        free(rb);
+    if (!rb) {
         snprintf(errstr, size, "rebuild: out of memory");
         return NULL;
     }
@@ -226,14 +344,16 @@ ops_rebuild *ops_rebuild_start(sp_service *s, char *errstr, size_t size) {
     rb->nservers = sp_service_redis_all(s, all, sizeof(all) / sizeof(*all));
     for (size_t i = 0; i < rb->nservers; i++)
         rb->servers[i] = (rebuild_server){rb, all[i], DROP_NONE, "0"};
-    if (rebuild_marks(rb, errstr, size)) {
-        ops_fold_free(rb->fold);
+    if (rebuild_marks(rb, errstr, size) ||
+        (rebuild_cut(rb, wave_events) && snprintf(errstr, size, "rebuild: out of memory"))) {
+        free(rb->waves);
         free(rb->parts);
         free(rb);
         return NULL;
     }
-    sp_info("rebuild: %llu messages on %zu partitions to apply; ops:* to drop on %zu "
-            "server(s)", rb->messages, rb->nparts, rb->nservers);
+    sp_info("rebuild: %llu messages on %zu partitions to apply, in %zu wave(s) of about "
+            "%lld events; ops:* to drop on %zu server(s)", rb->messages, rb->nparts,
+            rb->nwaves, wave_events, rb->nservers);
     rb->started_ms = uv_now(s->loop);
     uv_timer_init(s->loop, &rb->timer);
     rb->timer.data = rb;
@@ -241,9 +361,19 @@ ops_rebuild *ops_rebuild_start(sp_service *s, char *errstr, size_t size) {
     return rb;
 }
 
+/* A batch of a wave already written is past the marks (its wave was read
+ * up to them before it was written): left to the live service, which
+ * reads from its own offsets, as are the events of a partition made
+ * since the marks. */
 void ops_rebuild_fold(ops_rebuild *rb, const ops_batch *b, int part) {
     size_t applied = 0, repeats = 0;
-    if (ops_fold_apply(rb->fold, b, part, &applied, &repeats))
+    rebuild_wave *w = rebuild_wave_of(rb, part);
+    if (!w || w < &rb->waves[rb->reading]) {
+        rb->late += ops_batch_events(b);
+        return;
+    }
+    if (!w->fold && !(w->fold = ops_fold_new())) rebuild_abort(rb, "out of memory");
+    if (ops_fold_apply(w->fold, b, part, &applied, &repeats))
         rebuild_abort(rb, "out of memory folding the events (or a write the fold cannot do)");
     rb->applied += applied;
     rb->repeats += repeats;
@@ -273,7 +403,8 @@ void ops_rebuild_batch(ops_rebuild *rb, rd_kafka_message_t **msgs, size_t n) {
 
 static void rebuild_closed(uv_handle_t *h) {
     ops_rebuild *rb = h->data;
-    ops_fold_free(rb->fold);
+    for (size_t w = 0; w < rb->nwaves; w++) ops_fold_free(rb->waves[w].fold);
+    free(rb->waves);
     free(rb->parts);
     free(rb);
 }

@@ -7,10 +7,17 @@
  *   2. reads the high-water mark of every partition it consumes,
  *   3. consumes from the beginning in a fresh consumer group of its own
  *      (sendpath-ops-rebuild-<pid>-<ms>), so the live group's committed
- *      offsets are left as they were, applying every event as the live
- *      service does (same batches, same script),
- *   4. stops once every partition is applied up to its mark, prints the
- *      counts as one JSON line on stdout and exits 0.
+ *      offsets are left as they were, folding every event in memory
+ *      (fold.h) with the live service's projection,
+ *   4. goes in waves: the partitions are cut, in partition order, into
+ *      ranges of about ops.rebuild_wave_events events; only one range is
+ *      read at a time (the rest paused), and once it is read up to its
+ *      marks it is written out and freed while the next range is read.
+ *      A case's events and keys are all in its partition, so no key spans
+ *      two waves; memory holds at most two waves, not the whole model, and
+ *      Redis writes one wave while ops folds the next,
+ *   5. stops once every wave is written, prints the counts as one JSON line
+ *      on stdout and exits 0.
  * Run it with the live ops stopped (the live service writes the same keys);
  * start ops again after: it resumes from its own committed offsets, and what
  * it replays is dropped by event id. Events published during the rebuild
@@ -24,14 +31,19 @@
 /* Before the config is read: points the service at a fresh group and a
  * free HTTP port. */
 void ops_rebuild_prepare(void);
-/* At init: drops ops:* and reads the marks (blocking: nothing else runs yet).
- * Returns a new rebuild, or NULL with errstr. */
-ops_rebuild *ops_rebuild_start(sp_service *s, char *errstr, size_t errstr_size);
+/* At init: drops ops:* and reads the marks (blocking: nothing else runs yet);
+ * wave_events: ops.rebuild_wave_events. Returns a new rebuild, or NULL with
+ * errstr. */
+ops_rebuild *ops_rebuild_start(sp_service *s, long long wave_events, char *errstr,
+                               size_t errstr_size);
 /* A batch is being handed to the projection. */
 void ops_rebuild_batch(ops_rebuild *rb, rd_kafka_message_t **msgs, size_t n);
-/* Folds one partition's batch into the model (fold.h) instead of sending
- * it; a fold that fails (out of memory) ends the rebuild with exit 1. */
+/* Folds one partition's batch into its wave's model (fold.h) instead of
+ * sending it; a fold that fails (out of memory) ends the rebuild with
+ * exit 1. */
 void ops_rebuild_fold(ops_rebuild *rb, const ops_batch *b, int part);
+/* Partitions assigned: pauses every one outside the wave being read. */
+void ops_rebuild_assigned(ops_rebuild *rb, const rd_kafka_topic_partition_list_t *parts);
 void ops_rebuild_free(ops_rebuild *rb);
 
 #endif
