@@ -181,6 +181,13 @@ void ops_batch_arg(ops_batch *b, const char *s) {
     vec_push(b, &b->args, p ? p : "");
 }
 
+char *ops_batch_arg_alloc(ops_batch *b, size_t len) {
+    char *p = arena_alloc(b, len + 1);
+    vec_push(b, &b->args, p ? p : "");
+    if (p) p[len] = '\0';
+    return p;
+}
+
 void ops_batch_argf(ops_batch *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

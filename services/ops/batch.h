@@ -56,6 +56,9 @@ void ops_batch_event_end(ops_batch *b);
 /* A write: cmd on key, then its arguments with ops_batch_arg(). */
 void ops_batch_write(ops_batch *b, const char *cmd, ops_key key);
 void ops_batch_arg(ops_batch *b, const char *s);
+/* An argument of len bytes in the arena (and a NUL after them), for the
+ * caller to fill; NULL on allocation failure (the batch is then failed). */
+char *ops_batch_arg_alloc(ops_batch *b, size_t len);
 /* Formats an argument (printf) into the arena. */
 void ops_batch_argf(ops_batch *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Closes the write opened last. */

@@ -9,6 +9,7 @@
 #include "batch.h"
 #include "dates.h"
 #include "projection.h"
+#include "timeline.h"
 
 /* Formats into buf (the batch copies every argument at once). */
 static const char *strf(char *buf, size_t size, const char *fmt, ...)
@@ -37,36 +38,6 @@ static const char *str(const cJSON *o, const char *name) {
 static sp_date day_of(const char *iso) {
     sp_date d;
     return iso && sp_date_parse(iso, &d) == 0 ? d : SP_DATE_INVALID;
-}
-
-/* The date the event is about, for the timeline: the business date the
- * regulations count from, else the day it was recorded. */
-static const char *business_date(const sp_event *ev, char *buf, size_t size) {
-    static const char *fields[] = {"received_date", "date", "plan_date", "met_on",
-                                   "cancelled_on", "started_on", NULL};
-    for (int i = 0; fields[i]; i++)
-        if (sp_event_str(ev, fields[i])) return sp_event_str(ev, fields[i]);
-    return sp_date_iso(sp_date_from_ms(ev->time_ms), buf, size);
-}
-
-/* Fields copied from data into the timeline entry when present. */
-static const char *const timeline_fields[] = {
-    "clock", "clock_id", "due_date", "adviser", "template", "recipient_role",
-    "channel", "outcome", "reason", "by", NULL};
-
-static char *timeline_entry(const sp_event *ev) {
-    char buf[16];
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", ev->id);
-    cJSON_AddStringToObject(o, "type", ev->type);
-    cJSON_AddStringToObject(o, "time", ev->time);
-    cJSON_AddStringToObject(o, "business_date", business_date(ev, buf, sizeof(buf)));
-    for (int i = 0; timeline_fields[i]; i++)
-        if (sp_event_str(ev, timeline_fields[i]))
-            cJSON_AddStringToObject(o, timeline_fields[i], sp_event_str(ev, timeline_fields[i]));
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return text;
 }
 
 /* The case's status after each case event that changes it. */
@@ -210,13 +181,11 @@ int ops_projection_wants(const sp_event *ev) {
 }
 
 void ops_projection_add(ops_batch *b, const sp_event *ev) {
-    char *entry = timeline_entry(ev);
     ops_batch_event_begin(b, ev->subject, ev->id);
     ops_batch_write(b, "RPUSH", OPS_K_TIMELINE);
-    ops_batch_arg(b, entry);
+    ops_timeline_arg(b, ev);
     ops_batch_write_end(b);
     if (!strncmp(ev->type, "deadline.", 9)) deadline_event(b, ev);
     else case_event(b, ev);
     ops_batch_event_end(b);
-    cJSON_free(entry);
 }
