@@ -1,6 +1,7 @@
 /* timeline.c - one entry of a case's timeline. See timeline.h. */
 #include <string.h>
 #include "dates.h"
+#include "json_escape.h"
 #include "timeline.h"
 
 /* Fields copied from data into the entry when present. */
@@ -18,43 +19,6 @@ const char *ops_timeline_business_date(const sp_event *ev, char *buf, size_t siz
     return sp_date_iso(sp_date_from_ms(ev->time_ms), buf, size);
 }
 
-/* cJSON's escapes: the two-character ones, \u00xx (lower-case hex) for the
- * other control characters, every other byte as it is (UTF-8 unchanged). */
-size_t ops_timeline_json_str(char *out, const char *s) {
-    static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
-#define PUT(c) do { if (out) out[n] = (c); n++; } while (0)
-    PUT('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char e = 0;
-        switch (*p) {
-        case '"': e = '"'; break;
-        case '\\': e = '\\'; break;
-        case '\b': e = 'b'; break;
-        case '\f': e = 'f'; break;
-        case '\n': e = 'n'; break;
-        case '\r': e = 'r'; break;
-        case '\t': e = 't'; break;
-        }
-        if (e) {
-            PUT('\\');
-            PUT(e);
-        } else if (*p < 32) {
-            PUT('\\');
-            PUT('u');
-            PUT('0');
-            PUT('0');
-            PUT(hex[*p >> 4]);
-            PUT(hex[*p & 15]);
-        } else {
-            PUT((char)*p);
-        }
-    }
-    PUT('"');
-#undef PUT
-    return n;
-}
-
 void ops_timeline_arg(ops_batch *b, const sp_event *ev) {
     char day[16];
     const char *kv[2 * TIMELINE_PAIRS];
@@ -67,9 +31,12 @@ void ops_timeline_arg(ops_batch *b, const sp_event *ev) {
         const char *v = sp_event_str(ev, timeline_fields[i]);
         if (v) kv[n++] = timeline_fields[i], kv[n++] = v;
     }
-    /* "key":value, each: the keys need no escaping */
-    for (size_t i = 0; i < n; i += 2)
-        len += strlen(kv[i]) + 3 + ops_timeline_json_str(NULL, kv[i + 1]) + (i ? 1 : 0);
+    size_t vlen[TIMELINE_PAIRS];
+    /* "key":"value", each: the keys need no escaping */
+    for (size_t i = 0; i < n; i += 2) {
+        vlen[i / 2] = sp_json_escape(NULL, 0, kv[i + 1], strlen(kv[i + 1]));
+        len += strlen(kv[i]) + 5 + vlen[i / 2] + (i ? 1 : 0);
+    }
     char *p = ops_batch_arg_alloc(b, len);
     if (!p) return;
     *p++ = '{';
@@ -81,7 +48,9 @@ void ops_timeline_arg(ops_batch *b, const sp_event *ev) {
         p += k;
         *p++ = '"';
         *p++ = ':';
-        p += ops_timeline_json_str(p, kv[i + 1]);
+        *p++ = '"';
+        p += sp_json_escape(p, vlen[i / 2], kv[i + 1], strlen(kv[i + 1]));
+        *p++ = '"';
     }
     *p++ = '}';
     *p = '\0';

@@ -7,7 +7,7 @@
  *    holds as a string}
  *
  * Written straight into the batch's arena, escaped byte for byte as
- * cJSON_PrintUnformatted escapes (the entries of earlier releases were
+ * cJSON_PrintUnformatted escapes (common/json_escape.h; the entries of earlier releases were
  * printed by cJSON, and tests/unit/test_timeline.c compares the two): a
  * cJSON tree built, printed and freed per event was 9% of the rebuild's
  * CPU (docs/performance.md). */
@@ -25,9 +25,5 @@ void ops_timeline_arg(ops_batch *b, const sp_event *ev);
  * from (received_date, date, plan_date, met_on, cancelled_on, started_on),
  * else the day it was recorded, formatted into buf. */
 const char *ops_timeline_business_date(const sp_event *ev, char *buf, size_t size);
-
-/* The escaped JSON string of s, quotes included, into out (NULL: only
- * measured). Returns its length. Exposed for the unit test. */
-size_t ops_timeline_json_str(char *out, const char *s);
 
 #endif

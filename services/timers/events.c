@@ -10,6 +10,7 @@
 #include <string.h>
 #include "envelope.h"
 #include "events.h"
+#include "json_escape.h"
 
 #define EV_TEXT_MAX 2048 /* a fire event is ~600 bytes; slot and reason are bounded */
 
@@ -86,34 +87,15 @@ static void ev_time(ev_text *t, int64_t ms) {
     EV_LIT(t, "Z");
 }
 
-/* The n bytes at s inside a JSON string, escaped as cJSON escapes them;
- * runs that need no escape are copied at once. */
+/* The n bytes at s inside a JSON string, escaped as cJSON escapes them,
+ * in one pass; the last byte of buf stays free, as ev_raw keeps it. */
 static void ev_escaped(ev_text *t, const char *s, size_t n) {
-    static const char hex[] = "0123456789abcdef";
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        ev_raw(t, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        }
-        if (esc) {
-            ev_raw(t, esc, 2);
-        } else {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            ev_raw(t, u, 6);
-        }
-    }
-    ev_raw(t, s + run, n - run);
+    size_t room = t->overflow ? 0 : sizeof(t->buf) - t->len - 1;
+    size_t need = sp_json_escape(t->buf + t->len, room, s, n);
+    if (need > room)
+        t->overflow = 1;
+    else
+        t->len += need;
 }
 
 /* A JSON string. */
