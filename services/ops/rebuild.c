@@ -56,7 +56,6 @@ struct ops_rebuild {
     uint64_t write_ms, write_busy_ms; /* when the wave being written began; writing in all */
     size_t keys;                      /* written or being written */
     unsigned long long applied, repeats, messages, dropped, late;
-    int done;
 };
 
 void ops_rebuild_prepare(void) {
@@ -277,7 +276,6 @@ static void rebuild_abort(ops_rebuild *rb, const char *why) {
 }
 
 static void rebuild_finish(ops_rebuild *rb) {
-    rb->done = 1;
     uv_timer_stop(&rb->timer);
     rebuild_report(rb);
     uv_kill(getpid(), SIGTERM); /* the runtime's graceful stop: commit, close, exit 0 */
