@@ -158,7 +158,7 @@ static int fire_one(fire_round *fr, fire_item *it, const timers_record *rec, int
     /* An informational clock ends at its date: park it far in the future
      * until a stop or case cancel removes it. */
     if ((rec->flags & TIMERS_FLAG_INFORMATIONAL) && p.kind == TIMERS_FIRE_DUE)
-        it->next_ms = INT64_C(253402300799000);
+        it->next_ms = TIMERS_STORE_PARKED_MS;
     char *text = timers_event_fire(fr->s, slot, rec, rec->seq, &p);
     if (!text) return -1;
     timers_slot_split(slot, case_id, sizeof(case_id), clock, sizeof(clock), qual,
@@ -173,6 +173,52 @@ static int fire_one(fire_round *fr, fire_item *it, const timers_record *rec, int
     sp_metric_inc(t->m_fired);
     if (!fr->s->clock.manual) sp_metric_observe(t->m_lateness, (double)(now - p.at_ms) / 1000.0);
     return 0;
+}
+
+/* A due clock this release can fire: its slot fits and its record decodes
+ * (into rec). The due script drops a slot without a record. */
+static int fire_readable(const redisReply *slot, const redisReply *rec_r, timers_record *rec) {
+    return slot->type == REDIS_REPLY_STRING && slot->len < TIMERS_SLOT_MAX &&
+           rec_r->type == REDIS_REPLY_STRING &&
+           timers_record_decode(rec_r->str, rec_r->len, rec) == 0;
+}
+
+static void parked_cb(sp_redis *r, redisReply *rep, void *priv) {
+    timers_state *t = ((sp_service *)priv)->priv;
+    if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+        sp_error("timers: park: %s", rep && rep->str ? rep->str : "no connection");
+        return;
+    }
+    sp_metric_add(t->m_parked, (double)rep->integer);
+}
+
+/* Clocks whose record cannot be read (another release's layout after a
+ * downgrade, a hand edit) cannot fire; left in q they would come back every
+ * round (every lease without one) and take places in it. They are parked
+ * (store.h), kept for someone to fix, and each is logged. */
+static void fire_park_unreadable(sp_service *s, int shard, const redisReply *rep, size_t count) {
+    const char **pairs = NULL;
+    size_t *lens = NULL, n = 0;
+    timers_record rec;
+    for (size_t i = 0; i < count; i++) {
+        const redisReply *slot = rep->element[2 * i], *rec_r = rep->element[2 * i + 1];
+        if (fire_readable(slot, rec_r, &rec) || slot->type != REDIS_REPLY_STRING ||
+            rec_r->type != REDIS_REPLY_STRING)
+            continue;
+        if (!pairs && (!(pairs = malloc(2 * count * sizeof(*pairs))) ||
+                       !(lens = malloc(2 * count * sizeof(*lens)))))
+            break;
+        sp_error("timers: clock %.*s of shard %d has a record this release cannot read "
+                 "(%zu bytes): parked, not fired", (int)(slot->len < 200 ? slot->len : 200),
+                 slot->str, shard, rec_r->len);
+        pairs[2 * n] = slot->str, lens[2 * n] = slot->len;
+        pairs[2 * n + 1] = rec_r->str, lens[2 * n + 1] = rec_r->len;
+        n++;
+    }
+    if (n && timers_store_park(sp_service_redis(s, shard), shard, n, pairs, lens, parked_cb, s))
+        sp_error("timers: park: not sent (no connection): they come back when due again");
+    free(pairs);
+    free(lens);
 }
 
 static void due_cb(sp_redis *r, redisReply *rep, void *priv) {
@@ -196,13 +242,12 @@ static void due_cb(sp_redis *r, redisReply *rep, void *priv) {
                                  ? (int64_t)strtoll(next->str, NULL, 10) : INT64_MAX;
     fr->items = calloc(count ? count : 1, sizeof(*fr->items));
     fr->outstanding = 1;
+    fire_park_unreadable(s, shard, rep, count);
     for (size_t i = 0; i < count && fr->items; i++) {
         redisReply *slot = rep->element[2 * i], *rec_r = rep->element[2 * i + 1];
         timers_record rec;
         fire_item *it = &fr->items[fr->n];
-        if (rec_r->type != REDIS_REPLY_STRING ||
-            timers_record_decode(rec_r->str, rec_r->len, &rec) || slot->len >= sizeof(it->slot))
-            continue;
+        if (!fire_readable(slot, rec_r, &rec)) continue;
         snprintf(it->slot, sizeof(it->slot), "%s", slot->str);
         snprintf(it->old_rec, sizeof(it->old_rec), "%s", rec_r->str);
         /* After a failure the rest are kept unpublished, for the release. */

@@ -71,6 +71,9 @@ static void timers_metrics(sp_service *s, timers_state *t) {
                                     "Clocks armed", NULL);
     t->m_stopped = sp_metrics_counter(s->metrics, "sendpath_timers_stopped_total",
                                       "Clocks met or cancelled", NULL);
+    t->m_parked = sp_metrics_counter(s->metrics, "sendpath_timers_parked_total",
+                                     "Due clocks parked: their record could not be read",
+                                     NULL);
     t->m_lateness = sp_metrics_histogram(s->metrics, "sendpath_timers_lateness_seconds",
                                          "How late a fire point was published", NULL,
                                          bounds, sizeof(bounds) / sizeof(bounds[0]));

@@ -274,6 +274,40 @@ out:
     return rc;
 }
 
+/* KEYS: c q. ARGV: slot record, each clock. A clock is parked only while
+ * its record is still the one the service could not read: one fixed or
+ * re-armed meanwhile keeps its place. */
+static const char park_lua[] = CKEY_LUA
+    "local n = 0\n"
+    "for i = 1, #ARGV, 2 do\n"
+    "  if redis.call('HGET', ckey(ARGV[i]), ARGV[i]) == ARGV[i + 1] then\n"
+    "    redis.call('ZADD', KEYS[2], 'XX', '" TIMERS_STORE_PARKED_MS_STR "', ARGV[i])\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+int timers_store_park(sp_redis *r, int shard, size_t n, const char *const *pairs,
+                      const size_t *lens, sp_redis_cb cb, void *priv) {
+    size_t argc = 5 + 2 * n;
+    const char **argv = malloc(argc * sizeof(*argv));
+    size_t *argvlen = malloc(argc * sizeof(*argvlen));
+    char c[160], q[160];
+    int rc = -1;
+    if (!argv || !argvlen) goto out;
+    key(c, sizeof(c), shard, "c:");
+    key(q, sizeof(q), shard, "q");
+    argv[0] = "EVAL", argv[1] = park_lua, argv[2] = "2", argv[3] = c, argv[4] = q;
+    for (int i = 0; i < 5; i++) argvlen[i] = strlen(argv[i]);
+    memcpy(argv + 5, pairs, 2 * n * sizeof(*argv));
+    memcpy(argvlen + 5, lens, 2 * n * sizeof(*argvlen));
+    rc = sp_redis_command_argv(r, cb, priv, (int)argc, argv, argvlen);
+out:
+    free(argv);
+    free(argvlen);
+    return rc;
+}
+
 /* The stop date as days since 1970, for packed records (record.h). */
 static void stop_days(const char *yyyymmdd, char *buf, size_t size) {
     long v = strtol(yyyymmdd, NULL, 10);

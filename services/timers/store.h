@@ -13,7 +13,9 @@
  *                                  id (random in a ULID): ~100 clocks a bucket
  *                                  stay listpack-encoded in Redis, under half
  *                                  the bytes of one big hash (docs/performance.md)
- *   tm:{s<p>}:q              zset  slot scored by its next fire time (Unix ms)
+ *   tm:{s<p>}:q              zset  slot scored by its next fire time (Unix ms);
+ *                                  TIMERS_STORE_PARKED_MS: never (an ended
+ *                                  informational clock, an unreadable record)
  *   tm:{s<p>}:d:<week>       hash  slot -> "<record>#<outcome>" of clocks
  *                                  stopped in that ISO week; kept 3 weeks so a
  *                                  replayed stop re-announces the same outcome
@@ -61,6 +63,22 @@ int timers_store_due(sp_redis *r, int shard, int64_t now_ms, int limit, int64_t 
 int timers_store_advance(sp_redis *r, int shard, size_t n, const char *const *slots,
                          const char *const *old_records, const char *const *new_records,
                          const int64_t *scores, sp_redis_cb cb, void *priv);
+
+/* The fire time of a parked clock in q: 9999-12-31T23:59:59Z, after any
+ * due date, so it never fires and its slot stays where erasure and stops
+ * find it. */
+#define TIMERS_STORE_PARKED_MS INT64_C(253402300799000)
+#define TIMERS_STORE_PARKED_MS_STR "253402300799000"
+
+/* Parks n clocks whose records the service cannot read (another release's
+ * layout, a hand edit). pairs holds 2n strings, slot (as stored) then the
+ * record read with it, lens their lengths (borrowed for the call only):
+ * each slot whose record is still that one moves to TIMERS_STORE_PARKED_MS
+ * in q, so it no longer takes a place in every fire round. The record is
+ * kept; ZADD q <ms> <slot> puts the clock back once it is fixed (docs/ops.md,
+ * "SendpathTimersClocksParked"). Reply: integer count parked. */
+int timers_store_park(sp_redis *r, int shard, size_t n, const char *const *pairs,
+                      const size_t *lens, sp_redis_cb cb, void *priv);
 
 /* Stops open slots started no later than stop_date (yyyymmdd; strictly
  * earlier when the same event also restarts the slot), recording outcome

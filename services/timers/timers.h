@@ -44,7 +44,7 @@ typedef struct timers_state {
     uv_timer_t tick;
     uv_timer_t soon;  /* the next fire time, when it comes before the tick */
     int64_t soon_at;
-    sp_metric *m_fired, *m_armed, *m_stopped, *m_lateness;
+    sp_metric *m_fired, *m_armed, *m_stopped, *m_lateness, *m_parked;
 } timers_state;
 
 /* apply.c: a batch of case or evidence events. */

@@ -8,6 +8,11 @@ a replayed start does not arm a second copy, an exception marks the old
 record, the clock fires with the same event ids as before (clock_id from the
 clock's name), advances in place, and a decision stops it. A new clock is
 written in layout 2.
+
+A record this release cannot read (as after a downgrade, or a hand edit)
+does not fire and does not stay due: timers parks it at the end of time in
+q, keeps the record, logs it and counts it (sendpath_timers_parked_total),
+and the other clocks fire as before.
 """
 import os
 import sys
@@ -15,12 +20,13 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import main, wait_for  # noqa: E402
+from harness import http, main, wait_for  # noqa: E402
 from test_clock_table import send  # noqa: E402
 from test_clocks import bulk_case_id, received_event  # noqa: E402
 
 PARTITIONS = 6
 APPROACHING_MS = "1797404400000"  # 2026-12-16T07:00Z, 10 working days before 4 Jan 2027
+PARKED_MS = "253402300799000"  # 9999-12-31T23:59:59Z (services/timers/store.h)
 
 
 def keys(case_id):
@@ -28,12 +34,26 @@ def keys(case_id):
     return f"tm:{{s{p}}}:c:{case_id[-2:]}", f"tm:{{s{p}}}:q"
 
 
-def arm_layout1(stack, case_id):
+def arm_by_hand(stack, case_id, slot, record):
+    """A clock written straight into Redis, its first point the approaching one."""
     bucket, q = keys(case_id)
-    slot = f"{case_id}:decision_to_assess"
-    stack.redis("HSET", bucket, slot, "20261123|20270104|0|0")
+    stack.redis("HSET", bucket, slot, record)
     stack.redis("ZADD", q, APPROACHING_MS, slot)
     return slot
+
+
+def arm_layout1(stack, case_id):
+    return arm_by_hand(stack, case_id, f"{case_id}:decision_to_assess", "20261123|20270104|0|0")
+
+
+def arm_unreadable(stack, case_id):
+    return arm_by_hand(stack, case_id, f"{case_id[2:]}:A", "20261123|not-a-record")
+
+
+def parked_total(stack):
+    body = http("GET", stack.url("timers", "/metrics")).body
+    return [line for line in body.splitlines()
+            if line.startswith("sendpath_timers_parked_total ")]
 
 
 def deadlines(stack, case_id):
@@ -43,6 +63,8 @@ def deadlines(stack, case_id):
 def test(stack):
     old, excepted, new = bulk_case_id(101), bulk_case_id(102), bulk_case_id(103)
     old_slot, exc_slot = arm_layout1(stack, old), arm_layout1(stack, excepted)
+    bad = bulk_case_id(104)
+    bad_slot = arm_unreadable(stack, bad)
 
     # A replayed start finds the old clock running: announced from its record,
     # and no layout 2 copy.
@@ -72,6 +94,14 @@ def test(stack):
         wait_for(f"approaching of {c}", lambda c=c: [
             e for e in deadlines(stack, c)
             if e["id"] == f"{c}:decision_to_assess:20261123/approaching/0"])
+    # The unreadable one is parked, not fired, and kept.
+    wait_for("the unreadable clock parked",
+             lambda: stack.redis("ZSCORE", keys(bad)[1], bad_slot) == PARKED_MS)
+    assert stack.redis("HGET", keys(bad)[0], bad_slot) == "20261123|not-a-record"
+    assert parked_total(stack) == ["sendpath_timers_parked_total 1"], parked_total(stack)
+    assert not deadlines(stack, bad)
+    with open(os.path.join(stack.var, "logs", "timers.log")) as f:
+        assert f"clock {bad_slot} of shard" in f.read()
     exc = [e for e in deadlines(stack, excepted) if e["type"] == "deadline.approaching"][0]
     assert exc["data"]["exception_reason"] == "absence_from_area", exc
     # ... and advance where they are: seq 1, the next approaching point next.
