@@ -184,12 +184,12 @@ static int fire_readable(const redisReply *slot, const redisReply *rec_r, timers
 }
 
 static void parked_cb(sp_redis *r, redisReply *rep, void *priv) {
-    timers_state *t = ((sp_service *)priv)->priv;
+    sp_service *s = priv;
     if (!rep || rep->type != REDIS_REPLY_INTEGER) {
         sp_error("timers: park: %s", rep && rep->str ? rep->str : "no connection");
         return;
     }
-    sp_metric_add(t->m_parked, (double)rep->integer);
+    sp_metric_add(((timers_state *)s->priv)->m_parked, (double)rep->integer);
 }
 
 /* Clocks whose record cannot be read (another release's layout after a
