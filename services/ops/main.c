@@ -98,8 +98,9 @@ static void ops_add_one(sp_service *s, sp_pipeline *p, ops_batch **by_part,
 
 /* The shards to read: a partition is a shard, and the topics may have more
  * partitions than common/topics.c says (the broker's count is what the
- * producers used). The most of the table's count, the broker's at start and
- * every partition seen since. */
+ * producers used). The most of the broker's count at start (s->partitions,
+ * common/service.c, which falls back to the table's) and every partition
+ * seen since. */
 int ops_shards(sp_service *s) {
     ops_state *st = ops_of(s);
     return st->shards > s->partitions ? st->shards : s->partitions;
@@ -112,25 +113,6 @@ static int ops_shards_seen(sp_service *s, rd_kafka_message_t **msgs, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (msgs[i]->partition >= st->shards) st->shards = msgs[i]->partition + 1;
     return ops_shards(s);
-}
-
-/* The broker's partition count of the topics ops reads, so a list asked
- * for before any message arrives still reads every shard. Not fatal: a
- * broker not up yet leaves the table's count, and messages raise it. */
-static void ops_shards_probe(sp_service *s) {
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_t *rk = sp_consumer_handle(s->consumer);
-    if (!rk || rd_kafka_metadata(rk, 1, NULL, &md, 3000)) {
-        sp_warn("ops: no topic metadata at start; reading %d shards until messages say more",
-                s->partitions);
-        return;
-    }
-    for (int t = 0; t < md->topic_cnt; t++)
-        for (const int *id = s->def->consume; *id >= 0; id++)
-            if (!strcmp(md->topics[t].topic, sp_service_topic(s, *id)) &&
-                md->topics[t].partition_cnt > ops_of(s)->shards)
-                ops_of(s)->shards = md->topics[t].partition_cnt;
-    rd_kafka_metadata_destroy(md);
 }
 
 /* The rebuild's progress counts every offset handed out, those the screen
@@ -236,7 +218,6 @@ static int ops_init(sp_service *s, char *errstr, size_t size) {
     } else if (!(st->gauges = ops_gauges_start(s, (unsigned)conf->gauge_interval_ms))) {
         return snprintf(errstr, size, "out of memory"), -1;
     }
-    ops_shards_probe(s);
     ops_cases_register(s);
     ops_deadlines_register(s);
     ops_stats_register(s);
