@@ -31,10 +31,11 @@ void ops_timeline_arg(ops_batch *b, const sp_event *ev) {
         const char *v = sp_event_str(ev, timeline_fields[i]);
         if (v) kv[n++] = timeline_fields[i], kv[n++] = v;
     }
-    size_t vlen[TIMELINE_PAIRS];
+    size_t raw[TIMELINE_PAIRS], vlen[TIMELINE_PAIRS]; /* each value as given, escaped */
     /* "key":"value", each: the keys need no escaping */
     for (size_t i = 0; i < n; i += 2) {
-        vlen[i / 2] = sp_json_escape(NULL, 0, kv[i + 1], strlen(kv[i + 1]));
+        raw[i / 2] = strlen(kv[i + 1]);
+        vlen[i / 2] = sp_json_escape(NULL, 0, kv[i + 1], raw[i / 2]);
         len += strlen(kv[i]) + 5 + vlen[i / 2] + (i ? 1 : 0);
     }
     char *p = ops_batch_arg_alloc(b, len);
@@ -49,7 +50,7 @@ void ops_timeline_arg(ops_batch *b, const sp_event *ev) {
         *p++ = '"';
         *p++ = ':';
         *p++ = '"';
-        p += sp_json_escape(p, vlen[i / 2], kv[i + 1], strlen(kv[i + 1]));
+        p += sp_json_escape(p, vlen[i / 2], kv[i + 1], raw[i / 2]);
         *p++ = '"';
     }
     *p++ = '}';

@@ -195,28 +195,27 @@ static void parked_cb(sp_redis *r, redisReply *rep, void *priv) {
 /* Clocks whose record cannot be read (another release's layout after a
  * downgrade, a hand edit) cannot fire; left in q they would come back every
  * round (every lease without one) and take places in it. They are parked
- * (store.h), kept for someone to fix, and each is logged. */
-static void fire_park_unreadable(sp_service *s, int shard, const redisReply *rep, size_t count) {
-    const char **pairs = NULL;
-    size_t *lens = NULL, n = 0;
-    timers_record rec;
-    for (size_t i = 0; i < count; i++) {
-        const redisReply *slot = rep->element[2 * i], *rec_r = rep->element[2 * i + 1];
-        if (fire_readable(slot, rec_r, &rec) || slot->type != REDIS_REPLY_STRING ||
-            rec_r->type != REDIS_REPLY_STRING)
-            continue;
-        if (!pairs && (!(pairs = malloc(2 * count * sizeof(*pairs))) ||
-                       !(lens = malloc(2 * count * sizeof(*lens)))))
-            break;
-        sp_error("timers: clock %.*s of shard %d has a record this release cannot read "
-                 "(%zu bytes): parked, not fired", (int)(slot->len < 200 ? slot->len : 200),
-                 slot->str, shard, rec_r->len);
-        pairs[2 * n] = slot->str, lens[2 * n] = slot->len;
-        pairs[2 * n + 1] = rec_r->str, lens[2 * n + 1] = rec_r->len;
-        n++;
+ * (store.h), kept for someone to fix, and each is logged. bad: the indexes
+ * in rep of the n such clocks the round found. */
+static void fire_park_unreadable(sp_service *s, int shard, const redisReply *rep,
+                                 const size_t *bad, size_t n) {
+    const char **pairs = malloc(2 * n * sizeof(*pairs));
+    size_t *lens = malloc(2 * n * sizeof(*lens));
+    if (!pairs || !lens) {
+        sp_error("timers: park: out of memory: the unreadable clocks come back when due again");
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            const redisReply *slot = rep->element[2 * bad[k]];
+            const redisReply *rec_r = rep->element[2 * bad[k] + 1];
+            sp_error("timers: clock %.*s of shard %d has a record this release cannot read "
+                     "(%zu bytes): parked, not fired", (int)(slot->len < 200 ? slot->len : 200),
+                     slot->str, shard, rec_r->len);
+            pairs[2 * k] = slot->str, lens[2 * k] = slot->len;
+            pairs[2 * k + 1] = rec_r->str, lens[2 * k + 1] = rec_r->len;
+        }
+        if (timers_store_park(sp_service_redis(s, shard), shard, n, pairs, lens, parked_cb, s))
+            sp_error("timers: park: not sent (no connection): they come back when due again");
     }
-    if (n && timers_store_park(sp_service_redis(s, shard), shard, n, pairs, lens, parked_cb, s))
-        sp_error("timers: park: not sent (no connection): they come back when due again");
     free(pairs);
     free(lens);
 }
@@ -242,12 +241,17 @@ static void due_cb(sp_redis *r, redisReply *rep, void *priv) {
                                  ? (int64_t)strtoll(next->str, NULL, 10) : INT64_MAX;
     fr->items = calloc(count ? count : 1, sizeof(*fr->items));
     fr->outstanding = 1;
-    fire_park_unreadable(s, shard, rep, count);
+    size_t *bad = NULL, nbad = 0; /* unreadable clocks, parked below */
     for (size_t i = 0; i < count && fr->items; i++) {
         redisReply *slot = rep->element[2 * i], *rec_r = rep->element[2 * i + 1];
         timers_record rec;
         fire_item *it = &fr->items[fr->n];
-        if (!fire_readable(slot, rec_r, &rec)) continue;
+        if (!fire_readable(slot, rec_r, &rec)) {
+            if (slot->type == REDIS_REPLY_STRING && rec_r->type == REDIS_REPLY_STRING &&
+                (bad || (bad = malloc(count * sizeof(*bad)))))
+                bad[nbad++] = i;
+            continue;
+        }
         snprintf(it->slot, sizeof(it->slot), "%s", slot->str);
         snprintf(it->old_rec, sizeof(it->old_rec), "%s", rec_r->str);
         /* After a failure the rest are kept unpublished, for the release. */
@@ -260,6 +264,8 @@ static void due_cb(sp_redis *r, redisReply *rep, void *priv) {
         }
         fr->n++;
     }
+    if (nbad) fire_park_unreadable(s, shard, rep, bad, nbad);
+    free(bad);
     delivered_cb(RD_KAFKA_RESP_ERR_NO_ERROR, fr); /* releases the guard; fr may be gone */
     if (!fire_leasing(s) || s->stopping) return;
     /* Published: the next round need not wait for the acknowledgements. */
