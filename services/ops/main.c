@@ -21,6 +21,7 @@
 #include "pipeline.h"
 #include "projection.h"
 #include "rebuild.h"
+#include "rebuild_workers.h"
 #include "stats.h"
 #include "teams.h"
 
@@ -273,4 +274,13 @@ static const sp_service_def ops_def = {
     .redis_by_partition = 1,
 };
 
-int main(int argc, char **argv) { return sp_service_main(&ops_def, argc, argv); }
+int main(int argc, char **argv) {
+    char errstr[256];
+    int workers = ops_rebuild_workers_arg(&argc, argv, errstr, sizeof(errstr));
+    if (workers < 0) {
+        fprintf(stderr, "sendpath-ops: %s\n", errstr);
+        return 2;
+    }
+    if (workers > 1) return ops_rebuild_workers_run(&ops_def, argc, argv, workers);
+    return sp_service_main(&ops_def, argc, argv);
+}

@@ -4,6 +4,7 @@
  * time, so when it is not busy every batch handed so far is applied (a
  * failed batch is retried and keeps it busy). A timer checks that, and the
  * highest offset handed per partition, against the marks. */
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,17 @@
 #include "rebuild.h"
 
 typedef enum { DROP_NONE, DROP_RUNNING, DROP_DONE } drop_state;
+
+/* This process's share of a rebuild fanned out over workers
+ * (rebuild_workers.h); one share of one when not. */
+static struct {
+    int k, n;
+    int barrier; /* worker 0: write end; the others: read end; -1 none */
+} rebuild_self = {0, 1, -1};
+
+void ops_rebuild_set_worker(int k, int n, int barrier_fd) {
+    rebuild_self.k = k, rebuild_self.n = n, rebuild_self.barrier = barrier_fd;
+}
 
 typedef struct rebuild_server {
     ops_rebuild *rb;
@@ -41,8 +53,9 @@ typedef struct rebuild_wave {
 
 struct ops_rebuild {
     sp_service *s;
-    rebuild_part *parts;
+    rebuild_part *parts; /* of this worker's partitions, lo..hi-1 */
     size_t nparts;
+    int32_t lo, hi;
     rebuild_part *last; /* rebuild_part_of's last answer */
     rebuild_server servers[1 + SP_REDIS_SHARDS_MAX];
     size_t nservers;
@@ -65,6 +78,8 @@ void ops_rebuild_prepare(void) {
     setenv("SENDPATH_OPS_CONSUMER_GROUP", group, 1);
     setenv("SENDPATH_OPS_HTTP_PORT", "0", 1);
 }
+
+static void rebuild_abort(ops_rebuild *rb, const char *why);
 
 /* ---- 1. drop ops:* on every server ----------------------------------------- */
 
@@ -115,10 +130,34 @@ static void drop_scan(rebuild_server *sv) {
         drop_failed(sv, "not connected");
 }
 
+/* Worker 0 has swept: one byte for each other worker, then EOF. */
+static void barrier_open(void) {
+    for (int i = 1; i < rebuild_self.n; i++)
+        if (write(rebuild_self.barrier, "1", 1) != 1)
+            sp_warn("rebuild: telling worker %d the drop is done: %s", i, strerror(errno));
+    close(rebuild_self.barrier);
+    rebuild_self.barrier = -1;
+}
+
+/* A worker other than 0 writes nothing before worker 0 has dropped ops:*
+ * (its keys would be dropped with the old ones). 1 once its byte came. */
+static int barrier_passed(ops_rebuild *rb) {
+    char c;
+    if (rebuild_self.barrier < 0) return 1;
+    ssize_t n = read(rebuild_self.barrier, &c, 1);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
+    if (n != 1) rebuild_abort(rb, "worker 0 stopped before it had dropped ops:*");
+    close(rebuild_self.barrier);
+    rebuild_self.barrier = -1;
+    return 1;
+}
+
 /* Starts the sweep of every server not swept or sweeping; 1 when all are
- * swept. */
+ * swept. In a fanned-out rebuild only worker 0 sweeps; the others wait
+ * for it. */
 static int rebuild_drop(ops_rebuild *rb) {
     int done = 1;
+    if (rebuild_self.k > 0) return barrier_passed(rb);
     for (size_t i = 0; i < rb->nservers; i++) {
         rebuild_server *sv = &rb->servers[i];
         if (sv->state == DROP_NONE && sp_redis_ready(sv->r)) {
@@ -128,10 +167,29 @@ static int rebuild_drop(ops_rebuild *rb) {
         }
         done &= sv->state == DROP_DONE;
     }
+    if (done && rebuild_self.barrier >= 0) barrier_open();
     return done;
 }
 
 /* ---- 2. the marks ------------------------------------------------------- */
+
+static int rebuild_topic_ours(const ops_rebuild *rb, const char *topic) {
+    for (const int *id = rb->s->def->consume; *id >= 0; id++)
+        if (!strcmp(topic, sp_service_topic(rb->s, *id))) return 1;
+    return 0;
+}
+
+/* This worker's partitions: share k of n of the partition numbers, in one
+ * contiguous range, so its waves are ranges as in one process. */
+static void rebuild_share(ops_rebuild *rb, const struct rd_kafka_metadata *md) {
+    int32_t count = 0;
+    for (int t = 0; t < md->topic_cnt; t++)
+        for (int p = 0; rebuild_topic_ours(rb, md->topics[t].topic) &&
+                        p < md->topics[t].partition_cnt; p++)
+            if (md->topics[t].partitions[p].id >= count) count = md->topics[t].partitions[p].id + 1;
+    rb->lo = (int32_t)((long long)count * rebuild_self.k / rebuild_self.n);
+    rb->hi = (int32_t)((long long)count * (rebuild_self.k + 1) / rebuild_self.n);
+}
 
 static int rebuild_marks(ops_rebuild *rb, char *errstr, size_t size) {
     rd_kafka_t *rk = sp_consumer_handle(rb->s->consumer);
@@ -141,12 +199,12 @@ static int rebuild_marks(ops_rebuild *rb, char *errstr, size_t size) {
         snprintf(errstr, size, "rebuild: metadata: %s", rd_kafka_err2str(err));
         return -1;
     }
+    rebuild_share(rb, md);
     for (int t = 0; t < md->topic_cnt; t++) {
         const struct rd_kafka_metadata_topic *mt = &md->topics[t];
-        int ours = 0;
-        for (const int *id = rb->s->def->consume; *id >= 0; id++)
-            ours |= !strcmp(mt->topic, sp_service_topic(rb->s, *id));
+        int ours = rebuild_topic_ours(rb, mt->topic);
         for (int p = 0; ours && p < mt->partition_cnt; p++) {
+            if (mt->partitions[p].id < rb->lo || mt->partitions[p].id >= rb->hi) continue;
             rebuild_part *rp = realloc(rb->parts, (rb->nparts + 1) * sizeof(*rp));
             if (!rp) break;
             rb->parts = rp;
@@ -189,7 +247,8 @@ static int rebuild_cut(ops_rebuild *rb, long long wave_events) {
         count[rb->parts[i].partition] += (unsigned long long)(rb->parts[i].high - rb->parts[i].low);
     rebuild_wave *w = &rb->waves[0];
     rb->nwaves = 1;
-    for (int32_t p = 0; p <= max; p++) {
+    w->first = rb->lo;
+    for (int32_t p = rb->lo; p <= max; p++) {
         if (w->events >= (unsigned long long)wave_events) {
             w = &rb->waves[rb->nwaves++];
             w->first = p;
@@ -210,19 +269,14 @@ static rebuild_wave *rebuild_wave_of(ops_rebuild *rb, int32_t p) {
 }
 
 /* Pauses (pause 1) or resumes every partition of every topic in wave w's
- * range, or with w NULL every one outside the wave being read. A partition
- * not assigned yet is skipped by librdkafka; the assignment pauses it
- * (ops_rebuild_assigned). */
+ * range. */
 static void rebuild_pause(ops_rebuild *rb, const rebuild_wave *w, int pause) {
     rd_kafka_t *rk = sp_consumer_handle(rb->s->consumer);
-    const rebuild_wave *reading = rb->reading < rb->nwaves ? &rb->waves[rb->reading] : NULL;
     /* librdkafka's allocations abort rather than fail */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)rb->nparts);
     for (size_t i = 0; i < rb->nparts; i++) {
         int32_t p = rb->parts[i].partition;
-        int in = w ? p >= w->first && p <= w->last
-                   : !reading || p < reading->first || p > reading->last;
-        if (in) rd_kafka_topic_partition_list_add(l, rb->parts[i].topic, p);
+        if (p >= w->first && p <= w->last) rd_kafka_topic_partition_list_add(l, rb->parts[i].topic, p);
     }
     rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(rk, l)
                                     : rd_kafka_resume_partitions(rk, l);
@@ -233,9 +287,21 @@ static void rebuild_pause(ops_rebuild *rb, const rebuild_wave *w, int pause) {
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* The rebuild's group has one member: it is assigned every partition,
+ * other workers' too (rebuild_workers.h), and every one is paused but the
+ * wave being read. */
 void ops_rebuild_assigned(ops_rebuild *rb, const rd_kafka_topic_partition_list_t *parts) {
-    (void)parts; /* the rebuild's group has one member: it is assigned every partition */
-    rebuild_pause(rb, NULL, 1);
+    rd_kafka_t *rk = sp_consumer_handle(rb->s->consumer);
+    const rebuild_wave *reading = rb->reading < rb->nwaves ? &rb->waves[rb->reading] : NULL;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (!reading || p < reading->first || p > reading->last)
+            rd_kafka_topic_partition_list_add(l, parts->elems[i].topic, p);
+    }
+    rd_kafka_resp_err_t err = rd_kafka_pause_partitions(rk, l);
+    if (err) sp_warn("rebuild: pausing partitions: %s", rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_destroy(l);
 }
 
 /* ---- progress and the end ------------------------------------------------- */
@@ -322,7 +388,7 @@ static void rebuild_check(uv_timer_t *t) {
     if (rb->reading >= rb->nwaves) return; /* all read; the last is being written */
     rebuild_wave *w = &rb->waves[rb->reading];
     if (sp_consumer_busy(rb->s->consumer) || !rebuild_caught_up(rb, w)) return;
-    if (rb->written == 0)
+    if (rb->written == 0 && rebuild_self.k == 0)
         sp_info("rebuild: %llu old ops:* keys dropped", rb->dropped);
     rb->reading++;
     rebuild_pause(rb, w, 1); /* what comes now is past the marks: the live service's */
@@ -349,9 +415,13 @@ ops_rebuild *ops_rebuild_start(sp_service *s, long long wave_events, char *errst
         free(rb);
         return NULL;
     }
+    if (rebuild_self.n > 1)
+        sp_info("rebuild: worker %d of %d: partitions %d-%d", rebuild_self.k + 1, rebuild_self.n,
+                (int)rb->lo, (int)rb->hi - 1);
     sp_info("rebuild: %llu messages on %zu partitions to apply, in %zu wave(s) of about "
-            "%lld events; ops:* to drop on %zu server(s)", rb->messages, rb->nparts,
-            rb->nwaves, wave_events, rb->nservers);
+            "%lld events; ops:* to drop on %zu server(s)%s", rb->messages, rb->nparts,
+            rb->nwaves, wave_events, rb->nservers,
+            rebuild_self.k > 0 ? " (by worker 1)" : "");
     rb->started_ms = uv_now(s->loop);
     uv_timer_init(s->loop, &rb->timer);
     rb->timer.data = rb;

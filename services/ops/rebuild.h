@@ -18,6 +18,8 @@
  *      Redis writes one wave while ops folds the next,
  *   5. stops once every wave is written, prints the counts as one JSON line
  *      on stdout and exits 0.
+ * With --workers=N it runs in N processes, each a range of the
+ * partitions (rebuild_workers.h).
  * Run it with the live ops stopped (the live service writes the same keys);
  * start ops again after: it resumes from its own committed offsets, and what
  * it replays is dropped by event id. Events published during the rebuild
@@ -28,6 +30,14 @@
 #include "batch.h"
 #include "ops.h"
 
+/* In a worker of a rebuild in several processes (rebuild_workers.h),
+ * before sp_service_main: this process rebuilds share k of n of the
+ * partitions. barrier_fd: for worker 0 the pipe's write end, on which it
+ * writes a byte for each other worker once ops:* is dropped, then closes;
+ * for the others its read end, on which they wait for their byte before
+ * writing (EOF first: worker 0 failed, and so does this one). The fd is
+ * the rebuild's from then on. */
+void ops_rebuild_set_worker(int k, int n, int barrier_fd);
 /* Before the config is read: points the service at a fresh group and a
  * free HTTP port. */
 void ops_rebuild_prepare(void);

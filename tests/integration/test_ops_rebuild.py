@@ -99,12 +99,12 @@ def spoil(stack, cases):
                     "c_bogus\tfinal_plan\t2027-01-01\t2026-08-20\t0")
 
 
-def run_rebuild(stack, **extra):
+def run_rebuild(stack, *args, **extra):
     env = stack.service_env("ops")
     env.update(extra)
     binary = os.path.join(stack.build, "services/ops/sendpath-ops")
     t0 = time.time()
-    out = subprocess.run([binary, "--rebuild"], capture_output=True, text=True, env=env,
+    out = subprocess.run([binary, "--rebuild", *args], capture_output=True, text=True, env=env,
                          cwd=stack.source, timeout=120)
     took = time.time() - t0
     assert out.returncode == 0, (out.returncode, out.stdout, out.stderr[-3000:])
@@ -153,6 +153,7 @@ def test(stack):
     assert sorted(k for k in stack.redis("KEYS", "*").splitlines()
                   if not k.startswith("ops:")) == others, "another service's keys changed"
     assert report["waves"] == 1 and report["past_marks"] == 0, report
+    whole = report
     check_model(live, model(stack))
     # Again in waves of one partition each (rebuild.h): each is read up to
     # its marks, the others paused, and written while the next is read. A
@@ -163,6 +164,18 @@ def test(stack):
     assert report["waves"] > 2 and report["past_marks"] == 0, report
     assert report["applied"] + report["repeats"] >= events, (report, events)
     print(f"rebuild in waves: {json.dumps(report)}", file=sys.stderr)
+    check_model(live, model(stack))
+    # And in three processes (rebuild_workers.h), each a range of the
+    # partitions in waves of one: worker 1 drops ops:* (the stray key goes)
+    # before any writes, and between them every key is made once.
+    spoil(stack, cases)
+    report, _ = run_rebuild(stack, "--workers=3", SENDPATH_OPS_REBUILD_WAVE_EVENTS="1")
+    assert report["workers"] == 3 and report["past_marks"] == 0, report
+    assert report["partitions"] == whole["partitions"], (report, whole)
+    assert report["messages"] == events, (report, events)
+    assert report["applied"] + report["repeats"] >= events, (report, events)
+    print(f"rebuild in 3 workers: {json.dumps(report)}", file=sys.stderr)
+    assert stack.redis("EXISTS", "ops:stray") == "0", "the workers did not drop ops:*"
     check_model(live, model(stack))
     stack.start_service("ops")
     stack.wait_ready("ops")
