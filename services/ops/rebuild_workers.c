@@ -26,6 +26,9 @@ typedef struct worker {
 static worker workers[OPS_REBUILD_WORKERS_MAX];
 static int nworkers;
 static volatile sig_atomic_t interrupted;
+/* Blocked while the workers are forked, so a child never runs the parent's
+ * handler before it has its own. */
+static sigset_t forwarded;
 
 int ops_rebuild_workers_arg(int *argc, char **argv, char *errstr, size_t size) {
     int n = 1, rebuild = 0, j = 1;
@@ -77,6 +80,7 @@ static void worker_main(const sp_service_def *def, int argc, char **argv, int k,
     ops_rebuild_set_worker(k, n, k == 0 ? barrier[1] : barrier[0]);
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
+    sigprocmask(SIG_UNBLOCK, &forwarded, NULL);
     exit(sp_service_main(def, argc, argv)); /* exit: the sanitizers' checks run */
 }
 
@@ -88,6 +92,7 @@ static int workers_start(const sp_service_def *def, int argc, char **argv, int n
     }
     fcntl(barrier[0], F_SETFL, O_NONBLOCK); /* read from the rebuild's timer */
     fflush(NULL); /* nothing buffered is printed twice */
+    sigprocmask(SIG_BLOCK, &forwarded, NULL);
     for (int k = 0; k < n; k++) {
         int out[2];
         if (pipe(out)) {
@@ -104,6 +109,7 @@ static int workers_start(const sp_service_def *def, int argc, char **argv, int n
         }
         workers[nworkers++] = (worker){pid, out[0], 0};
     }
+    sigprocmask(SIG_UNBLOCK, &forwarded, NULL);
     close(barrier[0]);
     close(barrier[1]);
     return nworkers == n ? 0 : -1;
@@ -196,6 +202,9 @@ int ops_rebuild_workers_run(const sp_service_def *def, int argc, char **argv, in
     sp_log_init(def->name, SP_LOG_INFO);
     sa.sa_handler = forward_signal;
     sigemptyset(&sa.sa_mask);
+    sigemptyset(&forwarded);
+    sigaddset(&forwarded, SIGTERM);
+    sigaddset(&forwarded, SIGINT);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sp_info("rebuild: %d workers, each a range of the partitions", n);

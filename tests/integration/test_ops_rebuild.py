@@ -14,6 +14,7 @@ events as before.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -112,6 +113,29 @@ def run_rebuild(stack, *args, **extra):
     return report, took
 
 
+def check_stopped_workers(stack):
+    env = stack.service_env("ops")
+    binary = os.path.join(stack.build, "services/ops/sendpath-ops")
+    proc = subprocess.Popen([binary, "--rebuild", "--workers=2"], env=env, cwd=stack.source,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for("both workers started", lambda: len(children(proc.pid)) == 2, timeout=10,
+             interval=0.02)
+    workers = children(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (proc.returncode, out, err[-2000:])
+    assert "rebuild" not in out and "run --rebuild again" in err, (out, err[-2000:])
+    assert not any(os.path.exists(f"/proc/{w}") for w in workers), workers
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return f.read().split()
+    except FileNotFoundError:
+        return []
+
+
 def ops_deadletters(stack):
     out = subprocess.run(["kcat", "-b", stack.bootstrap, "-C", "-t", "sendpath.deadletter",
                           "-o", "beginning", "-e", "-q", "-f", "%h\t%s\n"],
@@ -165,6 +189,10 @@ def test(stack):
     assert report["applied"] + report["repeats"] >= events, (report, events)
     print(f"rebuild in waves: {json.dumps(report)}", file=sys.stderr)
     check_model(live, model(stack))
+    # A rebuild in workers stopped half-way (SIGTERM to the parent) stops
+    # every worker and exits 1: its model is partial, and it must not look
+    # done. The next one makes it whole again.
+    check_stopped_workers(stack)
     # And in three processes (rebuild_workers.h), each a range of the
     # partitions in waves of one: worker 1 drops ops:* (the stray key goes)
     # before any writes, and between them every key is made once.
