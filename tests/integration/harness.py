@@ -354,10 +354,35 @@ class Stack:
         assert r.status == 201, (path, r.status, r.body)
         return r.json()
 
+    # librdkafka 2.0.2's own teardown race (upstream issue 3608): a broker's
+    # last reference dropped on another thread while rd_kafka_destroy runs,
+    # after the consumer has left its group. Not ours to fix (Debian's
+    # library); docs/reliability.md. Only this exact abort is forgiven.
+    RDKAFKA_TEARDOWN_RACE = ("rd_kafka_broker_destroy_final: Assertion "
+                             "`thrd_is_current(rkb->rkb_thread)' failed.")
+
+    def librdkafka_teardown_race(self, name, code):
+        """True if name's exit was librdkafka's teardown abort, the last
+        line of its log, after it had started stopping."""
+        if code != -signal.SIGABRT:
+            return False
+        try:
+            with open(os.path.join(self.var, "logs", f"{name}.log"), errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return False
+        return (bool(lines) and lines[-1].endswith(self.RDKAFKA_TEARDOWN_RACE)
+                and any("stopping" in ln for ln in lines[-20:]))
+
     def stop_service(self, name, sig=signal.SIGTERM, timeout=30):
         p = self.procs.pop(name)
         p.send_signal(sig)
         code = p.wait(timeout=timeout)
+        if self.librdkafka_teardown_race(name, code):
+            print(f"harness: {name} hit librdkafka's teardown race at exit (upstream issue "
+                  f"3608, docs/reliability.md); not counted as an unclean stop",
+                  file=sys.stderr)
+            code = 0
         if sig in (signal.SIGTERM, signal.SIGINT):
             self.exit_codes[name] = code
         return code
