@@ -166,25 +166,29 @@ static double report_num(const cJSON *r, const char *name) {
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
+#define NSUMMED (sizeof(summed) / sizeof(*summed) - 1)
+#define NLONGEST (sizeof(longest) / sizeof(*longest) - 1)
+
 /* One line from the workers' reports (rebuild_workers.h). */
 static int workers_report(uint64_t ms) {
-    double sum[8] = {0}, max[2] = {0};
+    double sum[NSUMMED] = {0}, max[NLONGEST] = {0}, events = 0;
     for (int k = 0; k < nworkers; k++) {
         cJSON *r = worker_report(k);
         if (!r) {
             sp_error("rebuild: worker %d of %d printed no report", k + 1, nworkers);
             return -1;
         }
-        for (int i = 0; summed[i]; i++) sum[i] += report_num(r, summed[i]);
-        for (int i = 0; longest[i]; i++)
+        for (size_t i = 0; i < NSUMMED; i++) sum[i] += report_num(r, summed[i]);
+        for (size_t i = 0; i < NLONGEST; i++)
             if (report_num(r, longest[i]) > max[i]) max[i] = report_num(r, longest[i]);
+        events += report_num(r, "applied") + report_num(r, "repeats");
         cJSON_Delete(r);
     }
-    double events = sum[3] + sum[4]; /* applied + repeats */
     printf("{\"rebuild\":\"done\",\"workers\":%d", nworkers);
-    for (int i = 0; summed[i]; i++) printf(",\"%s\":%.0f", summed[i], sum[i]);
+    for (size_t i = 0; i < NSUMMED; i++) printf(",\"%s\":%.0f", summed[i], sum[i]);
     printf(",\"ms\":%llu", (unsigned long long)ms);
-    for (int i = 0; longest[i]; i++) printf(",\"%s\":%.0f", longest[i], max[i]);
+    for (size_t i = 0; i < NLONGEST; i++) printf(",\"%s\":%.0f", longest[i], max[i]);
+    /* apply_ms: the longest worker's (longest[0]) */
     printf(",\"events_per_s\":%.0f}\n", max[0] > 0 ? events * 1000.0 / max[0] : 0);
     fflush(stdout);
     return 0;

@@ -116,6 +116,13 @@ def run_rebuild(stack, *args, **extra):
 def check_stopped_workers(stack):
     env = stack.service_env("ops")
     binary = os.path.join(stack.build, "services/ops/sendpath-ops")
+    # A bad worker count is refused before anything starts, naming the flag.
+    for bad in ("--workers=0", "--workers=two"):
+        out = subprocess.run([binary, "--rebuild", bad], env=env, cwd=stack.source,
+                             capture_output=True, text=True, timeout=10)
+        assert out.returncode == 2 and "--workers" in out.stderr, (bad, out.returncode,
+                                                                  out.stderr)
+        assert not out.stdout, out.stdout
     proc = subprocess.Popen([binary, "--rebuild", "--workers=2"], env=env, cwd=stack.source,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for("both workers started", lambda: len(children(proc.pid)) == 2, timeout=10,
