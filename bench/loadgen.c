@@ -302,6 +302,10 @@ static int cmp_double(const void *a, const void *b) {
 
 typedef struct fire_seen {
     double *late; /* by case index; -1e18 = not seen */
+    /* Where each lateness went: the event's create time (set by timers's
+     * producer when it published) minus the due time, and the time seen
+     * minus the create time (linger, the broker, this consumer's fetch). */
+    double *published, *hop;
     long seen;
     double first_ms, last_ms;
 } fire_seen;
@@ -313,9 +317,25 @@ static void fire_take(const lg_opts *o, fire_seen *fs, const rd_kafka_message_t 
     /* deadline.started events of other runs share the topic; only fires. */
     if (!memmem(m->payload, m->len, "\"deadline.approaching\"", 22)) return;
     double t = now_ms_f();
+    rd_kafka_timestamp_type_t tt;
+    int64_t ts = rd_kafka_message_timestamp(m, &tt);
     fs->late[i] = t - (double)due_of(o, at, i);
+    if (tt == RD_KAFKA_TIMESTAMP_CREATE_TIME) {
+        fs->published[fs->seen] = (double)ts - (double)due_of(o, at, i);
+        fs->hop[fs->seen] = t - (double)ts;
+    } else {
+        fs->published[fs->seen] = fs->hop[fs->seen] = 0;
+    }
     if (!fs->seen++) fs->first_ms = t;
     fs->last_ms = t;
+}
+
+/* p50 / p99 / max of the first k of a, as ",\"<name>_ms_p50\":..." */
+static void print_quantiles(const char *name, double *a, long k) {
+    qsort(a, (size_t)k, sizeof(double), cmp_double);
+    printf(",\"%s_ms_p50\":%.1f,\"%s_ms_p99\":%.1f,\"%s_ms_max\":%.1f", name,
+           k ? a[(long)(0.5 * (double)k)] : -1, name, k ? a[(long)(0.99 * (double)(k - 1))] : -1,
+           name, k ? a[k - 1] : -1);
 }
 
 static void fire_report(const lg_opts *o, fire_seen *fs, double advanced_ms, int64_t at) {
@@ -326,17 +346,23 @@ static void fire_report(const lg_opts *o, fire_seen *fs, double advanced_ms, int
     double span = (advanced_ms - (double)at) / 1e3;
     printf("{\"n\":%ld,\"fired\":%ld,\"fire_per_s\":%.0f,\"fire_span_s\":%.3f,"
            "\"late_ms_p50\":%.1f,\"late_ms_p99\":%.1f,\"late_ms_max\":%.1f,"
-           "\"advanced_late_ms\":%.1f}\n",
+           "\"advanced_late_ms\":%.1f",
            o->n, k, (double)o->n / (span > 1e-3 ? span : 1e-3),
            span, k ? l[(long)(0.5 * (double)k)] : -1, k ? l[(long)(0.99 * (double)(k - 1))] : -1,
            k ? l[k - 1] : -1, advanced_ms - (double)due_of(o, at, o->n - 1));
+    print_quantiles("published_late", fs->published, k);
+    print_quantiles("hop", fs->hop, k);
+    printf("}\n");
 }
 
 static int cmd_fire(const lg_opts *o) {
     char max[32];
-    fire_seen fs = {calloc((size_t)o->n, sizeof(double)), 0, 0, 0};
+    fire_seen fs = {calloc((size_t)o->n, sizeof(double)), calloc((size_t)o->n, sizeof(double)),
+                    calloc((size_t)o->n, sizeof(double)), 0, 0, 0};
     redisContext *r = redis_open(o->redis_port);
-    rd_kafka_t *rk = r && fs.late ? consumer_at_end(o, "sendpath.deadlines", o->shards) : NULL;
+    rd_kafka_t *rk = r && fs.late && fs.published && fs.hop
+                         ? consumer_at_end(o, "sendpath.deadlines", o->shards)
+                         : NULL;
     if (!rk) return 1;
     for (long i = 0; i < o->n; i++) fs.late[i] = -1e18;
     int64_t at = now_ms() + o->lead_ms;
@@ -364,6 +390,8 @@ static int cmd_fire(const lg_opts *o) {
     rd_kafka_destroy(rk);
     redisFree(r);
     free(fs.late);
+    free(fs.published);
+    free(fs.hop);
     return fs.seen == o->n && advanced ? 0 : 1;
 }
 
