@@ -346,10 +346,10 @@ static void fire_report(const lg_opts *o, fire_seen *fs, double advanced_ms, int
     double span = (advanced_ms - (double)at) / 1e3;
     printf("{\"n\":%ld,\"fired\":%ld,\"fire_per_s\":%.0f,\"fire_span_s\":%.3f,"
            "\"late_ms_p50\":%.1f,\"late_ms_p99\":%.1f,\"late_ms_max\":%.1f,"
-           "\"advanced_late_ms\":%.1f",
+           "\"advanced_late_ms\":%.1f,\"at_ms\":%" PRId64,
            o->n, k, (double)o->n / (span > 1e-3 ? span : 1e-3),
            span, k ? l[(long)(0.5 * (double)k)] : -1, k ? l[(long)(0.99 * (double)(k - 1))] : -1,
-           k ? l[k - 1] : -1, advanced_ms - (double)due_of(o, at, o->n - 1));
+           k ? l[k - 1] : -1, advanced_ms - (double)due_of(o, at, o->n - 1), at);
     print_quantiles("published_late", fs->published, k);
     print_quantiles("hop", fs->hop, k);
     printf("}\n");
