@@ -22,10 +22,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libuv.h>
 #include "log.h"
 #include "redis.h"
 #include "redis_sentinel.h"
+#include "redis_uv.h"
 
 #define SP_REDIS_BACKOFF_MIN_MS 100
 #define SP_REDIS_BACKOFF_MAX_MS 5000
@@ -241,7 +241,7 @@ static void redis_connect_addr(sp_redis *r) {
         return;
     }
     ac->data = r;
-    if (redisLibuvAttach(ac, r->loop) != REDIS_OK) {
+    if (sp_redis_uv_attach(ac, r->loop) != REDIS_OK) {
         sp_error("redis: cannot attach to the event loop");
         redisAsyncFree(ac);
         redis_retry_later(r);

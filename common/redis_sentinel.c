@@ -13,9 +13,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libuv.h>
 #include "log.h"
 #include "redis_sentinel.h"
+#include "redis_uv.h"
 
 #define SENTINEL_TICK_MS 50
 
@@ -128,7 +128,7 @@ static void sentinel_disconnect_cb(const redisAsyncContext *ac, int status) {
 static void sentinel_query(sp_sentinel *sn) {
     const sp_sentinel_addr *a = sentinel_current(sn);
     redisAsyncContext *ac = redisAsyncConnect(a->host, a->port);
-    if (!ac || ac->err || redisLibuvAttach(ac, sn->loop) != REDIS_OK) {
+    if (!ac || ac->err || sp_redis_uv_attach(ac, sn->loop) != REDIS_OK) {
         sp_warn("redis sentinel %s:%d: %s", a->host, a->port,
                 ac && ac->err ? ac->errstr : "cannot start a connection");
         if (ac) redisAsyncFree(ac);
