@@ -46,6 +46,8 @@
 typedef struct lg_opts {
     const char *bootstrap;
     int redis_port;
+    int upper_port;  /* shards from upper_from on the Redis at this port; 0: none */
+    int upper_from;
     int shards;      /* partitions of case-events = timers shards */
     long n;
     long window;     /* events: most produced and not yet armed */
@@ -156,14 +158,51 @@ static redisContext *redis_open(int port) {
     return r;
 }
 
+/* timers' Redis: one server, or two with the shards from upper_from on the
+ * second (redis.shards), as the service is configured. */
+typedef struct lg_redis {
+    redisContext *lower, *upper; /* upper NULL: every shard on lower */
+    int upper_from;
+} lg_redis;
+
+static int lg_redis_open(lg_redis *rr, const lg_opts *o) {
+    rr->lower = redis_open(o->redis_port);
+    rr->upper = o->upper_port && rr->lower ? redis_open(o->upper_port) : NULL;
+    rr->upper_from = o->upper_from;
+    return rr->lower && (!o->upper_port || rr->upper) ? 0 : -1;
+}
+
+static void lg_redis_close(lg_redis *rr) {
+    if (rr->lower) redisFree(rr->lower);
+    if (rr->upper) redisFree(rr->upper);
+}
+
+static redisContext *shard_redis(const lg_redis *rr, int shard) {
+    return rr->upper && shard >= rr->upper_from ? rr->upper : rr->lower;
+}
+
+/* Reads n replies from r, each not an error. -1 on the first bad one. */
+static int replies_ok(redisContext *r, long n) {
+    for (long k = 0; k < n; k++) {
+        redisReply *rep = NULL;
+        if (redisGetReply(r, (void **)&rep) != REDIS_OK || !rep || rep->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "loadgen: redis: %s\n", rep ? rep->str : r->errstr);
+            if (rep) freeReplyObject(rep);
+            return -1;
+        }
+        freeReplyObject(rep);
+    }
+    return 0;
+}
+
 /* Sum over shards of ZCOUNT tm:{s<p>}:q min max, pipelined. -1 on error. */
-static long zcount_all(redisContext *r, int shards, const char *min, const char *max) {
+static long zcount_all(const lg_redis *rr, int shards, const char *min, const char *max) {
     long sum = 0;
     for (int p = 0; p < shards; p++)
-        redisAppendCommand(r, "ZCOUNT tm:{s%d}:q %s %s", p, min, max);
+        redisAppendCommand(shard_redis(rr, p), "ZCOUNT tm:{s%d}:q %s %s", p, min, max);
     for (int p = 0; p < shards; p++) {
         redisReply *rep = NULL;
-        if (redisGetReply(r, (void **)&rep) != REDIS_OK || !rep) return -1;
+        if (redisGetReply(shard_redis(rr, p), (void **)&rep) != REDIS_OK || !rep) return -1;
         if (rep->type == REDIS_REPLY_INTEGER) sum += rep->integer;
         freeReplyObject(rep);
     }
@@ -188,7 +227,7 @@ static void event_text(char *buf, size_t size, const char *id, const char *date,
 
 /* Blocks until fewer than `ahead` produced events are still to be armed;
  * base clocks were in Redis before. Returns those armed since. */
-static long wait_armed(redisContext *r, const lg_opts *o, long base, long produced, long ahead,
+static long wait_armed(const lg_redis *r, const lg_opts *o, long base, long produced, long ahead,
                        rd_kafka_t *rk) {
     long armed;
     while ((armed = zcount_all(r, o->shards, "-inf", "+inf") - base) >= 0 &&
@@ -203,8 +242,8 @@ static long wait_armed(redisContext *r, const lg_opts *o, long base, long produc
 static int cmd_events(const lg_opts *o) {
     long failed = 0, armed = 0, i;
     char id[64], text[2048];
-    redisContext *r = redis_open(o->redis_port);
-    rd_kafka_t *rk = r ? producer_new(o, "5", &failed) : NULL;
+    lg_redis rr = {0}, *r = &rr;
+    rd_kafka_t *rk = lg_redis_open(r, o) == 0 ? producer_new(o, "5", &failed) : NULL;
     long base = rk ? zcount_all(r, o->shards, "-inf", "+inf") : -1;
     if (base < 0) return 1;
     double t0 = now_ms_f();
@@ -223,7 +262,7 @@ static int cmd_events(const lg_opts *o) {
            "\"arm_per_s\":%.0f}\n", o->n, armed, failed, (t_produced - t0) / 1e3,
            (t1 - t0) / 1e3, (double)o->n / ((t1 - t0) / 1e3));
     rd_kafka_destroy(rk);
-    redisFree(r);
+    lg_redis_close(r);
     return armed == o->n && !failed ? 0 : 1;
 }
 
@@ -235,9 +274,10 @@ static int64_t due_of(const lg_opts *o, int64_t at, long i) {
 
 /* The clock's record (record.h): started today, due in 30 days, at its
  * first fire point; record and slot as timers stores them (layout.h). */
-static int seed_clocks(redisContext *r, const lg_opts *o, int64_t at) {
+static int seed_clocks(const lg_redis *rr, const lg_opts *o, int64_t at) {
     char id[64], name[96], slot[96], rec[64];
     timers_record tr = {.start = (sp_date)(at / 86400000), .seq = 0, .flags = 0};
+    long pending[2] = {0, 0}; /* commands sent and not read, lower and upper */
     tr.due = tr.start + 30;
     if (timers_record_encode(&tr, rec, sizeof(rec)) < 0) return -1;
     for (long i = 0; i < o->n; i++) {
@@ -245,18 +285,15 @@ static int seed_clocks(redisContext *r, const lg_opts *o, int64_t at) {
         case_id(id, sizeof(id), o->tag, i);
         snprintf(name, sizeof(name), "%s:decision_to_assess", id);
         if (timers_layout_store(name, slot, sizeof(slot)) < 0) return -1;
+        redisContext *r = shard_redis(rr, shard);
         redisAppendCommand(r, "HSET tm:{s%d}:c:%s %s %s", shard, id + strlen(id) - 2, slot, rec);
         redisAppendCommand(r, "ZADD tm:{s%d}:q %" PRId64 " %s", shard, due_of(o, at, i), slot);
+        pending[r == rr->upper] += 2;
         if (i % 2000 == 1999 || i == o->n - 1) {
-            for (long k = 0; k < 2 * (i % 2000 + 1); k++) {
-                redisReply *rep = NULL;
-                if (redisGetReply(r, (void **)&rep) != REDIS_OK || !rep ||
-                    rep->type == REDIS_REPLY_ERROR) {
-                    fprintf(stderr, "loadgen: seed: %s\n", rep ? rep->str : r->errstr);
-                    return -1;
-                }
-                freeReplyObject(rep);
-            }
+            if (replies_ok(rr->lower, pending[0]) ||
+                (pending[1] && replies_ok(rr->upper, pending[1])))
+                return -1;
+            pending[0] = pending[1] = 0;
         }
     }
     return 0;
@@ -359,8 +396,8 @@ static int cmd_fire(const lg_opts *o) {
     char max[32];
     fire_seen fs = {calloc((size_t)o->n, sizeof(double)), calloc((size_t)o->n, sizeof(double)),
                     calloc((size_t)o->n, sizeof(double)), 0, 0, 0};
-    redisContext *r = redis_open(o->redis_port);
-    rd_kafka_t *rk = r && fs.late && fs.published && fs.hop
+    lg_redis rr = {0}, *r = &rr;
+    rd_kafka_t *rk = lg_redis_open(r, o) == 0 && fs.late && fs.published && fs.hop
                          ? consumer_at_end(o, "sendpath.deadlines", o->shards)
                          : NULL;
     if (!rk) return 1;
@@ -388,7 +425,7 @@ static int cmd_fire(const lg_opts *o) {
     fire_report(o, &fs, advanced ? advanced : now_ms_f(), at);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
-    redisFree(r);
+    lg_redis_close(r);
     free(fs.late);
     free(fs.published);
     free(fs.hop);
@@ -543,6 +580,8 @@ static void usage(void) {
     fprintf(stderr,
             "usage: sendpath-loadgen events|fire|commands|history --bootstrap B [options]\n"
             "  --redis-port P  timers' Redis (events, fire)\n"
+            "  --upper-port P  with --upper-from S: shards S and after are on the\n"
+            "                  Redis at port P (timers' redis.shards)\n"
             "  --shards S      partitions of the case-events topic (default 6)\n"
             "  --n N           events, clocks or commands (default 1000)\n"
             "  --window W      events: most not yet armed (default 100000)\n"
@@ -563,6 +602,8 @@ static int parse(lg_opts *o, int argc, char **argv) {
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--bootstrap")) o->bootstrap = v;
         else if (!strcmp(k, "--redis-port")) o->redis_port = atoi(v);
+        else if (!strcmp(k, "--upper-port")) o->upper_port = atoi(v);
+        else if (!strcmp(k, "--upper-from")) o->upper_from = atoi(v);
         else if (!strcmp(k, "--shards")) o->shards = atoi(v);
         else if (!strcmp(k, "--n")) o->n = atol(v);
         else if (!strcmp(k, "--window")) o->window = atol(v);
@@ -577,7 +618,8 @@ static int parse(lg_opts *o, int argc, char **argv) {
     }
     if (argc % 2 || !o->bootstrap || o->n < 1 || o->shards < 1 || o->window < 1 ||
         strlen(o->tag) < 1 || strlen(o->tag) > 8 || strspn(o->tag, "ABCDEFGHJKMNPQRSTVWXYZ") !=
-        strlen(o->tag) || o->spread_ms < 0 || o->lead_ms < 0)
+        strlen(o->tag) || o->spread_ms < 0 || o->lead_ms < 0 ||
+        (o->upper_port && (o->upper_from < 1 || o->upper_from >= o->shards)))
         return -1;
     return 0;
 }
@@ -588,7 +630,7 @@ int main(int argc, char **argv) {
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(today, sizeof(today), "%Y-%m-%d", &tm);
-    lg_opts o = {NULL, 6379, 6, 1000, 100000, 0, 2000, 1000, "BENCH", today, NULL, "1000"};
+    lg_opts o = {NULL, 6379, 0, 0, 6, 1000, 100000, 0, 2000, 1000, "BENCH", today, NULL, "1000"};
     signal(SIGPIPE, SIG_IGN);
     if (argc < 2 || parse(&o, argc, argv)) {
         usage();
