@@ -299,6 +299,9 @@ struct sp_consumer {
     sp_metric *m_processed, *m_retries; /* borrowed; may be NULL */
     consumer_committed *committed; /* from statistics; see consumer_stats_cb */
     int ncommitted;
+    /* The message that ended the last batch (opt.cut): the first of the
+     * next. Polled, so the position is past it; never stored until it is. */
+    rd_kafka_message_t *carry;
 };
 
 /* The i-th batch out, 0 the oldest. */
@@ -314,11 +317,23 @@ static sp_consumer_batch *consumer_applying(const sp_consumer *c) {
     return NULL;
 }
 
+/* A carried message whose partition is revoked is dropped: its offset was
+ * never stored, so whoever owns the partition next fetches it again. */
+static void consumer_drop_carry(sp_consumer *c, const rd_kafka_topic_partition_list_t *parts) {
+    const rd_kafka_message_t *m = c->carry;
+    if (!m || (parts && !rd_kafka_topic_partition_list_find(
+                            parts, rd_kafka_topic_name(m->rkt), m->partition)))
+        return;
+    rd_kafka_message_destroy(c->carry);
+    c->carry = NULL;
+}
+
 static void consumer_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                   rd_kafka_topic_partition_list_t *parts,
                                   void *opaque) {
     sp_consumer *c = opaque;
     int assign = (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS);
+    if (!assign) consumer_drop_carry(c, parts);
     if (!assign && c->opt.on_rebalance) c->opt.on_rebalance(c, 0, parts, c->opt.opaque);
     rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, assign ? parts : NULL);
     if (aerr) sp_error("kafka assign: %s", rd_kafka_err2str(aerr));
@@ -356,12 +371,17 @@ static void consumer_drain(sp_consumer *c) {
     if (consumer_replay_next(c) || c->count == c->opt.inflight_max) return;
     b = consumer_at(c, c->count);
     b->n = 0;
+    if (c->carry) b->msgs[b->n++] = c->carry, c->carry = NULL;
     while (b->n < c->opt.batch_max && (m = rd_kafka_consumer_poll(c->rk, 0))) {
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 sp_warn("kafka consume: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             continue;
+        }
+        if (b->n && c->opt.cut && c->opt.cut(b->msgs, b->n, m, c->opt.opaque)) {
+            c->carry = m;
+            break;
         }
         b->msgs[b->n++] = m;
     }
@@ -636,8 +656,8 @@ int sp_consumer_joined(const sp_consumer *c) { return c->joined; }
 int sp_consumer_busy(const sp_consumer *c) { return c->count > 0; }
 rd_kafka_t *sp_consumer_handle(sp_consumer *c) { return c->rk; }
 
-/* Messages of topic (NULL: any) in the batches out. The position has moved
- * past them, but until their batch is stored they are not processed: a
+/* Messages of topic (NULL: any) in the batches out and carried. The
+ * position has moved past them, but until their batch is stored they are not processed: a
  * batch stuck retrying must show as lag. */
 static int64_t consumer_batch_count(const sp_consumer *c, const char *topic) {
     int64_t n = 0;
@@ -646,6 +666,7 @@ static int64_t consumer_batch_count(const sp_consumer *c, const char *topic) {
         for (size_t i = 0; i < b->n; i++)
             if (!topic || strcmp(rd_kafka_topic_name(b->msgs[i]->rkt), topic) == 0) n++;
     }
+    if (c->carry && (!topic || strcmp(rd_kafka_topic_name(c->carry->rkt), topic) == 0)) n++;
     return n;
 }
 
@@ -732,6 +753,7 @@ static void consumer_close_bounded(sp_consumer *c, int timeout_ms) {
 
 void sp_consumer_close(sp_consumer *c, int timeout_ms) {
     consumer_give_up(c, 0);
+    consumer_drop_carry(c, NULL);
     rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
     consumer_close_bounded(c, timeout_ms);
     rd_kafka_queue_destroy(c->q);

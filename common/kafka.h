@@ -104,6 +104,14 @@ typedef struct sp_consumer_options {
     sp_consume_cb on_batch;
     sp_rebalance_cb on_rebalance; /* may be NULL */
     void *opaque;
+    /* May be NULL. Asked of each message polled while a batch fills, with
+     * the n >= 1 messages taken so far: 1 ends the batch before m, which
+     * then opens the next batch (held by the consumer meanwhile; dropped,
+     * unstored, if its partition is revoked). For a message that must be
+     * applied after everything before it is done (screen.h: an erasure
+     * that follows events of its case). */
+    int (*cut)(rd_kafka_message_t *const *batch, size_t n, const rd_kafka_message_t *m,
+               void *opaque);
 } sp_consumer_options;
 
 sp_consumer *sp_consumer_new(uv_loop_t *loop, const sp_conf_kvs *settings,

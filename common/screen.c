@@ -81,6 +81,18 @@ int sp_screen_refuse(const void *payload, size_t len, size_t max_bytes, int max_
     return 0;
 }
 
+int sp_screen_cut(rd_kafka_message_t *const *batch, size_t n, const rd_kafka_message_t *m,
+                  void *opaque) {
+    (void)opaque;
+    if (!m->key || !m->key_len || !m->payload ||
+        !memmem(m->payload, m->len, ERASED_TYPE, strlen(ERASED_TYPE)))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (batch[i]->key_len == m->key_len && !memcmp(batch[i]->key, m->key, m->key_len))
+            return 1;
+    return 0;
+}
+
 /* ---- stage 3: hand the rest on ---------------------------------------------- */
 
 static void screen_hand_on(sp_screen *sc) {

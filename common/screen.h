@@ -10,7 +10,11 @@
  *   2. Erasure, for a service with an erase hook (service.h): each
  *      case.erased event runs the hook and then marks the case erased
  *      (erasure.h); every other message keyed by an erased case, in this
- *      batch or any later one, is dropped.
+ *      batch or any later one, is dropped. A service that sets
+ *      erase_in_order has its batches cut before an erasure that follows
+ *      events of its case (sp_screen_cut), so those are applied first, as
+ *      they would have been had they come in an earlier batch; otherwise
+ *      they are dropped with the rest.
  *   3. What is left goes to the service's on_batch; when nothing is, the
  *      batch is done here.
  *
@@ -34,6 +38,13 @@ void sp_screen_free(sp_screen *sc);
 /* Screens a batch (the consumer's, borrowed until done or retried) and hands
  * the rest on. */
 void sp_screen_batch(sp_screen *sc, rd_kafka_message_t **msgs, size_t n);
+
+/* The consumer's cut (kafka.h, sp_consumer_options) for a service with
+ * erase_in_order: 1 if m names case.erased and one of the n messages of
+ * batch has its key. The type is only searched for, not parsed: a message
+ * that merely mentions it cuts a batch in vain, which is harmless. */
+int sp_screen_cut(rd_kafka_message_t *const *batch, size_t n, const rd_kafka_message_t *m,
+                  void *opaque);
 
 /* Why m breaks the limits (writes the dead-letter reason into reason and
  * returns 1), or 0 when it is within them. max_bytes, max_depth: 0 for no

@@ -575,9 +575,16 @@ static int service_kafka(sp_service *s, char *errstr, size_t size) {
     topics[n] = NULL;
     snprintf(group, sizeof(group), "%s", s->common->group_id ? s->common->group_id : "");
     if (!s->common->group_id) snprintf(group, sizeof(group), "sendpath-%s", s->def->name);
-    sp_consumer_options co = {group, topics, (size_t)s->common->batch_max,
-                              (size_t)s->common->batches_in_flight, consumer_batch_cb,
-                              consumer_rebalance_cb, s};
+    sp_consumer_options co = {
+        .group_id = group,
+        .topics = topics,
+        .batch_max = (size_t)s->common->batch_max,
+        .inflight_max = (size_t)s->common->batches_in_flight,
+        .on_batch = consumer_batch_cb,
+        .on_rebalance = consumer_rebalance_cb,
+        .opaque = s,
+        .cut = s->def->erase && s->def->erase_in_order ? sp_screen_cut : NULL,
+    };
     if (!(s->consumer = sp_consumer_new(s->loop, &s->kafka, &co, errstr, size)))
         return -1;
     if (!(s->screen = sp_screen_new(s, (size_t)s->common->batch_max))) {

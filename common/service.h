@@ -112,6 +112,12 @@ typedef struct sp_service_def {
      * case, and its events are not screened for erased cases. */
     int (*erase)(sp_service *s, const char *case_id, int partition, sp_erase_cb cb,
                  void *opaque);
+    /* 1: events of a case that come before its case.erased in one batch are
+     * applied before the erasure (the batch is cut there, screen.h), as
+     * they would be from an earlier batch: ops, whose SEN2 figures keep an
+     * erased case's decisions. 0: the erasure goes first and they are
+     * dropped: notify, which must not write to a family being forgotten. */
+    int erase_in_order;
     /* Every message of a batch as the consumer handed it, before the screen
      * drops any (a dead letter, an erased case's event): for progress that
      * counts offsets (ops --rebuild). May be NULL; must not keep msgs. */

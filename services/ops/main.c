@@ -270,6 +270,7 @@ static const sp_service_def ops_def = {
     .fini = ops_fini,
     .parse_arg = ops_parse_arg,
     .erase = ops_erase,
+    .erase_in_order = 1, /* SEN2 counts the decisions before an erasure */
     .on_batch_seen = ops_batch_seen,
     .redis_by_partition = 1,
 };

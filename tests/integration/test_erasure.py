@@ -17,10 +17,14 @@ case stays open. Then:
     service: no key comes back and notify writes to no one;
   - a withdrawn case erased by the "erase" command on sendpath.commands
     goes the same way;
+  - a decision that reaches ops in the same consumer batch as its case's
+    erasure (one message set on the topic) still counts in SEN2: ops cuts
+    the batch there and applies the decision first;
   - sendpath-ops --rebuild, which drops ops:* and replays every topic from
     the start, finishes (the events it drops still count as handed out) and
     brings neither case back.
 """
+import datetime
 import glob
 import json
 import os
@@ -188,6 +192,41 @@ def check_erase_on_topic(stack, open_id):
     return c
 
 
+def check_erased_with_its_decision(stack, decided_id, figures):
+    """A case's decision and its case.erased, put on the topic together (one
+    kcat call: one message set, so ops fetches them in one batch). Without
+    the cut ops erased first and dropped the decision; SEN2 then missed it."""
+    # Someone else: intake keeps this case (only the topic says it is erased).
+    c = open_case(stack, {"given_name": "Chiamaka", "family_name": "Okafor",
+                          "date_of_birth": "2017-05-14"},
+                  PARENT | {"name": "Ngozi Okafor", "email": "ngozi@example.org"})
+    wait_for("ops to show the new case", lambda: http(
+        "GET", stack.url("ops", f"/v1/cases/{c}")).status == 200)
+    template = [m for m in stack.topic("sendpath.case-events")
+                if json.loads(m["value"])["subject"] == decided_id
+                and json.loads(m["value"])["type"] == "decision.assess"][0]
+    received = [e for e in case_events(stack, c) if e["type"] == "request.received"][0]
+    decision = json.loads(template["value"])
+    decision.update(id=f"{c}/decision.assess/00000000000000aa", subject=c)
+    on = datetime.date.fromisoformat(received["data"]["received_date"])
+    decision["data"].update(case_id=c, date=str(on + datetime.timedelta(days=10)),
+                            request_received_date=str(on))
+    erased = {"specversion": "1.0", "id": f"{c}/case.erased", "source": "/sendpath/test",
+              "type": "case.erased", "time": "2027-01-07T09:00:00.000Z", "subject": c,
+              "datacontenttype": "application/json",
+              "data": {"case_id": c, "date": "2027-01-07", "previous_state": "closed"}}
+    stack.produce_many("sendpath.case-events",
+                       [(c, json.dumps(decision)), (c, json.dumps(erased))])
+    wait_for("ops to erase the case", lambda: re.search(
+        r'"msg":"erasure: ops erased the case","case_id":"%s"' % c, logs(stack, "ops")),
+        timeout=30)
+    assert http("GET", stack.url("ops", f"/v1/cases/{c}")).status == 404
+    after = sen2(stack)
+    assert after["requests_decided"] == figures["requests_decided"] + 1, (figures, after)
+    assert after["decided_within_6_weeks"] == figures["decided_within_6_weeks"] + 1, after
+    return c
+
+
 def check_rebuild(stack, erased, open_id):
     assert stack.stop_service("ops") == 0
     report, _ = run_rebuild(stack)
@@ -235,6 +274,7 @@ def test(stack):
 
     check_replay_dropped(stack, closed_id, open_id)
     by_topic = check_erase_on_topic(stack, open_id)
+    check_erased_with_its_decision(stack, closed_id, figures)
     check_rebuild(stack, (closed_id, by_topic), open_id)
     stack.stop()
 

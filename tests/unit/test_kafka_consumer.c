@@ -11,7 +11,9 @@
  *     processed counter moves only then);
  *   - each partition's messages are applied in offset order;
  *   - a failed batch is replayed with every later batch, in order (the
- *     failure test), and each message is counted processed once.
+ *     failure test), and each message is counted processed once;
+ *   - a cut (sp_consumer_options.cut) ends a batch before a message, which
+ *     opens the next one, and nothing is lost or reordered.
  * Each test runs its own loop and ends by asserting it closes cleanly. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,6 +52,7 @@ typedef struct fixture {
     held held[DEPTH];
     int nheld, max_held, idle_ticks;
     int fail_once; /* the failure test: fail the middle of the first three */
+    int cuts;      /* the cut test: batches ended by the cut */
     held failed, after_failed; /* what must come again, in this order */
     int replays_seen;          /* 0, 1 once failed came again, 2 once after_failed did */
     int64_t next[N_PARTS];     /* the next offset each partition must apply */
@@ -91,9 +94,26 @@ static void note_replay(fixture *f, rd_kafka_message_t **msgs, size_t n) {
     f->replays_seen++;
 }
 
+/* The cut test's rule: a message "m<k>" with k a multiple of 7 must open
+ * its batch. */
+static int cut_marked(const rd_kafka_message_t *m) {
+    return m->len > 1 && atoi((const char *)m->payload + 1) % 7 == 0;
+}
+
+static int cut_cb(rd_kafka_message_t *const *batch, size_t n, const rd_kafka_message_t *m,
+                  void *opaque) {
+    fixture *f = opaque;
+    assert_true(n > 0);
+    if (!cut_marked(m)) return 0;
+    f->cuts++;
+    return 1;
+}
+
 static void on_batch(sp_consumer *c, rd_kafka_message_t **msgs, size_t n, void *opaque) {
     fixture *f = opaque;
     assert_true(n > 0 && n <= 10);
+    if (f->cuts >= 0) /* the cut test: a marked message never inside a batch */
+        for (size_t i = 1; i < n; i++) assert_false(cut_marked(msgs[i]));
     assert_true(f->nheld < DEPTH);
     note_replay(f, msgs, n);
     note_applied(f, msgs, n);
@@ -160,7 +180,7 @@ static void produce_messages(const char *bootstraps) {
     rd_kafka_destroy(p);
 }
 
-static void run(fixture *f, int fail_once) {
+static void run(fixture *f, int fail_once, int cut) {
     static const char *const topics[] = {"t", NULL};
     char errstr[256];
     sp_conf_kvs kvs = {0};
@@ -168,6 +188,7 @@ static void run(fixture *f, int fail_once) {
 
     memset(f, 0, sizeof(*f));
     f->fail_once = fail_once;
+    f->cuts = cut ? 0 : -1;
     assert_int_equal(uv_loop_init(&f->loop), 0);
     /* The mock cluster's own handle connects nowhere: say nothing about it. */
     assert_int_equal(rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr)),
@@ -185,7 +206,9 @@ static void run(fixture *f, int fail_once) {
     assert_int_equal(sp_conf_kvs_set(&kvs, "bootstrap.servers",
                                      rd_kafka_mock_cluster_bootstraps(f->mc)), 0);
     assert_int_equal(sp_conf_kvs_set(&kvs, "session.timeout.ms", "6000"), 0);
-    sp_consumer_options opt = {"g", topics, 10, DEPTH, on_batch, NULL, f};
+    sp_consumer_options opt = {.group_id = "g", .topics = topics, .batch_max = 10,
+                               .inflight_max = DEPTH, .on_batch = on_batch, .opaque = f,
+                               .cut = cut ? cut_cb : NULL};
     f->c = sp_consumer_new(&f->loop, &kvs, &opt, errstr, sizeof(errstr));
     sp_conf_kvs_free(&kvs);
     assert_non_null(f->c);
@@ -208,7 +231,7 @@ static void run(fixture *f, int fail_once) {
 
 static void test_batches_overlap_and_store_in_order(void **state) {
     fixture f;
-    run(&f, 0);
+    run(&f, 0, 0);
     assert_int_equal(f.max_held, DEPTH);
     assert_int_equal(f.applied, N_MSGS);
     assert_int_equal(f.rewinds, 0);
@@ -217,17 +240,33 @@ static void test_batches_overlap_and_store_in_order(void **state) {
 
 static void test_failed_batch_replays_with_later_ones(void **state) {
     fixture f;
-    run(&f, 1);
+    run(&f, 1, 0);
     assert_int_equal(f.replays_seen, 2);
     assert_true(f.rewinds > 0);
     assert_int_equal(f.applied, N_MSGS + f.failed.n + f.after_failed.n);
     assert_true(f.retried == 1);
 }
 
+/* A cut ends the batch before the message, which opens the next one: every
+ * message still applied once and in order, with a failure and its replay
+ * too (a replayed batch is the same batch, cut where it was). */
+static void test_cut_opens_the_next_batch(void **state) {
+    fixture f;
+    run(&f, 0, 1);
+    assert_true(f.cuts > 0);
+    assert_int_equal(f.applied, N_MSGS);
+    assert_int_equal(f.rewinds, 0);
+    run(&f, 1, 1);
+    assert_true(f.cuts > 0);
+    assert_int_equal(f.replays_seen, 2);
+    assert_int_equal(f.applied, N_MSGS + f.failed.n + f.after_failed.n);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batches_overlap_and_store_in_order),
         cmocka_unit_test(test_failed_batch_replays_with_later_ones),
+        cmocka_unit_test(test_cut_opens_the_next_batch),
     };
     sp_log_init("test", SP_LOG_WARN);
     return cmocka_run_group_tests(tests, NULL, NULL);
