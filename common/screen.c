@@ -73,7 +73,7 @@ int sp_screen_refuse(const void *payload, size_t len, size_t max_bytes, int max_
                  sp_json_refusal_reason(SP_JSON_TOO_BIG, &lim, what, sizeof(what)));
         return 1;
     }
-    if (max_depth && payload && sp_json_text_depth(payload, len, max_depth) > max_depth) {
+    if (max_depth && payload && sp_json_too_deep(payload, len, max_depth)) {
         snprintf(reason, size, "400 Invalid event: the message %s",
                  sp_json_refusal_reason(SP_JSON_TOO_DEEP, &lim, what, sizeof(what)));
         return 1;

@@ -73,6 +73,10 @@ cJSON *sp_json_parse_limited(const char *text, size_t len, const sp_json_limits 
  * strings: "{}" is 1, "[[1]]" is 2, "1" is 0. Stops counting past stop_at
  * (returns stop_at + 1) so the scan ends early on a hostile document. */
 int sp_json_text_depth(const char *text, size_t len, int stop_at);
+/* 1 if text nests deeper than max (sp_json_text_depth > max), else 0; the
+ * scan is skipped when text holds no more than max opening brackets at
+ * all, as nearly every message does. */
+int sp_json_too_deep(const char *text, size_t len, int max);
 /* "is larger than 1048576 bytes", "nests deeper than 32 levels", "is not
  * valid JSON": the reason for r, written into buf, as an errors[].reason. */
 const char *sp_json_refusal_reason(sp_json_refusal r, const sp_json_limits *lim,

@@ -12,6 +12,7 @@
 #include <string.h>
 #include "erasure.h"
 #include "screen.h"
+#include "validate.h"
 
 static void test_within_limits(void **state) {
     (void)state;
@@ -43,6 +44,56 @@ static void test_too_deep(void **state) {
     assert_int_equal(sp_screen_refuse(deep, strlen(deep), 0, 3, why, sizeof(why)), 1);
     assert_string_equal(why, "400 Invalid event: the message nests deeper than 3 levels");
     assert_int_equal(sp_screen_refuse(deep, strlen(deep), 0, 4, why, sizeof(why)), 0);
+}
+
+/* The depth as counted byte by byte, the plain way: the reference the
+ * scan (which skips strings with memchr) must agree with. */
+static int depth_by_byte(const char *text, size_t len, int stop_at) {
+    int depth = 0, deepest = 0, in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\') i++;
+            else if (c == '"') in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > deepest && (deepest = depth) > stop_at) return deepest;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return deepest;
+}
+
+/* Random texts over the bytes that matter (brackets, quotes, runs of
+ * backslashes, a filler), with an unterminated string and a backslash at
+ * the very end among them: the two counts agree on every one. */
+static void test_depth_agrees_with_byte_by_byte(void **state) {
+    (void)state;
+    static const char alphabet[] = "{}[]\"\\\\a ";
+    char text[96];
+    unsigned seed = 20261205;
+    const char *fixed[] = {"\"\\\"[[[\"", "\"\\\\\"[[[", "[\"", "[\"\\", "\"", "", "[\"a\\\\\\\"]\"]"};
+    for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
+        for (int stop = 0; stop < 4; stop++)
+            assert_int_equal(sp_json_text_depth(fixed[k], strlen(fixed[k]), stop),
+                             depth_by_byte(fixed[k], strlen(fixed[k]), stop));
+    for (int round = 0; round < 200000; round++) {
+        size_t len = (seed = seed * 1103515245u + 12345u) >> 16 & 63;
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 1103515245u + 12345u;
+            text[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+        }
+        int stop = (int)(round % 6);
+        assert_int_equal(sp_json_text_depth(text, len, stop), depth_by_byte(text, len, stop));
+        assert_int_equal(sp_json_too_deep(text, len, stop), depth_by_byte(text, len, stop) > stop);
+    }
+    /* More brackets than the limit, all in a string: scanned, not refused. */
+    const char *quoted = "{\"a\":\"[[[[[[{{{{\"}";
+    assert_int_equal(sp_json_too_deep(quoted, strlen(quoted), 2), 0);
+    assert_int_equal(sp_json_too_deep("[[[]]]", 6, 2), 1);
+    assert_int_equal(sp_json_too_deep("[[[]]]", 6, 3), 0);
 }
 
 /* The erased-case mark is sha256 of the id in hex, never the id. */
@@ -96,6 +147,7 @@ int main(void) {
         cmocka_unit_test(test_within_limits),
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_too_deep),
+        cmocka_unit_test(test_depth_agrees_with_byte_by_byte),
         cmocka_unit_test(test_erasure_hash),
         cmocka_unit_test(test_cut_at_erasure_after_its_events),
     };
