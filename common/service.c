@@ -769,6 +769,28 @@ static int service_args(sp_service *s, int argc, char **argv, const char **path,
     return 0;
 }
 
+int sp_service_config_check(const sp_service_def *def, int argc, char **argv, char *errstr,
+                            size_t size) {
+    const sp_conf_def *tables[] = {sp_common_conf_table, def->conf_table, NULL};
+    const char *path = getenv("SENDPATH_CONFIG");
+    sp_conf_kvs kafka = {0};
+    void *conf = calloc(1, def->conf_size);
+    int rc;
+    if (!conf) {
+        snprintf(errstr, size, "out of memory");
+        return -1;
+    }
+    for (int i = 1; i + 1 < argc; i++) { /* as service_args reads them */
+        if (!strcmp(argv[i], "--config")) path = argv[++i];
+        else if (!strcmp(argv[i], "--clock")) setenv("SENDPATH_CLOCK_MODE", argv[++i], 1);
+    }
+    rc = sp_config_load(conf, tables, def->name, path, &kafka, errstr, size) ? -1 : 0;
+    sp_config_free(conf, tables);
+    sp_conf_kvs_free(&kafka);
+    free(conf);
+    return rc;
+}
+
 int sp_service_main(const sp_service_def *def, int argc, char **argv) {
     sp_service svc = {0}, *s = &svc;
     const sp_conf_def *tables[] = {sp_common_conf_table, def->conf_table, NULL};

@@ -158,6 +158,13 @@ struct sp_service {
 
 /* Runs the service; returns the process exit code. */
 int sp_service_main(const sp_service_def *def, int argc, char **argv);
+/* Loads def's settings as sp_service_main would (--config FILE and --clock
+ * MODE from argv, $SENDPATH_CONFIG, the environment), then frees them:
+ * for a parent about to run several sp_service_main()s (ops --rebuild
+ * --workers=N), so a bad setting is refused once, before any starts.
+ * Other arguments are left to sp_service_main. 0, or -1 with errstr. */
+int sp_service_config_check(const sp_service_def *def, int argc, char **argv, char *errstr,
+                            size_t errstr_size);
 
 int64_t sp_service_now(const sp_service *s);
 /* The Redis connection holding partition's keys: its redis.shards server,

@@ -211,6 +211,13 @@ int ops_rebuild_workers_run(const sp_service_def *def, int argc, char **argv, in
     sigaddset(&forwarded, SIGINT);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    char errstr[512];
+    /* Each worker would refuse a bad setting alike, and the parent then
+     * report an incomplete rebuild that nothing had started. */
+    if (sp_service_config_check(def, argc, argv, errstr, sizeof(errstr))) {
+        fprintf(stderr, "sendpath-%s: %s\n", def->name, errstr);
+        return 2;
+    }
     sp_info("rebuild: %d workers, each a range of the partitions", n);
     int rc = workers_start(def, argc, argv, n);
     if (rc) stop_others();

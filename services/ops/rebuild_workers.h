@@ -9,8 +9,9 @@
  * lets the others write (a pipe: one byte each); a worker that wrote first
  * would have its keys dropped with the old ones.
  *
- * The parent forks the workers before anything else starts (no threads,
- * no connections), waits for them, and prints one report line merged from
+ * The parent checks the settings once (a bad one: exit 2, before any
+ * worker), forks the workers before anything else starts (no threads, no
+ * connections), waits for them, and prints one report line merged from
  * theirs: the counts summed, "ms" its own wall time, "apply_ms" and
  * "write_ms" the longest worker's, "max_rss_kb" the workers' peaks summed,
  * "workers" N. A worker that fails makes the parent stop the others and

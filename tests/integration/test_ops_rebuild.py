@@ -123,6 +123,13 @@ def check_stopped_workers(stack):
         assert out.returncode == 2 and "--workers" in out.stderr, (bad, out.returncode,
                                                                   out.stderr)
         assert not out.stdout, out.stdout
+    # A bad setting is refused once, by the parent, before any worker.
+    out = subprocess.run([binary, "--rebuild", "--workers=2"], cwd=stack.source,
+                         env=env | {"SENDPATH_REDIS_PORT": "six"},
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 2 and out.stderr.count("redis.port") == 1, (out.returncode,
+                                                                        out.stderr)
+    assert "worker" not in out.stderr and not out.stdout, (out.stdout, out.stderr)
     proc = subprocess.Popen([binary, "--rebuild", "--workers=2"], env=env, cwd=stack.source,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for("both workers started", lambda: len(children(proc.pid)) == 2, timeout=10,
