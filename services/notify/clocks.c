@@ -192,15 +192,26 @@ static void reserve_reply(sp_redis *r, redisReply *rep, void *priv) {
     free(c);
 }
 
+/* The day's mark and the team's last day (notify:digest:<team>:<date>,
+ * notify:digest:last:<team>). */
+#define DIGEST_KEY_MAX 192
+static void digest_keys(const char *team, const char *date, char *day, char *last) {
+    snprintf(day, DIGEST_KEY_MAX, "notify:digest:%s:%s", team, date);
+    snprintf(last, DIGEST_KEY_MAX, "notify:digest:last:%s", team);
+}
+
 int notify_clocks_digest_reserve(sp_redis *r, const char *team, const char *date,
                                  long long lease_s, int catch_up,
                                  notify_clocks_reserve_cb cb, void *opaque) {
     clocks_call *c = call_new(opaque);
     if (!c) return -1;
     c->cb.reserve = cb;
-    if (sp_redis_command(r, reserve_reply, c,
-                         "EVAL %s 2 notify:digest:%s:%s notify:digest:last:%s %lld %s %d",
-                         RESERVE_LUA, team, date, team, lease_s, date, catch_up ? 1 : 0)) {
+    char day[DIGEST_KEY_MAX], last[DIGEST_KEY_MAX], lease[24];
+    digest_keys(team, date, day, last);
+    snprintf(lease, sizeof(lease), "%lld", lease_s);
+    const char *argv[] = {"EVAL", RESERVE_LUA, "2", day, last, lease, date,
+                          catch_up ? "1" : "0"};
+    if (sp_redis_command_argv(r, reserve_reply, c, 8, argv, NULL)) {
         free(c);
         return -1;
     }
@@ -221,12 +232,16 @@ int notify_clocks_digest_mark(sp_redis *r, const char *team, const char *date,
     int rc;
     if (!c) return -1;
     c->cb.done = cb;
-    if (value)
-        rc = sp_redis_command(r, done_reply, c,
-                              "EVAL %s 2 notify:digest:%s:%s notify:digest:last:%s %s %lld %s",
-                              MARK_LUA, team, date, team, value, NOTIFY_DIGEST_KEEP_S, date);
-    else
-        rc = sp_redis_command(r, done_reply, c, "DEL notify:digest:%s:%s", team, date);
+    char day[DIGEST_KEY_MAX], last[DIGEST_KEY_MAX], keep[24];
+    digest_keys(team, date, day, last);
+    snprintf(keep, sizeof(keep), "%lld", (long long)NOTIFY_DIGEST_KEEP_S);
+    if (value) {
+        const char *argv[] = {"EVAL", MARK_LUA, "2", day, last, value, keep, date};
+        rc = sp_redis_command_argv(r, done_reply, c, 8, argv, NULL);
+    } else {
+        const char *argv[] = {"DEL", day};
+        rc = sp_redis_command_argv(r, done_reply, c, 2, argv, NULL);
+    }
     if (rc) free(c);
     return rc;
 }

@@ -21,6 +21,10 @@ static const char gauge_lua[] =
     "for i = 1, #w do n = n + tonumber(w[i]) end\n"
     "return {redis.call('ZCARD', KEYS[1]), #w, n}\n";
 
+/* KEYS: the retry queue and the clock index on redis.host. */
+static const char host_lua[] =
+    "return {redis.call('ZCARD', KEYS[1]), redis.call('HLEN', KEYS[2])}";
+
 #define GAUGE_N 4
 
 struct notify_gauge {
@@ -104,16 +108,16 @@ static void gauge_tick(uv_timer_t *t) {
     for (int i = 0; i < GAUGE_N; i++) g->sum[i] = 0;
     for (int p = 0; p < nparts && !g->failed; p++) {
         snprintf(waiting, sizeof(waiting), "notify:waiting:{s%d}", p);
-        gauge_ask(g, sp_redis_command(sp_service_redis(s, p), shard_reply, g,
-                                      "EVAL %s 2 %s %s", gauge_lua,
-                                      notify_queue_name(p, queue, sizeof(queue)),
-                                      waiting));
+        const char *argv[] = {"EVAL", gauge_lua, "2",
+                              notify_queue_name(p, queue, sizeof(queue)), waiting};
+        gauge_ask(g, sp_redis_command_argv(sp_service_redis(s, p), shard_reply, g, 5, argv,
+                                           NULL));
     }
-    if (!g->failed)
-        gauge_ask(g, sp_redis_command(notify_retry_redis(g->st, -1), host_reply, g,
-                                      "EVAL %s 2 notify:retry notify:clocks",
-                                      "return {redis.call('ZCARD', KEYS[1]), "
-                                      "redis.call('HLEN', KEYS[2])}"));
+    if (!g->failed) {
+        const char *argv[] = {"EVAL", host_lua, "2", "notify:retry", "notify:clocks"};
+        gauge_ask(g, sp_redis_command_argv(notify_retry_redis(g->st, -1), host_reply, g, 5,
+                                           argv, NULL));
+    }
     gauge_release(g);
 }
 
