@@ -68,7 +68,7 @@ typedef struct sp_common_conf {
     long long consumer_max_depth;
 } sp_common_conf;
 
-extern const sp_conf_def sp_common_conf_table[];
+extern const sp_conf_def sp_common_conf_table[]; /* service_conf.c */
 
 typedef struct sp_service sp_service;
 
