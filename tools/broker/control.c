@@ -41,21 +41,15 @@ static int control_mock_result(rd_kafka_resp_err_t e, char *err,
     return -1;
 }
 
-static int control_down(broker_ctx *b, int argc, char **argv, char *err,
-                        size_t err_size) {
+/* "down ID" and "up ID": the table's name for this is argv[0]. */
+static int control_down_up(broker_ctx *b, int argc, char **argv, char *err,
+                           size_t err_size) {
     int32_t id;
 
     if (control_broker_id(b, argv[1], &id, err, err_size) == -1) return -1;
-    return control_mock_result(rd_kafka_mock_broker_set_down(b->mcluster, id),
-                               err, err_size);
-}
-
-static int control_up(broker_ctx *b, int argc, char **argv, char *err,
-                      size_t err_size) {
-    int32_t id;
-
-    if (control_broker_id(b, argv[1], &id, err, err_size) == -1) return -1;
-    return control_mock_result(rd_kafka_mock_broker_set_up(b->mcluster, id),
+    return control_mock_result(strcmp(argv[0], "up") == 0
+                                   ? rd_kafka_mock_broker_set_up(b->mcluster, id)
+                                   : rd_kafka_mock_broker_set_down(b->mcluster, id),
                                err, err_size);
 }
 
@@ -147,8 +141,8 @@ static const struct control_cmd {
     sp_log_level log_level;
     const char *usage;
 } control_cmds[] = {
-    {"down", 1, 1, control_down, SP_LOG_INFO, "down BROKER_ID"},
-    {"up", 1, 1, control_up, SP_LOG_INFO, "up BROKER_ID"},
+    {"down", 1, 1, control_down_up, SP_LOG_INFO, "down BROKER_ID"},
+    {"up", 1, 1, control_down_up, SP_LOG_INFO, "up BROKER_ID"},
     {"rtt", 2, 2, control_rtt, SP_LOG_INFO, "rtt BROKER_ID MS"},
     {"errors", 2, CONTROL_ARGS_MAX - 2, control_errors, SP_LOG_INFO,
      "errors APIKEY ERRCODE [ERRCODE...]"},
