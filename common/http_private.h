@@ -1,5 +1,5 @@
-/* http_private.h - what http.c and http_answer.c share: the server and
- * request structs and the few internal calls between the two files. Not part
+/* http_private.h - what http.c, http_answer.c and http_route.c share: the
+ * server and request structs and the few internal calls between them. Not part
  * of the API: include http.h. See http.c for the design (request ownership,
  * suspension, closing). */
 #ifndef SP_HTTP_PRIVATE_H
@@ -118,6 +118,21 @@ void http_access_log(const sp_http_req *r, int status);
 void http_req_copy_client(sp_http_req *r);
 /* http.c: drops one holder of r; frees it when none is left. */
 void http_req_release(sp_http_req *r);
+
+/* A capture found while matching: the value is where it sits in the path. */
+typedef struct http_capture {
+    const char *name;
+    size_t name_len;
+    size_t off, len;
+} http_capture;
+/* http_route.c: the route of r's method and path, its captures in
+ * caps[0..*n); or NULL, with the methods the path does take written into
+ * allow ("" when none: 404). */
+const http_route *http_route_find(sp_http *h, sp_http_req *r, char *allow, size_t allow_size,
+                                  http_capture *caps, size_t *n);
+/* http_route.c: copies the captures into r (r->params): 0, or -1 out of
+ * memory. */
+int http_req_capture(sp_http_req *r, const http_capture *caps, size_t n);
 /* http.c: a connection was resumed: run MHD again soon. */
 void http_kick(sp_http *h);
 /* http_answer.c: a response with body copied and hdrs added, or NULL. */
