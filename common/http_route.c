@@ -2,7 +2,7 @@
  * ":name" segments capture one path segment each, the scopes its guard
  * checks, and a handler. The access handler (http.c) finds the route of
  * each request here and copies its captures into the request, where
- * sp_http_param (http_answer.c) reads them. */
+ * sp_http_req_param (http_answer.c) reads them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
