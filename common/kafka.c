@@ -657,8 +657,8 @@ int sp_consumer_busy(const sp_consumer *c) { return c->count > 0; }
 rd_kafka_t *sp_consumer_handle(sp_consumer *c) { return c->rk; }
 
 /* Messages of topic (NULL: any) in the batches out and carried. The
- * position has moved past them, but until their batch is stored they are not processed: a
- * batch stuck retrying must show as lag. */
+ * position has moved past them, but until their batch is stored they are
+ * not processed: a batch stuck retrying must show as lag. */
 static int64_t consumer_batch_count(const sp_consumer *c, const char *topic) {
     int64_t n = 0;
     for (size_t k = 0; k < c->count; k++) {

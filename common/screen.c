@@ -81,12 +81,16 @@ int sp_screen_refuse(const void *payload, size_t len, size_t max_bytes, int max_
     return 0;
 }
 
+/* 1 if m's text names case.erased anywhere: the cheap test before a parse
+ * (screen_is_erasure) or a cut (sp_screen_cut). */
+static int screen_names_erasure(const rd_kafka_message_t *m) {
+    return m->payload && memmem(m->payload, m->len, ERASED_TYPE, strlen(ERASED_TYPE));
+}
+
 int sp_screen_cut(rd_kafka_message_t *const *batch, size_t n, const rd_kafka_message_t *m,
                   void *opaque) {
     (void)opaque;
-    if (!m->key || !m->key_len || !m->payload ||
-        !memmem(m->payload, m->len, ERASED_TYPE, strlen(ERASED_TYPE)))
-        return 0;
+    if (!m->key || !m->key_len || !screen_names_erasure(m)) return 0;
     for (size_t i = 0; i < n; i++)
         if (batch[i]->key_len == m->key_len && !memcmp(batch[i]->key, m->key, m->key_len))
             return 1;
@@ -230,8 +234,7 @@ static int screen_is_erasure(const rd_kafka_message_t *m, char *case_id, size_t 
     sp_event ev;
     char err[64];
     int yes;
-    if (!m->payload || !memmem(m->payload, m->len, ERASED_TYPE, strlen(ERASED_TYPE)))
-        return 0;
+    if (!screen_names_erasure(m)) return 0;
     if (sp_event_parse(m->payload, m->len, &ev, err, sizeof(err))) return 0;
     yes = !strcmp(ev.type, ERASED_TYPE) && sp_case_id_valid(ev.subject);
     if (yes) snprintf(case_id, size, "%s", ev.subject);

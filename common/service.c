@@ -655,14 +655,22 @@ static void usage(const sp_service_def *def) {
             def->name);
 }
 
+/* argv[*i] as one of the settings' own arguments (--config FILE, --clock
+ * MODE): taken, *i moved past its value, and 1; otherwise 0. */
+static int service_arg_setting(int argc, char **argv, int *i, const char **path) {
+    if (*i + 1 >= argc) return 0;
+    if (!strcmp(argv[*i], "--config")) *path = argv[++*i];
+    else if (!strcmp(argv[*i], "--clock")) setenv("SENDPATH_CLOCK_MODE", argv[++*i], 1);
+    else return 0;
+    return 1;
+}
+
 /* Parses argv; returns 0 to run, 1 to exit 0 (help), -1 to exit 2. */
 static int service_args(sp_service *s, int argc, char **argv, const char **path,
                         const sp_conf_def *const *tables) {
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) {
-            *path = argv[++i];
-        } else if (!strcmp(argv[i], "--clock") && i + 1 < argc) {
-            setenv("SENDPATH_CLOCK_MODE", argv[++i], 1);
+        if (service_arg_setting(argc, argv, &i, path)) {
+            continue;
         } else if (!strcmp(argv[i], "--config-help")) {
             sp_config_print_help(tables, s->def->name);
             return 1;
@@ -689,10 +697,7 @@ int sp_service_config_check(const sp_service_def *def, int argc, char **argv, ch
         snprintf(errstr, size, "out of memory");
         return -1;
     }
-    for (int i = 1; i + 1 < argc; i++) { /* as service_args reads them */
-        if (!strcmp(argv[i], "--config")) path = argv[++i];
-        else if (!strcmp(argv[i], "--clock")) setenv("SENDPATH_CLOCK_MODE", argv[++i], 1);
-    }
+    for (int i = 1; i < argc; i++) service_arg_setting(argc, argv, &i, &path);
     rc = sp_config_load(conf, tables, def->name, path, &kafka, errstr, size) ? -1 : 0;
     sp_config_free(conf, tables);
     sp_conf_kvs_free(&kafka);
