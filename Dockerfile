@@ -12,7 +12,7 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config librdkafka-dev libcjson-dev libhiredis-dev \
-      libuv1-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libcmocka-dev \
+      libuv1-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libcmocka-dev libjemalloc-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -28,7 +28,7 @@ LABEL org.opencontainers.image.title="sendpath" \
       org.opencontainers.image.description="Statutory clocks and notifications for England's SEND (EHC plan) pathway" \
       org.opencontainers.image.version="${VERSION}"
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      librdkafka1 libcjson1 libhiredis0.14 libuv1 libmicrohttpd12 libcurl4 libssl3 \
+      librdkafka1 libcjson1 libhiredis0.14 libuv1 libmicrohttpd12 libcurl4 libssl3 libjemalloc2 \
       ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/sendpath \

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "allocator.h"
 #include "dates.h"
 #include "log.h"
 #include "redis_sentinel.h"
@@ -709,7 +710,7 @@ int sp_service_main(const sp_service_def *def, int argc, char **argv) {
     sp_service svc = {0}, *s = &svc;
     const sp_conf_def *tables[] = {sp_common_conf_table, def->conf_table, NULL};
     const char *path = getenv("SENDPATH_CONFIG");
-    char errstr[512];
+    char errstr[512], alloc[64];
     int rc;
 
     s->def = def;
@@ -734,8 +735,9 @@ int sp_service_main(const sp_service_def *def, int argc, char **argv) {
         rc = 1;
         goto out; /* exiting: the OS reclaims what start-up opened */
     }
-    sp_info("started: %s on %s:%d", sp_http_tls(s->http) ? "https" : "http",
-            s->common->http_bind, sp_http_port(s->http));
+    sp_info("started: %s on %s:%d, malloc %s", sp_http_tls(s->http) ? "https" : "http",
+            s->common->http_bind, sp_http_port(s->http),
+            sp_allocator_name(alloc, sizeof(alloc)));
     uv_run(s->loop, UV_RUN_DEFAULT);
     if (def->fini) def->fini(s);
     uv_run(s->loop, UV_RUN_DEFAULT); /* close callbacks of fini */

@@ -11,7 +11,9 @@ goes in over HTTP and comes out as a case, a clock, an email and a read model.
 Also: a malformed request is refused with problem+json naming each bad field,
 publishes nothing, and intake stays up; a repeat with the same idempotency key
 returns the first answer and publishes nothing new; SIGTERM stops every
-service with exit code 0.
+service with exit code 0; each service runs on the allocator its build
+linked (jemalloc, or libc in the sanitizer build: SENDPATH_TEST_MALLOC, set
+by CMake).
 """
 import email
 import glob
@@ -126,7 +128,20 @@ def check_idempotent_repeat(stack, case_id):
     assert len(evs) == 1, "a repeat published again"
 
 
+def check_allocator(stack):
+    """Each service says which malloc it got when it starts: the one CMake
+    linked, not libc's left in place by a linker that dropped jemalloc."""
+    want = os.environ.get("SENDPATH_TEST_MALLOC", "jemalloc")
+    for name in ("intake", "evidence", "timers", "notify", "ops"):
+        with open(os.path.join(stack.var, "logs", f"{name}.log"), errors="replace") as f:
+            started = [ln for ln in f if '"started: ' in ln]
+        assert started, f"{name} logged no start"
+        got = started[-1].split(", malloc ", 1)[-1].split('"', 1)[0]
+        assert got.split(" ")[0] == want, f"{name} runs on {got!r}, not {want}"
+
+
 def test(stack):
+    check_allocator(stack)
     check_malformed_request_refused(stack)
     r = http("POST", stack.url("intake", "/v1/requests"), REQUEST)
     assert r.status == 201, (r.status, r.body)
