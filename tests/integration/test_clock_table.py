@@ -30,12 +30,20 @@ def send(stack, case_id, type_, topic="sendpath.case-events", **data):
     stack.produce(topic, case_id, event(case_id, type_, **data))
 
 
-def clocks(stack, case_id, last_clock, last_type):
+def clocks(stack, case_id, last_clock, last_type, also=()):
     """{(clock, qualifier): [(type, due_date, on_time)]} once the event that
-    the last input produces (last_type on last_clock) is on the topic."""
+    the last input produces (last_type on last_clock) is on the topic, and
+    each of also ((clock, qualifier, type)): timers takes the case's events
+    and its evidence events from two topics, in either order, so the last
+    input of each must be waited for."""
+    def seen(evs, clock, qualifier, type_):
+        return any(x["type"] == type_ and x["data"]["clock"] == clock and
+                   (qualifier is None or x["data"].get("qualifier") == qualifier)
+                   for x in evs)
+
     def ready():
         evs = [x for x in stack.events("sendpath.deadlines") if x["subject"] == case_id]
-        done = any(x["type"] == last_type and x["data"]["clock"] == last_clock for x in evs)
+        done = seen(evs, last_clock, None, last_type) and all(seen(evs, *a) for a in also)
         return evs if done else None
     evs = wait_for(f"{last_type} of {last_clock} for {case_id}", ready, timeout=20)
     out = {}
@@ -68,7 +76,9 @@ def check_full_pathway(stack):
     send(stack, c, "review.decision", date="2028-02-01", transfer_year=2028)
     send(stack, c, "amendment_notice.sent", date="2028-02-02")
     send(stack, c, "amended_plan.issued", date="2028-02-14")
-    got = clocks(stack, c, "amended_plan", "deadline.met")
+    got = clocks(stack, c, "amended_plan", "deadline.met",
+                 also=[("advice", "educational", "deadline.met"),
+                       ("advice", "medical", "deadline.met")])
     started = {k: v[0][1] for k, v in got.items()}
     assert started == {
         ("decision_to_assess", None): "2027-01-04",   # received + 6 weeks
