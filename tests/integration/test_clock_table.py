@@ -9,7 +9,6 @@ which clocks start, with which due dates, and how each ends.
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import main, wait_for  # noqa: E402
@@ -150,17 +149,31 @@ def check_withdrawal_cancels_everything(stack):
                                                        "no_plan_notice"], evs
     assert all(e["data"]["cancelled_on"] == "2027-01-15" for e in evs)
     # A start that arrives after the withdrawal (another topic, read later)
-    # opens no clock on the withdrawn case.
+    # opens no clock on the withdrawn case. timers reads a partition in
+    # order, so once a marker's advice clock behind it on the same
+    # partition has started, the late start has been read.
     send(stack, c, "advice.requested", topic="sendpath.evidence-events", date="2027-01-16",
          adviser="medical")
-    marker = bulk_case_id(5)
-    send(stack, marker, "request.received", date="2027-01-16", received_date="2027-01-16")
-    wait_for("a later event processed", lambda: [
-        e for e in stack.events("sendpath.deadlines") if e["subject"] == marker])
-    time.sleep(0.5)
+    marker = same_partition_marker(stack, c, "sendpath.evidence-events")
+    wait_for("the marker's advice clock, behind the late start", lambda: [
+        e for e in stack.events("sendpath.deadlines") if e["subject"] == marker
+        and e["data"]["clock"] == "advice"])
     late = [e for e in stack.events("sendpath.deadlines") if e["subject"] == c
             and e["data"].get("qualifier") == "medical"]
     assert not late, late
+
+
+def same_partition_marker(stack, case_id, topic):
+    """A case of its own whose advice.requested lands on topic after
+    case_id's last message, in the same partition; its id."""
+    part = {m["key"]: m["partition"] for m in stack.topic(topic)}[case_id]
+    for i in range(100, 200):
+        marker = bulk_case_id(i)
+        send(stack, marker, "advice.requested", topic=topic, date="2027-01-16",
+             adviser="psychological")
+        if {m["key"]: m["partition"] for m in stack.topic(topic)}[marker] == part:
+            return marker
+    raise AssertionError(f"no marker landed on partition {part} of {topic}")
 
 
 def check_sen_support(stack):
