@@ -143,6 +143,7 @@ static void arms_send(sp_pipeline *b, int shard, apply_op *const *ops, size_t n)
             fire_ms[i] = op->fire_ms, indexed[i] = op->indexed;
         }
         sp_pipeline_hold(b);
+        timers_fire_touch(sp_pipeline_service(b), shard);
         sent = timers_store_arm_many(sp_service_redis(sp_pipeline_service(b), shard), shard, n, text, text + n,
                                      fire_ms, indexed, armed_cb, call) == 0;
         if (!sent) sp_pipeline_release(b);
@@ -280,6 +281,7 @@ static void stop_slots(sp_pipeline *b, const sp_event *ev, int shard, int met, i
     op->on = on;
     op->met = met;
     sp_redis *r = sp_service_redis(sp_pipeline_service(b), shard);
+    timers_fire_touch(sp_pipeline_service(b), shard);
     if (timers_store_stop(r, shard, ev->subject, day, strict, outcome, with_index, slots, n,
                           sp_service_now(sp_pipeline_service(b)), stopped_cb, op))
         op_unsent(op);
@@ -347,6 +349,7 @@ static int apply_exception(sp_pipeline *b, const sp_event *ev, int shard, char *
     timers_slot_make(op->slot, sizeof(op->slot), ev->subject, clock,
                      sp_event_str(ev, "qualifier"));
     sp_redis *r = sp_service_redis(sp_pipeline_service(b), shard);
+    timers_fire_touch(sp_pipeline_service(b), shard);
     if (timers_store_except(r, shard, op->slot, reason, excepted_cb, op))
         op_unsent(op);
     return 0;

@@ -22,7 +22,12 @@
  *
  * Each round also learns when the shard's next clock falls due; if that is
  * before the next tick, a one-shot timer wakes the service then, so a clock
- * waits for its time and not for the tick. */
+ * waits for its time and not for the tick. Until then the tick passes the
+ * shard by: nothing there can be due sooner unless something wrote to it,
+ * and this instance's own writes (timers_fire_touch), a new assignment, a
+ * failed round and an advance each make the next tick look again. Anything
+ * else (another instance mid-rebalance, a hand edit) is found by a look at
+ * least every fire.poll_ms. An idle shard used to cost a script every tick. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +67,10 @@ static int fire_leasing(const sp_service *s) {
 static void round_end(fire_round *fr) {
     timers_state *t = fr->s->priv;
     t->inflight[fr->shard]--;
-    if (fr->failed) t->more[fr->shard] = 0; /* back off to the next tick */
+    /* Advanced clocks have new fire times, maybe before the known next;
+     * a failed round backs off to the next tick. */
+    if (fr->n > 0 || fr->failed) t->polled_at[fr->shard] = 0;
+    if (fr->failed) t->more[fr->shard] = 0;
     free(fr->items);
     free(fr);
 }
@@ -282,23 +290,42 @@ static void fire_round_start(sp_service *s, int shard) {
     fr->shard = shard;
     fr->at = sp_service_now(s);
     fr->leased = fire_leasing(s);
+    t->polled_at[shard] = fr->at;
     t->inflight[shard]++;
     t->fetching[shard] = 1;
     if (timers_store_due(sp_service_redis(s, shard), shard, fr->at, (int)conf->fire_batch,
                          fr->leased ? fr->at + conf->lease_ms : 0, due_cb, fr)) {
         t->inflight[shard]--;
         t->fetching[shard] = 0;
+        t->polled_at[shard] = 0; /* not looked at after all */
         free(fr);
     }
+}
+
+/* Nothing on the shard can be due before its known next clock, and it was
+ * looked at within fire.poll_ms. Never with the manual clock, which jumps. */
+static int fire_idle(const sp_service *s, int shard, int64_t now) {
+    const timers_state *t = s->priv;
+    const timers_conf *conf = s->conf;
+    return !s->clock.manual && conf->poll_ms > 0 && !t->more[shard] && t->polled_at[shard] &&
+           t->next_due[shard] > now && now - t->polled_at[shard] < conf->poll_ms;
+}
+
+void timers_fire_touch(sp_service *s, int shard) {
+    timers_state *t = s->priv;
+    if (shard >= 0 && shard < TIMERS_MAX_SHARDS) t->polled_at[shard] = 0;
 }
 
 void timers_fire_kick(sp_service *s) {
     timers_state *t = s->priv;
     int rounds = fire_leasing(s) ? FIRE_ROUNDS : 1;
+    int64_t now = sp_service_now(s);
     if (s->stopping) return;
     /* A shard whose Redis server is down waits; the others fire. */
     for (int shard = 0; shard < TIMERS_MAX_SHARDS; shard++) {
-        if (!t->owned[shard] || t->fetching[shard] || t->inflight[shard] >= rounds) continue;
+        if (!t->owned[shard] || t->fetching[shard] || t->inflight[shard] >= rounds ||
+            fire_idle(s, shard, now))
+            continue;
         sp_redis *r = sp_service_redis(s, shard);
         if (r && sp_redis_ready(r)) fire_round_start(s, shard);
     }

@@ -30,6 +30,12 @@ static const sp_conf_def timers_conf_table[] = {
      "Hour of the day (London time) clock events fire"},
     {"fire.tick_ms", SP_CONF_INT, T(tick_ms), "10", 1, 60000, NULL,
      "How often owned shards are checked for due clocks"},
+    {"fire.poll_ms", SP_CONF_INT, T(poll_ms), "1000", 0, 3600000, NULL,
+     "Longest an owned shard goes without a look for due clocks while its next clock "
+     "is known to be later; what this instance writes there, a new assignment and a "
+     "failed round make it look at the next tick. A clock written by anything else "
+     "(another instance mid-rebalance, a hand edit) waits up to this long "
+     "(0: look at every tick)"},
     {"fire.batch", SP_CONF_INT, T(fire_batch), "1000", 1, 100000, NULL,
      "Most clocks fired per shard per round"},
     {"fire.lease_ms", SP_CONF_INT, T(lease_ms), "60000", 0, 3600000, NULL,
@@ -110,6 +116,7 @@ static void timers_rebalance(sp_service *s, int assigned,
             p < 0 || p >= TIMERS_MAX_SHARDS)
             continue;
         t->owned[p] = (unsigned char)assigned;
+        t->polled_at[p] = 0; /* another instance may have written it meanwhile */
     }
     if (assigned) timers_fire_kick(s);
 }

@@ -22,6 +22,7 @@ typedef struct timers_conf {
     long long overdue_repeat_days;
     long long fire_hour;
     long long tick_ms;
+    long long poll_ms;
     long long fire_batch;
     long long lease_ms;
     long long store_layout;
@@ -39,6 +40,8 @@ typedef struct timers_state {
     unsigned char more[TIMERS_MAX_SHARDS];     /* the last round hit the limit */
     int64_t next_due[TIMERS_MAX_SHARDS];       /* the shard's next fire time after
                                                   its last round (INT64_MAX: none) */
+    int64_t polled_at[TIMERS_MAX_SHARDS];      /* when its last round fetched; 0: look
+                                                  at the next tick (fire.c) */
     struct apply_arms *arming; /* apply.c: starts gathered from the batch being
                                   applied, by shard; NULL between batches */
     uv_timer_t tick;
@@ -55,5 +58,8 @@ void timers_fire_start(sp_service *s);
 void timers_fire_stop(sp_service *s);
 /* Runs a fire round now (the manual clock moved, a shard was assigned). */
 void timers_fire_kick(sp_service *s);
+/* This instance is writing clocks to shard: look for due ones at the next
+ * tick, not only when its known next clock falls due. */
+void timers_fire_touch(sp_service *s, int shard);
 
 #endif
