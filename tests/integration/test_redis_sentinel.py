@@ -217,6 +217,25 @@ def settled_master(stack, sentinels, hold_s=3):
     return wait_for("the sentinels settled on one master", settled, timeout=30, interval=0.2)
 
 
+def intake_writes_to(stack, master):
+    """Waits until a request intake takes lands on master. The second
+    failover above can also leave the first promoted replica a master of
+    its own, with intake still on it (its writes refused: WAIT finds no
+    replica), until the sentinels convert it and kill its clients, some
+    seconds later; demoting the master the sentinels name would then not
+    be demoting intake's."""
+    n = [0]
+
+    def landed():
+        n[0] += 1
+        body = dict(REQUEST, idempotency_key=f"probe-{n[0]}",
+                    child=dict(REQUEST["child"], family_name=f"Probe{n[0]}"))
+        r = http("POST", stack.url("intake", "/v1/requests"), body)
+        return r.status == 201 and stack.redis_on(
+            master, "EXISTS", f"intake:case:{r.json()['case_id']}") == "1"
+    wait_for("intake writing to the sentinels' master", landed, timeout=40, interval=0.5)
+
+
 def check_demoted_under_us(stack, sentinels):
     """The master turned into a replica behind the sentinels' back (no
     CLIENT KILL, as a sentinel would send): intake's next write gets
@@ -226,6 +245,7 @@ def check_demoted_under_us(stack, sentinels):
     takes the empty dataset of the one it replicates."""
     master = settled_master(stack, sentinels)
     wait_for("intake ready on it", lambda: stack.readyz("intake")["redis"], timeout=10)
+    intake_writes_to(stack, master)
     other = stack.start_redis_server("redis-x")
     stack.redis_on(master, "REPLICAOF", "127.0.0.1", str(other))
     body = dict(REQUEST, idempotency_key="demoted-1",
