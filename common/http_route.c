@@ -54,9 +54,8 @@ int http_req_capture(sp_http_req *r, const http_capture *caps, size_t n) {
 /* Finds the route for the request. On a match fills the captures and returns
  * the route; otherwise returns NULL and writes into allow the methods the
  * path does accept ("" when none: 404). */
-const http_route *http_route_find(sp_http *h, sp_http_req *r,
-                                         char *allow, size_t allow_size,
-                                         http_capture *caps, size_t *n) {
+const http_route *http_route_find(sp_http *h, sp_http_req *r, char *allow, size_t allow_size,
+                                  http_capture *caps, size_t *n) {
     size_t used = 0;
     allow[0] = '\0';
     for (size_t i = 0; i < h->nroutes; i++) {

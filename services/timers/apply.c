@@ -126,6 +126,14 @@ static void armed_cb(sp_redis *r, redisReply *rep, void *priv) {
     sp_pipeline_release(b);
 }
 
+/* The shard's Redis, for a write: every change to a shard's clocks goes
+ * through here, so the fire loop looks at the shard at its next tick
+ * instead of waiting for the next clock it knew of (fire.c). */
+static sp_redis *apply_redis(sp_pipeline *b, int shard) {
+    timers_fire_touch(sp_pipeline_service(b), shard);
+    return sp_service_redis(sp_pipeline_service(b), shard);
+}
+
 /* Sends n starts of one shard as one script; the script holds the pipeline
  * and owns the ops from here, sent or not. */
 static void arms_send(sp_pipeline *b, int shard, apply_op *const *ops, size_t n) {
@@ -143,9 +151,8 @@ static void arms_send(sp_pipeline *b, int shard, apply_op *const *ops, size_t n)
             fire_ms[i] = op->fire_ms, indexed[i] = op->indexed;
         }
         sp_pipeline_hold(b);
-        timers_fire_touch(sp_pipeline_service(b), shard);
-        sent = timers_store_arm_many(sp_service_redis(sp_pipeline_service(b), shard), shard, n, text, text + n,
-                                     fire_ms, indexed, armed_cb, call) == 0;
+        sent = timers_store_arm_many(apply_redis(b, shard), shard, n, text, text + n, fire_ms,
+                                     indexed, armed_cb, call) == 0;
         if (!sent) sp_pipeline_release(b);
     }
     if (!sent) {
@@ -280,8 +287,7 @@ static void stop_slots(sp_pipeline *b, const sp_event *ev, int shard, int met, i
     snprintf(op->by, sizeof(op->by), "%s", ev->type);
     op->on = on;
     op->met = met;
-    sp_redis *r = sp_service_redis(sp_pipeline_service(b), shard);
-    timers_fire_touch(sp_pipeline_service(b), shard);
+    sp_redis *r = apply_redis(b, shard);
     if (timers_store_stop(r, shard, ev->subject, day, strict, outcome, with_index, slots, n,
                           sp_service_now(sp_pipeline_service(b)), stopped_cb, op))
         op_unsent(op);
@@ -348,8 +354,7 @@ static int apply_exception(sp_pipeline *b, const sp_event *ev, int shard, char *
     if (!op) return 0;
     timers_slot_make(op->slot, sizeof(op->slot), ev->subject, clock,
                      sp_event_str(ev, "qualifier"));
-    sp_redis *r = sp_service_redis(sp_pipeline_service(b), shard);
-    timers_fire_touch(sp_pipeline_service(b), shard);
+    sp_redis *r = apply_redis(b, shard);
     if (timers_store_except(r, shard, op->slot, reason, excepted_cb, op))
         op_unsent(op);
     return 0;
